@@ -1,0 +1,89 @@
+"""What a query loads eagerly: ``select_related``/``prefetch_related`` paths (Django) and
+``joinedload``/``selectinload``/... options (SQLAlchemy) along a query expression.
+
+Shared by the loop rules: a relation the iterated query loaded is not a query per row.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional, Set
+
+DJANGO_EAGER = {"select_related", "prefetch_related"}
+SA_EAGER = {"joinedload", "selectinload", "subqueryload", "contains_eager", "immediateload"}
+
+
+def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
+    """Relation paths (``"author"``, ``"tags__owner"``) loaded by the query ``expr`` builds.
+    Follows a local name to the expression it was assigned once."""
+    out: Set[str] = set()
+    while expr is not None and depth < 20:
+        depth += 1
+        if isinstance(expr, ast.Name):
+            expr = scope.value_of(expr.id)
+            continue
+        if isinstance(expr, ast.Call):
+            f = expr.func
+            if isinstance(f, ast.Attribute):
+                if f.attr in DJANGO_EAGER:
+                    out.update(_django_args(expr))
+                elif f.attr == "options":
+                    for a in expr.args:
+                        out.update(_sa_option(a))
+                expr = f.value
+                continue
+            return out
+        if isinstance(expr, (ast.Attribute, ast.Subscript)):
+            expr = expr.value
+            continue
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+            continue
+        return out
+    return out
+
+
+def _django_args(call: ast.Call) -> Set[str]:
+    out = set()
+    for a in call.args:
+        if isinstance(a, ast.Constant) and isinstance(a.value, str):
+            out.add(a.value)
+        elif isinstance(a, ast.Call) and getattr(a.func, "id", getattr(a.func, "attr", "")) == "Prefetch":
+            first = a.args[0] if a.args else next((k.value for k in a.keywords if k.arg == "lookup"), None)
+            to_attr = next((k.value for k in a.keywords if k.arg == "to_attr"), None)
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                out.add(first.value)
+            if isinstance(to_attr, ast.Constant) and isinstance(to_attr.value, str):
+                out.add(to_attr.value)
+        else:
+            out.add("*")  # a dynamic argument: assume it may cover anything
+    if not call.args and not call.keywords and getattr(call.func, "attr", "") == "select_related":
+        out.add("*")  # bare select_related() follows every non-null FK
+    return out
+
+
+def _sa_option(node: ast.AST) -> Set[str]:
+    """``joinedload(Book.author).selectinload(Author.tags)`` → {"author", "author__tags"}."""
+    parts = []
+    cur = node
+    while isinstance(cur, ast.Call):
+        f = cur.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name not in SA_EAGER:
+            return {"*"} if name not in ("load_only", "defer", "noload", "raiseload", "lazyload") else set()
+        attr = cur.args[0] if cur.args else None
+        if isinstance(attr, ast.Attribute):
+            parts.append(attr.attr)
+        elif isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+            parts.append(attr.value)
+        else:
+            return {"*"}
+        cur = f.value if isinstance(f, ast.Attribute) else None
+    parts.reverse()
+    return {"__".join(parts[: i + 1]) for i in range(len(parts))}
+
+
+def covers(paths: Set[str], path: str) -> bool:
+    """Does an eager path set load ``path`` (``author`` is covered by ``author__publisher``)?"""
+    if "*" in paths:
+        return True
+    return any(p == path or p.startswith(path + "__") for p in paths)

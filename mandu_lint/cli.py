@@ -1,0 +1,215 @@
+"""``mandu-lint`` / ``mandu``: check, fix, rules, explain, init, baseline.
+
+``db:check`` is an alias of ``check`` (the plan's spelling, ``mandu db:check``). Exit codes:
+0 clean, 1 findings remain, 2 usage, config or internal error (``--exit-zero`` never hides 2).
+Nothing under analysis is imported or executed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from . import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+ALIASES = {"db:check": "check"}
+
+
+def _codes(value: str) -> List[str]:
+    return [c.strip().upper() for c in value.split(",") if c.strip()]
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--select", type=_codes, help="rules to run (codes or prefixes), replacing the config's select")
+    p.add_argument("--extend-select", type=_codes, default=[], help="rules to add; opt-in rules need full codes")
+    p.add_argument("--ignore", type=_codes, default=[], help="rules not to report (codes or prefixes)")
+    p.add_argument("--config", type=Path, help="use this mandu.yaml for every path")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: the core count)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mandu-lint", description="Static analysis of database use in "
+                                     "Python web apps (Django, SQLAlchemy, DB-API).")
+    parser.add_argument("--version", action="version", version=f"mandu-lint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser("check", help="report findings (alias: db:check)")
+    check.add_argument("paths", nargs="*", default=["."])
+    check.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    check.add_argument("-o", "--output", type=Path, help="write the report to this file")
+    check.add_argument("--baseline", type=Path, help="report only findings not in this baseline")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    check.add_argument("--statistics", action="store_true", help="count findings per rule")
+    check.add_argument("--sarif-fixes", action="store_true", help="include fixes in SARIF (costs a libcst pass)")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
+    check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")
+    check.add_argument("--diff", action="store_true", help="with --fix: print a diff, write nothing")
+    _add_selection(check)
+    fix = sub.add_parser("fix", help="apply safe fixes (--unsafe-fixes for the rest)")
+    fix.add_argument("paths", nargs="*", default=["."])
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes labelled unsafe")
+    fix.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    _add_selection(fix)
+    rules = sub.add_parser("rules", help="list rules and whether they are on by default")
+    rules.add_argument("--format", choices=["text", "json"], default="text")
+    explain = sub.add_parser("explain", help="print a rule's documentation")
+    explain.add_argument("code")
+    init = sub.add_parser("init", help="write a starter mandu.yaml for this project")
+    init.add_argument("path", nargs="?", default=".")
+    init.add_argument("--force", action="store_true", help="overwrite an existing mandu.yaml")
+    base = sub.add_parser("baseline", help="record today's findings in a baseline file")
+    base.add_argument("file", nargs="?", type=Path, help="default: the config's `baseline` path")
+    base.add_argument("--paths", nargs="*", default=["."], help="what to check (default: .)")
+    _add_selection(base)
+    sub.add_parser("db:check", add_help=False)  # listed in help through `check`; parsed as check
+    return parser
+
+
+def _options(args):
+    from .runner import CheckOptions
+
+    return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
+                        config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
+                        baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
+                        else None, progress=sys.stderr.isatty())
+
+
+def cmd_check(args) -> int:
+    from .reporters import render, summary_lines
+    from .runner import check_paths
+
+    if args.fix:
+        return cmd_fix(args)
+    result = check_paths(args.paths, _options(args))
+    fmt = args.format
+    color = fmt == "text" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False))
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    elif text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    lines = summary_lines(result, args.statistics)
+    stream = sys.stdout if fmt == "text" and args.output is None else sys.stderr
+    for line in lines:
+        print(line, file=stream)
+    if result.had_error:
+        return EXIT_ERROR
+    if result.findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def cmd_fix(args) -> int:
+    from .fixes.apply import fix_paths
+
+    return fix_paths(args.paths, _options(args), unsafe=args.unsafe_fixes, diff=args.diff, out=sys.stdout)
+
+
+def cmd_rules(args) -> int:
+    import json
+
+    from .rules import metas
+
+    rows = sorted(metas().values(), key=lambda m: m.code)
+    if args.format == "json":
+        print(json.dumps([{"code": m.code, "name": m.name, "summary": m.summary, "default": m.default,
+                           "fixable": m.fixable, "security": m.security} for m in rows], indent=2))
+        return EXIT_CLEAN
+    for m in rows:
+        state = "default" if m.default else "opt-in"
+        fix = " (fixable)" if m.fixable else ""
+        print(f"{m.code}  {m.name:<28} {state:<8} {m.summary}{fix}")
+    return EXIT_CLEAN
+
+
+def cmd_explain(args) -> int:
+    from .rules import metas
+
+    meta = metas().get(args.code.upper())
+    if meta is None:
+        print(f"mandu-lint: unknown rule {args.code!r} (see `mandu-lint rules`)", file=sys.stderr)
+        return EXIT_ERROR
+    state = "on by default" if meta.default else "opt-in: enable with `extend-select: [" + meta.code + "]`"
+    print(f"# {meta.code} {meta.name}\n\n{meta.summary} ({state}).\n\n{meta.doc}")
+    return EXIT_CLEAN
+
+
+def cmd_init(args) -> int:
+    from .init import run_init
+
+    return run_init(Path(args.path), force=args.force, out=sys.stdout)
+
+
+def cmd_baseline(args) -> int:
+    from . import baseline
+    from .runner import check_paths
+
+    opts = _options(args)
+    opts.baseline = None
+    result = check_paths(args.paths, opts)
+    target = args.file
+    if target is None:
+        configured = [p for p in _configured_baselines(result, args)]
+        if not configured:
+            print("mandu-lint: no baseline file given and no `baseline` key in mandu.yaml", file=sys.stderr)
+            return EXIT_ERROR
+        target = configured[0]
+    n = baseline.write(result, target)
+    print(f"wrote {n} findings to {target}")
+    return EXIT_ERROR if result.had_error else EXIT_CLEAN
+
+
+def _configured_baselines(result, args):
+    from .config import find_project, load_settings
+
+    for p in result.projects:
+        root, cfg = (args.config.parent, args.config) if args.config else find_project(Path(p.root))
+        settings = load_settings(cfg, root)
+        if settings.baseline is not None:
+            yield settings.baseline
+
+
+COMMANDS = {"check": cmd_check, "fix": cmd_fix, "rules": cmd_rules, "explain": cmd_explain, "init": cmd_init,
+            "baseline": cmd_baseline}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .baseline import BaselineError
+    from .config import ConfigError
+    from .runner import UsageError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ALIASES:
+        argv[0] = ALIASES[argv[0]]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"mandu-lint: invalid configuration\n{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (UsageError, BaselineError) as exc:
+        print(f"mandu-lint: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    except Exception as exc:  # never a traceback for users; MANDU_DEBUG=1 shows it
+        if os.environ.get("MANDU_DEBUG"):
+            raise
+        print(f"mandu-lint {__version__}: internal error: {type(exc).__name__}: {exc}\n"
+              "Please report it; rerun with MANDU_DEBUG=1 for the traceback.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def entry() -> None:
+    sys.exit(main())

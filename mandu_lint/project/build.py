@@ -1,0 +1,278 @@
+"""Build (or load from the cache) a project: its settings, files, facts and index."""
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .. import __version__
+from ..config import DEFAULT_NON_APP, Settings
+from ..globs import GlobSet
+from .cache import Cache
+from .extract import FileFacts, extract
+from .files import ProjectFiles, modules_for, source_roots
+from .index import ProjectIndex
+
+_PARALLEL_MIN = 64  # below this many files to extract, worker start-up costs more than it saves
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def read_bytes(path: Path) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[bytes] = None) -> FileFacts:
+    from ..engine import decode
+
+    if data is None:
+        data = read_bytes(Path(root) / rel) or b""
+    try:
+        tree = ast.parse(decode(data), filename=rel)
+    except (SyntaxError, ValueError, UnicodeDecodeError, LookupError) as exc:
+        return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error=str(exc))
+    except RecursionError:
+        return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error="too deeply nested")
+    try:
+        return extract(tree, rel, module, is_pkg)
+    except RecursionError:
+        return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error="too deeply nested")
+
+
+def _extract_batch(args) -> List[FileFacts]:
+    root, batch = args
+    return [extract_file(root, rel, mod, pkg) for rel, mod, pkg in batch]
+
+
+class Project:
+    """One project root: settings, its files, and its index (built lazily)."""
+
+    def __init__(self, root: Path, settings: Settings, use_cache: bool = True, jobs: int = 1):
+        self.root = Path(root)
+        self.settings = settings
+        self.jobs = max(1, jobs)
+        self.files = ProjectFiles(self.root, settings.exclude or ())
+        self.relfiles = self.files.python_files()
+        self.roots = source_roots(self.root, self.relfiles, settings.src)
+        self.modules = modules_for(self.relfiles, self.roots)
+        non_app = settings.non_app
+        self.non_app = GlobSet(list(DEFAULT_NON_APP if non_app is None else non_app))
+        self.cache = Cache(self.root) if use_cache else None
+        self._digests: Optional[Dict[str, str]] = None
+        self._data: Dict[str, bytes] = {}
+        self._index: Optional[ProjectIndex] = None
+        self._deps: Optional[Dict[str, str]] = None
+        self._overrides: set = set()
+        self._stored_deps: Optional[Dict[str, str]] = None
+        self._key: Optional[str] = None
+
+    # -- file contents ------------------------------------------------------------------------
+    @property
+    def digests(self) -> Dict[str, str]:
+        if self._digests is None:
+            out = {}
+            for rel in self.relfiles:
+                data = read_bytes(self.root / rel)
+                if data is not None:
+                    self._data[rel] = data
+                    out[rel] = digest_bytes(data)
+            self._digests = out
+        return self._digests
+
+    def data(self, rel: str) -> Optional[bytes]:
+        self.digests  # noqa: B018 - reads every file once
+        hit = self._data.get(rel)
+        if hit is None:  # a worker process, or a file named on the command line
+            hit = read_bytes(self.root / rel)
+        return hit
+
+    @property
+    def vcs_root(self) -> Path:
+        from ..config import vcs_root
+
+        return vcs_root(self.root) or self.root
+
+    def for_worker(self) -> "Project":
+        """A copy to send to worker processes: no file contents (workers read what they check),
+        and no index when the cache holds it (workers load it from there)."""
+        clone = Project.__new__(Project)
+        clone.__dict__.update(self.__dict__)
+        clone._data = {rel: self._data[rel] for rel in self._overrides}
+        if self.cache is not None and not self._overrides:
+            clone._index = None
+        return clone
+
+    def cached_deps(self) -> Optional[Dict[str, str]]:
+        """Dependency digests stored by an earlier run for this exact set of files."""
+        if self.cache is None:
+            return None
+        if self._stored_deps is None:
+            self._stored_deps = self.cache.load(f"deps-{self.index_key}.pkl") or {}
+        return self._stored_deps
+
+    def store_deps(self) -> None:
+        if self.cache is None or not self._deps or self._overrides:
+            return
+        merged = dict(self.cached_deps() or {})
+        if all(merged.get(k) == v for k, v in self._deps.items()):
+            return
+        merged.update(self._deps)
+        name = f"deps-{self.index_key}.pkl"
+        self.cache.store(name, merged)
+        self.cache.prune("deps-", name)
+
+    def set_override(self, rel: str, data: bytes) -> None:
+        """Use unsaved editor content (flake8 reading stdin) for one file."""
+        self.digests  # noqa: B018
+        self._overrides.add(rel)
+        self._data[rel] = data
+        self._digests[rel] = digest_bytes(data)
+        if rel not in self.modules:
+            self.relfiles.append(rel)
+            self.modules.update(modules_for([rel], self.roots))
+
+    def is_non_app(self, rel: str) -> bool:
+        return self.non_app.match(rel)
+
+    # -- index ---------------------------------------------------------------------------------
+    @property
+    def index_key(self) -> str:
+        if self._key is None or self._overrides:
+            self._key = self._index_key()
+        return self._key
+
+    def _index_key(self) -> str:
+        h = hashlib.sha256(__version__.encode())
+        h.update(repr(self.roots).encode())
+        for rel in sorted(self.digests):
+            mod, pkg = self.modules[rel]
+            h.update(f"{rel}\0{mod}\0{int(pkg)}\0{self.digests[rel]}\n".encode())
+        return h.hexdigest()[:32]
+
+    @property
+    def index(self) -> ProjectIndex:
+        if self._index is None:
+            self._index = self._load_or_build()
+        return self._index
+
+    def _load_or_build(self) -> ProjectIndex:
+        cache = self.cache
+        if cache is None or self._overrides:  # unsaved buffers never reach the shared cache
+            return self._build(cache, store_facts=False)
+        name = f"index-{self.index_key}.pkl"
+        index = cache.load(name)
+        if index is not None:
+            return index
+        with cache.lock():
+            index = cache.load(name)  # another process may have built it while we waited
+            if index is None:
+                index = self._build(cache)
+                cache.store(name, index)
+                cache.prune("index-", name)
+        return index
+
+    def _build(self, cache: Optional[Cache], store_facts: bool = True) -> ProjectIndex:
+        stored = (cache.load("facts.pkl") if cache else None) or {}
+        facts: Dict[str, FileFacts] = {}
+        todo: List[Tuple[str, str, bool]] = []
+        keys = {}
+        for rel, dig in self.digests.items():
+            mod, pkg = self.modules[rel]
+            key = (rel, mod, pkg, dig)
+            keys[rel] = key
+            hit = stored.get(key)
+            if hit is not None:
+                facts[rel] = hit
+            else:
+                todo.append((rel, mod, pkg))
+        for ff in self._extract(todo):
+            facts[ff.path] = ff
+        if cache is not None and todo and store_facts:
+            cache.store("facts.pkl", {keys[rel]: ff for rel, ff in facts.items()})
+        return ProjectIndex(facts)
+
+    def _extract(self, todo: Sequence[Tuple[str, str, bool]]) -> List[FileFacts]:
+        root = str(self.root)
+        mine = [t for t in todo if t[0] in self._overrides]
+        rest = [t for t in todo if t[0] not in self._overrides]
+        out = [extract_file(root, rel, mod, pkg, self._data[rel]) for rel, mod, pkg in mine]
+        if self.jobs <= 1 or len(rest) < _PARALLEL_MIN:
+            return out + [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
+        size = max(8, len(rest) // (self.jobs * 4))
+        batches = [(root, list(rest[i:i + size])) for i in range(0, len(rest), size)]
+        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+            for part in pool.map(_extract_batch, batches):
+                out.extend(part)
+        return out
+
+    # -- dependencies (for the findings cache) -------------------------------------------------
+    def dep_digest(self, rel: str) -> str:
+        """A digest of every project file ``rel`` may depend on: the modules it imports,
+        transitively, and every file that defines a model (relations reach across files)."""
+        if self._deps is None:
+            self._deps = {}
+        hit = self._deps.get(rel)
+        if hit is None:
+            hit = self._compute_deps(rel)
+            self._deps[rel] = hit
+        return hit
+
+    def _compute_deps(self, rel: str) -> str:
+        ix = self.index
+        graph = _import_graph(ix)
+        seen = {rel}
+        stack = [rel]
+        while stack:
+            for nxt in graph.get(stack.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        seen.update(_model_files(ix))
+        h = hashlib.sha256()
+        for r in sorted(seen):
+            h.update(f"{r}\0{self.digests.get(r, '')}\n".encode())
+        return h.hexdigest()[:32]
+
+
+def _import_graph(ix: ProjectIndex) -> Dict[str, List[str]]:
+    cached = getattr(ix, "_import_graph", None)
+    if cached is not None:
+        return cached
+    by_module = {f.module: rel for rel, f in ix.files.items()}
+    graph: Dict[str, List[str]] = {}
+    for rel, f in ix.files.items():
+        targets = set()
+        for qual in f.names.values():
+            parts = qual.split(".")
+            for i in range(len(parts), 0, -1):
+                hit = by_module.get(".".join(parts[:i]))
+                if hit is not None:
+                    targets.add(hit)
+                    break
+        graph[rel] = sorted(targets)
+    ix._import_graph = graph
+    return graph
+
+
+def _model_files(ix: ProjectIndex) -> set:
+    cached = getattr(ix, "_model_files", None)
+    if cached is None:
+        cached = {m.path for m in ix.models.values()}
+        ix._model_files = cached
+    return cached
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

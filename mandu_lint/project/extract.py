@@ -1,0 +1,323 @@
+"""Per-file facts: everything the project index needs from one file, from its content alone.
+
+Because the facts depend only on the file's bytes, they are cached by content digest and a
+file that did not change is never parsed again to build the index. Meaning (is this class a
+model? does this call query?) is decided later by the index, from refs (see ``refs.py``).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..analysis.refs import ModuleNames, Ref, Scope, iter_local_nodes
+
+_ANN_TRANSPARENT = {"Optional", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
+_ANN_GEN = {"Generator", "Iterator", "AsyncGenerator", "AsyncIterator", "Iterable", "AsyncIterable",
+            "Awaitable", "Coroutine"}
+_ANN_LIST = {"list", "List", "Sequence", "set", "Set", "FrozenSet", "tuple", "Tuple", "Collection"}
+# Literal keyword arguments of field constructors worth keeping.
+_FIELD_KW = {"null", "related_name", "unique", "primary_key", "lazy", "back_populates", "backref",
+             "uselist", "db_column", "nullable", "to", "related_query_name", "abstract", "secondary",
+             "foreign_key"}
+
+
+@dataclass
+class FieldFacts:
+    name: str
+    ctor: Ref  # the callee of the field's constructor, e.g. ("a", ("g","django.db.models"),"ForeignKey")
+    target: object  # a string ("app.Model", "Author") or a ref, or None
+    kw: Dict[str, object]  # literal keyword values
+    line: int
+    ann: Ref = None  # SQLAlchemy ``Mapped[...]`` annotation, as an annotation ref
+    args: Tuple = ()  # refs of positional args (e.g. ForeignKey inside mapped_column)
+
+
+@dataclass
+class ClassFacts:
+    qual: str
+    name: str
+    line: int
+    bases: List[Ref]
+    keywords: Dict[str, object]  # class keywords with literal values (``table=True``)
+    fields: Dict[str, FieldFacts] = field(default_factory=dict)
+    attrs: Dict[str, Ref] = field(default_factory=dict)  # other class-level assignments
+    meta: Dict[str, object] = field(default_factory=dict)  # Django ``class Meta`` literals
+    methods: Dict[str, str] = field(default_factory=dict)  # name -> function qual
+
+
+@dataclass
+class FuncFacts:
+    qual: str
+    name: str
+    cls: Optional[str]
+    line: int
+    is_async: bool
+    params: List[Tuple[str, Ref, Ref]]  # (name, annotation ref, default ref)
+    decorators: List[Ref]
+    returns_ann: Ref
+    calls: List[Tuple[Ref, int, int]] = field(default_factory=list)
+    iters: List[Tuple[Ref, int, int]] = field(default_factory=list)
+    returns: List[Ref] = field(default_factory=list)
+    is_generator: bool = False
+    param_attrs: List[Tuple[str, Tuple[str, ...]]] = field(default_factory=list)
+    self_assigns: List[Tuple[str, Ref]] = field(default_factory=list)  # ``self.x = ...``
+
+
+@dataclass
+class FileFacts:
+    path: str  # POSIX path relative to the project root
+    module: str
+    is_package: bool
+    names: Dict[str, str]
+    assigns: Dict[str, Ref]  # module-level name -> value ref
+    classes: Dict[str, ClassFacts]
+    functions: Dict[str, FuncFacts]
+    literals: Dict[str, object] = field(default_factory=dict)  # module-level literal values
+    error: Optional[str] = None  # the file did not parse
+
+
+def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
+    """The type an annotation names, with wrappers peeled: ``Optional[X]`` → X,
+    ``Annotated[X, Depends(f)]`` → ("ann", X, (refs...)), ``Iterator[X]`` → ("gen", X),
+    ``list[X]`` → ("list", X), ``Mapped[X]`` → ("mapped", X)."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        for side in (node.left, node.right):
+            if not (isinstance(side, ast.Constant) and side.value is None):
+                return ann_ref(scope, side)
+        return None
+    if isinstance(node, ast.Subscript):
+        head = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+        args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        first = next((a for a in args if not (isinstance(a, ast.Constant) and a.value is None)), None)
+        if head == "Annotated":
+            return ("ann", ann_ref(scope, args[0]), tuple(scope.ref_of(a) for a in args[1:]))
+        if head in _ANN_TRANSPARENT:
+            return ann_ref(scope, first)
+        if head in _ANN_GEN:
+            return ("gen", ann_ref(scope, args[0]))
+        if head in _ANN_LIST:
+            return ("list", ann_ref(scope, args[0]))
+        if head in ("Mapped", "WriteOnlyMapped", "DynamicMapped"):
+            return ("mapped", ann_ref(scope, args[0]))
+        return scope.ref_of(node.value)
+    return scope.ref_of(node)
+
+
+def _is_type_alias(node: ast.AST) -> bool:
+    """``SessionDep = Annotated[Session, Depends(get_db)]`` is kept as an annotation."""
+    if not isinstance(node, ast.Subscript):
+        return False
+    head = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+    return head in ("Annotated", "Optional", "Union")
+
+
+def _literal(node: ast.AST):
+    try:
+        return ast.literal_eval(node)
+    except Exception:
+        return None
+
+
+class Extractor:
+    def __init__(self, relpath: str, module: str, is_package: bool):
+        self.names = ModuleNames(module, is_package)
+        self.facts = FileFacts(relpath, module, is_package, self.names.names, {}, {}, {})
+        self.module_scope = Scope(self.names, func=None)
+
+    def run(self, tree: ast.Module) -> FileFacts:
+        for node in tree.body:
+            self._declare(node, self.module)
+        self.module_scope = module_scope(self.names, tree)
+        for node in tree.body:
+            self._top(node)
+        return self.facts
+
+    @property
+    def module(self) -> str:
+        return self.names.module
+
+    def _qual(self, prefix: str, name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
+    def _declare(self, node: ast.AST, prefix: str) -> None:
+        """Record module-level imports and definitions (also inside top-level if/try blocks)."""
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.names.add_import(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.names.names[node.name] = self._qual(prefix, node.name)
+        elif isinstance(node, (ast.If, ast.Try)):
+            for child in node.body + getattr(node, "orelse", []) + getattr(node, "finalbody", []):
+                self._declare(child, prefix)
+            for h in getattr(node, "handlers", []):
+                for child in h.body:
+                    self._declare(child, prefix)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    self.names.names.setdefault(t.id, self._qual(prefix, t.id))
+
+    def _top(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._function(node, self.module, None, self.module_scope)
+        elif isinstance(node, ast.ClassDef):
+            self._class(node, self.module)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    value = node.value
+                    ref = (ann_ref(self.module_scope, value) if _is_type_alias(value)
+                           else self.module_scope.ref_of(value))
+                    self.facts.assigns[self._qual(self.module, t.id)] = ref
+                    lit = _literal(node.value) if isinstance(node.value, (ast.Dict, ast.Constant, ast.List)) else None
+                    if lit is not None:
+                        self.facts.literals[t.id] = lit
+        elif isinstance(node, (ast.If, ast.Try)):
+            for child in node.body + getattr(node, "orelse", []) + getattr(node, "finalbody", []):
+                self._top(child)
+
+    def _class(self, node: ast.ClassDef, prefix: str) -> None:
+        qual = self._qual(prefix, node.name)
+        scope = self.module_scope
+        cf = ClassFacts(qual, node.name, node.lineno, [scope.ref_of(b) for b in node.bases],
+                        {k.arg: _literal(k.value) for k in node.keywords if k.arg})
+        self.facts.classes[qual] = cf
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                cf.methods[item.name] = self._function(item, qual, qual, scope)
+            elif isinstance(item, ast.ClassDef):
+                if item.name == "Meta":
+                    cf.meta = _meta(item)
+                else:
+                    self._class(item, qual)
+            elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                self._class_assign(cf, item, scope)
+
+    def _class_assign(self, cf: ClassFacts, item, scope: Scope) -> None:
+        targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+        ann = ann_ref(scope, item.annotation) if isinstance(item, ast.AnnAssign) else None
+        for t in targets:
+            if not isinstance(t, ast.Name):
+                continue
+            value = item.value
+            if isinstance(value, ast.Call):
+                kw = {k.arg: _literal(k.value) for k in value.keywords if k.arg in _FIELD_KW}
+                fk = _foreign_key(value)
+                if fk:
+                    kw["__fk__"] = fk
+                cf.fields[t.id] = FieldFacts(
+                    t.id, scope.ref_of(value.func), _field_target(value, scope), kw,
+                    item.lineno, ann, tuple(scope.ref_of(a) for a in value.args[:3]))
+            elif value is None and ann is not None:
+                cf.fields[t.id] = FieldFacts(t.id, None, None, {}, item.lineno, ann)
+            elif value is not None:
+                lit = _literal(value) if isinstance(value, ast.Constant) else None
+                cf.attrs[t.id] = ("lit", lit) if lit is not None else scope.ref_of(value)
+
+    def _function(self, node, prefix: str, cls: Optional[str], outer: Scope) -> str:
+        qual = self._qual(prefix, node.name)
+        decos = [outer.ref_of(d) for d in node.decorator_list]
+        scope = function_scope(self.names, node, qual, cls, outer, decos)
+        args = node.args
+        every = args.posonlyargs + args.args + args.kwonlyargs
+        defaults = [None] * (len(args.posonlyargs + args.args) - len(args.defaults)) + list(args.defaults)
+        defaults += list(args.kw_defaults)
+        params = [(a.arg, ann_ref(scope, a.annotation), scope.ref_of(d) if d is not None else None)
+                  for a, d in zip(every, defaults)]
+        ff = FuncFacts(qual, node.name, cls, node.lineno, isinstance(node, ast.AsyncFunctionDef), params,
+                       decos, ann_ref(scope, node.returns))
+        self.facts.functions[qual] = ff
+        self._body(node, ff, scope, qual)
+        return qual
+
+    def _body(self, node, ff: FuncFacts, scope: Scope, qual: str) -> None:
+        param_names = {p[0] for p in ff.params}
+        seen_attrs = set()
+        for sub in iter_local_nodes(node.body):
+            if isinstance(sub, ast.Call):
+                ff.calls.append((scope.ref_of(sub), sub.lineno, sub.col_offset))
+            elif isinstance(sub, (ast.For, ast.AsyncFor, ast.comprehension)):
+                line = getattr(sub, "lineno", getattr(sub.iter, "lineno", 0))
+                ff.iters.append((scope.ref_of(sub.iter), line, getattr(sub.iter, "col_offset", 0)))
+            elif isinstance(sub, ast.Return) and sub.value is not None:
+                ff.returns.append(scope.ref_of(sub.value))
+            elif isinstance(sub, (ast.Yield, ast.YieldFrom)):
+                ff.is_generator = True
+                if sub.value is not None:
+                    ff.returns.append(scope.ref_of(sub.value))
+            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+                if sub.value.id in param_names and (sub.value.id, sub.attr) not in seen_attrs:
+                    seen_attrs.add((sub.value.id, sub.attr))
+                    ff.param_attrs.append((sub.value.id, (sub.attr,)))
+            elif isinstance(sub, ast.Assign) and ff.cls and ff.params:
+                for t in sub.targets:
+                    if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                            and t.value.id == ff.params[0][0]):
+                        ff.self_assigns.append((t.attr, scope.ref_of(sub.value)))
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._function(sub, qual, None, scope)
+            elif isinstance(sub, ast.ClassDef):
+                self._class(sub, qual)
+
+
+def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], outer: Scope, decos) -> Scope:
+    """The scope of a function body; shared with the engine so both phases name things alike."""
+    is_static = ("g", "builtins.staticmethod") in decos
+    is_classm = ("g", "builtins.classmethod") in decos
+    scope = Scope(names, func=qual, parent=outer if outer.func else None, self_cls=cls if not is_static else None)
+    scope.bind_params(node.args, is_method=cls is not None and not is_static, is_classmethod=is_classm)
+    scope.collect(node.body)
+    return scope
+
+
+def module_scope(names: ModuleNames, tree: ast.Module) -> Scope:
+    scope = Scope(names, func=None)
+    scope.collect(_module_level_nodes(tree.body))
+    return scope
+
+
+def _module_level_nodes(body):
+    """Module-level statements, descending into if/try/with/for but not into defs."""
+    return [n for n in body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def _meta(node: ast.ClassDef) -> Dict[str, object]:
+    meta = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+            meta[item.targets[0].id] = _literal(item.value)
+    return meta
+
+
+def _foreign_key(call: ast.Call) -> Optional[str]:
+    """The ``"table.column"`` of a ``ForeignKey(...)`` passed to ``Column``/``mapped_column``."""
+    for a in call.args:
+        if isinstance(a, ast.Call) and (getattr(a.func, "attr", None) or getattr(a.func, "id", None)) == "ForeignKey":
+            if a.args and isinstance(a.args[0], ast.Constant) and isinstance(a.args[0].value, str):
+                return a.args[0].value
+    return None
+
+
+def _field_target(call: ast.Call, scope: Scope):
+    """The related model of a relation field: a string literal as written, or a ref."""
+    node = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in ("to", "argument")), None)
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Lambda):
+        node = node.body
+    return scope.ref_of(node)
+
+
+def extract(tree: ast.Module, relpath: str, module: str, is_package: bool) -> FileFacts:
+    return Extractor(relpath, module, is_package).run(tree)

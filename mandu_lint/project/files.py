@@ -1,0 +1,110 @@
+"""Which files a project has, and what module each one is.
+
+Never read: ``exclude`` globs, ``.gitignore``d paths, hidden folders, virtualenvs (a folder
+holding ``pyvenv.cfg``), ``node_modules``, ``build``, ``dist``, ``__pycache__``, ``site-packages``
+and the cache folder itself.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..globs import GlobSet, load_gitignore, rebase_patterns
+
+NEVER_READ = frozenset({"node_modules", "build", "dist", "__pycache__", "site-packages", ".mandu_cache",
+                        "venv", ".venv"})
+
+
+def _posix(rel: str) -> str:
+    return rel.replace(os.sep, "/")
+
+
+class ProjectFiles:
+    """Walks a project root once and answers "is this file part of the project?"."""
+
+    def __init__(self, root: Path, exclude: Sequence[str] = ()):
+        self.root = Path(root)
+        self.exclude = GlobSet(list(exclude))
+        self._ignored = GlobSet(self._gitignores())
+
+    def _gitignores(self) -> List[str]:
+        patterns = load_gitignore(self.root)
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not self._skip_dir_name(dirpath, d)]
+            rel = _posix(os.path.relpath(dirpath, self.root))
+            if rel != "." and ".gitignore" in filenames:
+                patterns.extend(rebase_patterns(load_gitignore(Path(dirpath)), rel))
+        return patterns
+
+    @staticmethod
+    def _skip_dir_name(parent: str, name: str) -> bool:
+        if name.startswith(".") or name in NEVER_READ:
+            return True
+        return os.path.exists(os.path.join(parent, name, "pyvenv.cfg"))
+
+    def excluded(self, rel: str, is_dir: bool = False) -> bool:
+        return self.exclude.match(rel, is_dir) or self._ignored.match(rel, is_dir)
+
+    def python_files(self) -> List[str]:
+        """Every readable ``.py`` file, as sorted POSIX paths relative to the root."""
+        out = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel_dir = _posix(os.path.relpath(dirpath, self.root))
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            dirnames[:] = sorted(d for d in dirnames if not self._skip_dir_name(dirpath, d)
+                                 and not self.excluded(rel_dir + d, True))
+            for name in filenames:
+                if name.endswith(".py") and not self.excluded(rel_dir + name):
+                    out.append(rel_dir + name)
+        out.sort()
+        return out
+
+    def contains(self, path: Path) -> bool:
+        """Is an explicitly named file inside the project and not excluded/ignored/hidden?"""
+        try:
+            rel = _posix(os.path.relpath(path, self.root))
+        except ValueError:
+            return False
+        if rel.startswith("../"):
+            return False
+        parts = rel.split("/")
+        parent = str(self.root)
+        for part in parts[:-1]:
+            if self._skip_dir_name(parent, part):
+                return False
+            parent = os.path.join(parent, part)
+        return not self.excluded(rel)
+
+
+def source_roots(root: Path, files: Sequence[str], configured: Optional[Sequence[str]]) -> List[str]:
+    """Folders (POSIX, relative, "" for the root) that imports are resolved from, deepest first.
+    Auto-detected: the root (top-level packages), ``src/``, and folders holding ``manage.py``."""
+    if configured is not None:
+        roots = {_posix(r).strip("/") for r in configured}
+        roots = {"" if r == "." else r for r in roots}
+    else:
+        roots = {""}
+        for rel in files:
+            if rel.startswith("src/"):
+                roots.add("src")
+            if rel.endswith("manage.py") and "/" in rel:
+                roots.add(rel.rsplit("/", 1)[0])
+    return sorted(roots, key=lambda r: (-r.count("/") - (1 if r else 0), r))
+
+
+def module_name(rel: str, roots: Sequence[str]) -> Tuple[str, bool]:
+    """(dotted module, is_package) of a file relative to the deepest source root holding it."""
+    for r in roots:
+        if r == "" or rel.startswith(r + "/"):
+            inner = rel[len(r) + 1:] if r else rel
+            parts = inner[:-3].split("/")
+            is_pkg = parts[-1] == "__init__"
+            if is_pkg:
+                parts = parts[:-1]
+            return ".".join(parts), is_pkg
+    return rel[:-3].replace("/", "."), False
+
+
+def modules_for(files: Sequence[str], roots: Sequence[str]) -> Dict[str, Tuple[str, bool]]:
+    return {rel: module_name(rel, roots) for rel in files}

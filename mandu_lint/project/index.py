@@ -1,0 +1,305 @@
+"""The project index: per-file facts merged into one picture of the project.
+
+It answers, for every rule in every front end: what does this name refer to (through imports
+and re-exports), which classes are models and how they relate, and — via
+:mod:`mandu_lint.project.types` — what a ref is and whether calling it queries.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+from typing import Dict, Iterable, List, Optional
+
+from .extract import ClassFacts, FileFacts, FuncFacts
+from .models import (DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY, SA_DECL_BASES,
+                     SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE, Model, Relation, default_reverse_name,
+                     django_app_label, expand_related_name, resolve_target, snake)
+
+_MAX_ALIAS_HOPS = 8
+
+
+def dotted(ref) -> Optional[str]:
+    """``("a", ("g", "django.db.models"), "Model")`` → ``"django.db.models.Model"``."""
+    parts = []
+    while ref is not None and ref[0] == "a":
+        parts.append(ref[2])
+        ref = ref[1]
+    if ref is None or ref[0] != "g":
+        return None
+    parts.append(ref[1])
+    return ".".join(reversed(parts))
+
+
+class ProjectIndex:
+    def __init__(self, files: Dict[str, FileFacts]):
+        self.files = files
+        self.modules: Dict[str, FileFacts] = {f.module: f for f in files.values() if f.module}
+        self.classes: Dict[str, ClassFacts] = {}
+        self.functions: Dict[str, FuncFacts] = {}
+        self.assigns: Dict[str, object] = {}
+        self.class_path: Dict[str, str] = {}
+        self.func_path: Dict[str, str] = {}
+        for f in files.values():
+            self.classes.update(f.classes)
+            self.functions.update(f.functions)
+            self.assigns.update(f.assigns)
+            for q in f.classes:
+                self.class_path[q] = f.path
+            for q in f.functions:
+                self.func_path[q] = f.path
+        self._canon: Dict[str, str] = {}
+        self._mro: Dict[str, List[str]] = {}
+        self.models: Dict[str, Model] = {}
+        self.models_by_name: Dict[str, List[Model]] = {}
+        self.self_attrs: Dict[str, Dict[str, object]] = {}
+        self._collect_self_attrs()
+        self._find_models()
+        from .types import Typer  # noqa: E402 - types depends on the index, not the reverse
+
+        self.typer = Typer(self)
+        self.digest = hashlib.sha256(pickle.dumps(sorted(files), protocol=4)).hexdigest()
+
+    # -- names --------------------------------------------------------------------------------
+    def canonical(self, qual: str) -> str:
+        """Follow re-exports: ``pkg.Session`` imported in ``pkg/__init__.py`` from
+        ``sqlalchemy.orm`` becomes ``sqlalchemy.orm.Session``."""
+        hit = self._canon.get(qual)
+        if hit is not None:
+            return hit
+        cur = qual
+        for _ in range(_MAX_ALIAS_HOPS):
+            nxt = self._alias_step(cur)
+            if nxt is None or nxt == cur:
+                break
+            cur = nxt
+        self._canon[qual] = cur
+        return cur
+
+    def _alias_step(self, qual: str) -> Optional[str]:
+        if qual in self.classes or qual in self.functions or qual in self.assigns or qual in self.modules:
+            return None
+        head, _, last = qual.rpartition(".")
+        while head:
+            mod = self.modules.get(head)
+            if mod is not None:
+                target = mod.names.get(last.split(".")[0])
+                if target is None or target == f"{head}.{last.split('.')[0]}":
+                    return None
+                rest = last.split(".", 1)[1:] if "." in last else []
+                return ".".join([target] + rest)
+            head, _, prefix = head.rpartition(".")
+            last = f"{prefix}.{last}"
+        return None
+
+    # -- classes ------------------------------------------------------------------------------
+    def class_bases(self, qual: str) -> List[str]:
+        cf = self.classes.get(qual)
+        if cf is None:
+            return []
+        out = []
+        for b in cf.bases:
+            name = self.base_name(b, cf)
+            if name:
+                out.append(name)
+        return out
+
+    def base_name(self, ref, cf: Optional[ClassFacts] = None) -> Optional[str]:
+        """A base class as a canonical dotted name. ``db.Model`` with ``db = SQLAlchemy()``
+        becomes ``flask_sqlalchemy.Model``; ``Base = declarative_base()`` marks ``Base``."""
+        d = dotted(ref)
+        if d is None:
+            if ref is not None and ref[0] == "c":  # e.g. ``models.Manager.from_queryset(QS)()``
+                return None
+            return None
+        d = self.canonical(d)
+        head, _, last = d.rpartition(".")
+        if last == "Model" and head:
+            val = self.assigns.get(self.canonical(head))
+            if val is not None and val[0] == "c" and self.canonical(dotted(val[1]) or "") in FLASK_SQLALCHEMY:
+                return "flask_sqlalchemy.Model"
+        val = self.assigns.get(d)
+        if val is not None and val[0] == "c":
+            callee = dotted(val[1])
+            if callee and self.canonical(callee) in SA_DECL_FACTORIES:
+                return "sqlalchemy.orm.DeclarativeBase"
+        return d
+
+    def mro(self, qual: str) -> List[str]:
+        """Linearised ancestors (depth-first, duplicates dropped); external names end a branch."""
+        hit = self._mro.get(qual)
+        if hit is not None:
+            return hit
+        self._mro[qual] = [qual]  # cycle guard
+        out = [qual]
+        for b in self.class_bases(qual):
+            for a in (self.mro(b) if b in self.classes else [b]):
+                if a not in out:
+                    out.append(a)
+        self._mro[qual] = out
+        return out
+
+    def find_method(self, cls: str, name: str) -> Optional[str]:
+        for c in self.mro(cls):
+            cf = self.classes.get(c)
+            if cf is not None and name in cf.methods:
+                return cf.methods[name]
+        return None
+
+    def class_attr(self, cls: str, name: str):
+        for c in self.mro(cls):
+            cf = self.classes.get(c)
+            if cf is None:
+                continue
+            if name in cf.attrs:
+                return cf.attrs[name]
+            attrs = self.self_attrs.get(c)
+            if attrs and name in attrs:
+                return attrs[name]
+        return None
+
+    def _collect_self_attrs(self) -> None:
+        for fn in self.functions.values():
+            if fn.cls and fn.self_assigns:
+                attrs = self.self_attrs.setdefault(fn.cls, {})
+                for name, ref in fn.self_assigns:
+                    old = attrs.get(name, attrs)
+                    attrs[name] = ref if old is attrs or old == ref else None
+
+    def is_subclass(self, qual: str, bases: Iterable[str]) -> bool:
+        bases = set(bases)
+        return any(a in bases for a in self.mro(qual))
+
+    # -- models -------------------------------------------------------------------------------
+    def _find_models(self) -> None:
+        for qual, cf in self.classes.items():
+            model = self._as_model(qual, cf)
+            if model is not None:
+                self.models[qual] = model
+                self.models_by_name.setdefault(model.name, []).append(model)
+        for model in self.models.values():
+            self._inherit_fields(model)
+        for model in list(self.models.values()):
+            self._relations(model)
+
+    def _as_model(self, qual: str, cf: ClassFacts) -> Optional[Model]:
+        ancestors = self.mro(qual)
+        path = self.class_path[qual]
+        module = qual.rsplit(".", 1)[0]
+        if any(a in DJANGO_MODEL_BASES for a in ancestors):
+            abstract = bool(cf.meta.get("abstract")) or qual in DJANGO_MODEL_BASES
+            m = Model(qual, cf.name, "django", path, cf.line, abstract=abstract,
+                      app_label=str(cf.meta.get("app_label") or django_app_label(module)))
+            m.table = str(cf.meta.get("db_table") or f"{m.app_label}_{cf.name.lower()}")
+            return m
+        flask = "flask_sqlalchemy.Model" in ancestors
+        sqlmodel = SQLMODEL_BASE in ancestors
+        if flask or any(a in SA_DECL_BASES for a in ancestors) or (sqlmodel and cf.keywords.get("table")):
+            if any(b in SA_DECL_BASES for b in self.class_bases(qual)) and "__tablename__" not in cf.attrs \
+                    and not cf.fields:
+                return None  # ``class Base(DeclarativeBase)`` is the registry, not a table
+            abstract = cf.attrs.get("__abstract__") == ("lit", True)
+            m = Model(qual, cf.name, "sqlalchemy", path, cf.line, abstract=abstract, flask=flask)
+            tn = self._inherited_attr(qual, "__tablename__")
+            m.table = str(tn[1]) if tn and tn[0] == "lit" else (
+                snake(cf.name) if flask else cf.name.lower())
+            return m
+        return None
+
+    def _inherited_attr(self, qual: str, name: str):
+        for c in self.mro(qual):
+            cf = self.classes.get(c)
+            if cf is not None and name in cf.attrs:
+                return cf.attrs[name]
+        return None
+
+    def _inherit_fields(self, model: Model) -> None:
+        for c in reversed(self.mro(model.qual)):
+            cf = self.classes.get(c)
+            if cf is None:
+                continue
+            model.fields.update(cf.fields)
+            for name, ref in cf.attrs.items():
+                d = dotted(ref[1]) if ref and ref[0] == "c" else None
+                if d and model.orm == "django":
+                    mgr = self.canonical(d)
+                    if mgr in self.classes and self.is_subclass(mgr, DJANGO_MANAGER_BASES) or \
+                            mgr in DJANGO_MANAGER_BASES:
+                        model.managers[name] = mgr if mgr in self.classes else None
+                    elif ref[1][0] == "a" and ref[1][2] in ("as_manager", "from_queryset"):
+                        qs = self.canonical(dotted(ref[1][1]) or "")
+                        model.managers[name] = qs if qs in self.classes else None
+        if model.orm == "django":
+            model.managers.setdefault("objects", None)
+
+    def _relations(self, model: Model) -> None:
+        for name, ff in model.fields.items():
+            ctor = dotted(ff.ctor) if ff.ctor else None
+            last = ctor.rsplit(".", 1)[-1] if ctor else ""
+            if model.orm == "django" and last in DJANGO_REL:
+                self._django_relation(model, name, ff, DJANGO_REL[last])
+            elif model.orm == "sqlalchemy" and (last in SA_REL or (ctor is None and ff.ann and ff.ann[0] == "mapped")):
+                self._sa_relation(model, name, ff, bool(last in SA_REL))
+
+    def _target_qual(self, target, owner: Model) -> Optional[str]:
+        if isinstance(target, str):
+            return resolve_target(target, owner, self.models_by_name)
+        d = dotted(target) if target is not None else None
+        if d:
+            q = self.canonical(d)
+            return q if q in self.models else None
+        return None
+
+    def _django_relation(self, model: Model, name: str, ff, kind: str) -> None:
+        target = self._target_qual(ff.target, model)
+        if target is None:
+            return
+        null = bool(ff.kw.get("null")) if kind != "m2m" else True
+        model.relations[name] = Relation(name, target, kind, null=null, field_line=ff.line)
+        if model.abstract:
+            return
+        rn = ff.kw.get("related_name")
+        if isinstance(rn, str) and rn.endswith("+"):
+            return
+        rname = expand_related_name(rn, model) if isinstance(rn, str) else default_reverse_name(model, kind)
+        rkind = {"fk": "reverse_fk", "o2o": "reverse_o2o", "m2m": "reverse_m2m"}[kind]
+        tm = self.models[target]
+        tm.relations.setdefault(rname, Relation(rname, model.qual, rkind, field_line=ff.line))
+        for sub in self.models.values():  # concrete subclasses of an abstract target inherit it
+            if sub is not tm and tm.qual in self.mro(sub.qual) and tm.abstract:
+                sub.relations.setdefault(rname, Relation(rname, model.qual, rkind, field_line=ff.line))
+
+    def _sa_relation(self, model: Model, name: str, ff, explicit: bool) -> None:
+        ann = ff.ann[1] if ff.ann and ff.ann[0] == "mapped" else None
+        collection = ann is not None and ann[0] == "list"
+        inner = ann[1] if collection else ann
+        target = self._target_qual(ff.target, model) if ff.target is not None else None
+        if target is None and inner is not None and inner[0] != "lit":
+            target = self._target_qual(inner, model)
+        if target is None or (not explicit and target not in self.models):
+            return
+        uselist = ff.kw.get("uselist")
+        if ann is None:
+            collection = uselist is True or (uselist is None and not self._has_fk_to(model, target))
+        kind = "collection" if collection else "many_to_one"
+        model.relations[name] = Relation(name, target, kind, lazy=ff.kw.get("lazy"), field_line=ff.line)
+        backref = ff.kw.get("backref")
+        if isinstance(backref, str):
+            rkind = "many_to_one" if collection else "collection"
+            self.models[target].relations.setdefault(backref, Relation(backref, model.qual, rkind, field_line=ff.line))
+
+    def _has_fk_to(self, model: Model, target: str) -> bool:
+        table = self.models[target].table
+        for ff in model.fields.values():
+            fk = ff.kw.get("foreign_key") or ff.kw.get("__fk__")
+            if isinstance(fk, str) and fk.split(".")[0] == table:
+                return True
+        return False
+
+    def model_named(self, name: str) -> List[Model]:
+        """Config identifiers: a class name, ``app_label.Model`` or a dotted path."""
+        if name in self.models:
+            return [self.models[name]]
+        if "." in name:
+            label, cls = name.rsplit(".", 1)
+            return [m for m in self.models_by_name.get(cls, []) if m.app_label == label or m.qual.endswith(name)]
+        return list(self.models_by_name.get(name, []))

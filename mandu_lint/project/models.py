@@ -1,0 +1,96 @@
+"""Model discovery: which project classes are Django or SQLAlchemy models, and their relations.
+
+Everything is decided from per-file facts, never by importing the app. A class is a model only
+when its bases resolve, through project classes and imports, to a known ORM base; an unresolved
+base leaves it a plain class (the rules then stay silent about it).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+DJANGO_MODEL_BASES = {"django.db.models.Model", "django.db.models.base.Model"}
+DJANGO_MANAGER_BASES = {"django.db.models.Manager", "django.db.models.manager.Manager",
+                        "django.db.models.QuerySet", "django.db.models.query.QuerySet",
+                        "django.db.models.manager.BaseManager"}
+SA_DECL_BASES = {"sqlalchemy.orm.DeclarativeBase", "sqlalchemy.orm.DeclarativeBaseNoMeta",
+                 "sqlalchemy.orm.decl_api.DeclarativeBase", "sqlalchemy.ext.asyncio.AsyncAttrs"}
+SA_DECL_FACTORIES = {"sqlalchemy.orm.declarative_base", "sqlalchemy.ext.declarative.declarative_base",
+                     "sqlalchemy.orm.decl_api.declarative_base"}
+SQLMODEL_BASE = "sqlmodel.SQLModel"
+FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+
+DJANGO_REL = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk",
+              "ParentalManyToManyField": "m2m", "TreeForeignKey": "fk", "TreeOneToOneField": "o2o",
+              "TreeManyToManyField": "m2m", "SortedManyToManyField": "m2m"}
+SA_REL = {"relationship", "Relationship", "relation"}
+
+
+@dataclass
+class Relation:
+    name: str
+    target: str  # model qual
+    kind: str  # fk | o2o | m2m | reverse_fk | reverse_o2o | reverse_m2m | many_to_one | collection
+    null: bool = True
+    lazy: Optional[str] = None  # SQLAlchemy lazy= strategy
+    field_line: int = 0
+
+    @property
+    def to_many(self) -> bool:
+        return self.kind in ("m2m", "reverse_fk", "reverse_m2m", "collection")
+
+
+@dataclass
+class Model:
+    qual: str
+    name: str
+    orm: str  # django | sqlalchemy
+    path: str
+    line: int
+    abstract: bool = False
+    app_label: str = ""
+    table: str = ""
+    fields: Dict[str, object] = field(default_factory=dict)  # name -> FieldFacts
+    relations: Dict[str, Relation] = field(default_factory=dict)
+    managers: Dict[str, Optional[str]] = field(default_factory=dict)  # attr -> manager class qual
+    flask: bool = False  # Flask-SQLAlchemy model (has ``Model.query``)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def django_app_label(module: str) -> str:
+    """Django's default app label: the package that holds ``models`` (``shop.models.x`` → shop)."""
+    parts = module.split(".")
+    if "models" in parts:
+        i = parts.index("models")
+        return parts[i - 1] if i > 0 else parts[0]
+    return parts[-2] if len(parts) > 1 else parts[0]
+
+
+def resolve_target(target: str, owner: Model, by_name: Dict[str, List[Model]]) -> Optional[str]:
+    """A relation target written as a string: "self", "Model", "app_label.Model"."""
+    if target == "self":
+        return owner.qual
+    if "." in target:
+        label, name = target.rsplit(".", 1)
+        cands = [m for m in by_name.get(name, []) if m.app_label == label or m.qual == target]
+        if not cands:
+            cands = [m for m in by_name.get(name, []) if m.qual.endswith("." + target)]
+    else:
+        cands = by_name.get(target, [])
+        if len(cands) > 1:
+            same_app = [m for m in cands if m.app_label == owner.app_label]
+            cands = same_app or cands
+    return cands[0].qual if len(cands) == 1 else None
+
+
+def default_reverse_name(model: Model, kind: str) -> str:
+    low = model.name.lower()
+    return low if kind == "o2o" else f"{low}_set"
+
+
+def expand_related_name(rn: str, model: Model) -> str:
+    return rn.replace("%(class)s", model.name.lower()).replace("%(app_label)s", model.app_label)

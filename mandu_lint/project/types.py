@@ -1,0 +1,474 @@
+"""What a ref is, and what calling it does to the database.
+
+Types are small tuples:
+
+- ``("model", M)`` a model class; ``("inst", M)`` an instance; ``("list", T)`` a list of T
+- ``("manager", M)``, ``("qs", M)``, ``("relmgr", M)`` Django managers, querysets, related managers
+- ``("sasession",)``, ``("samaker",)``, ``("saengine",)``, ``("saconn",)``, ``("saquery", M)``,
+  ``("saselect", M)``, ``("saresult", M)``, ``("fsa",)`` (a Flask-SQLAlchemy ``db``)
+- ``("dbconn", driver)``, ``("cursor", driver)``, ``("pool", driver)``, ``("dbconns",)`` DB-API
+- ``("func", q)``, ``("bound", q)`` project functions and bound methods; ``("class", q)`` and
+  ``("obj", q)`` project classes and their instances; ``("mod", m)``; ``("ext", dotted)`` an
+  external name we know nothing about; ``("depends", T)`` a FastAPI dependency.
+
+An *event* says what a call does: ``("query", what)``, ``("write", what)``, ``("commit", what)``,
+``("rollback", what)``, ``("begin", what)`` or ``("call", function_qual)`` for a project function
+whose summary decides. Anything not recognised is ``None``: unknown means silent.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+from .index import dotted
+
+# -- Django ---------------------------------------------------------------------------------
+QS_LAZY = frozenset("""all filter exclude select_related prefetch_related order_by reverse distinct values
+values_list annotate alias only defer using select_for_update none union intersection difference extra
+dates datetimes complex_filter""".split())
+QS_READ = frozenset("""get first last count exists aggregate latest earliest in_bulk iterator contains explain
+aget afirst alast acount aexists aaggregate alatest aearliest ain_bulk acontains aiterator""".split())
+QS_INSTANCE = frozenset("get first last latest earliest aget afirst alast alatest aearliest".split())
+QS_WRITE = frozenset("""create get_or_create update_or_create bulk_create bulk_update update delete
+acreate aget_or_create aupdate_or_create abulk_create abulk_update aupdate adelete""".split())
+RELMGR_WRITE = frozenset("add remove set clear aadd aremove aset aclear".split())
+INST_WRITE = frozenset("save delete asave adelete".split())
+INST_READ = frozenset("refresh_from_db arefresh_from_db".split())
+# -- SQLAlchemy -----------------------------------------------------------------------------
+SESSION_READ = frozenset("execute scalars scalar get get_one exec stream stream_scalars refresh".split())
+SESSION_WRITE = frozenset("add add_all delete merge flush bulk_save_objects bulk_insert_mappings "
+                          "bulk_update_mappings".split())
+SAQUERY_LAZY = frozenset("""filter filter_by join outerjoin options order_by limit offset group_by having
+distinct with_for_update where select_from correlate execution_options populate_existing""".split())
+SAQUERY_READ = frozenset("all first one one_or_none scalar count get get_or_404 first_or_404 "
+                         "one_or_404 paginate exists".split())
+SAQUERY_WRITE = frozenset("update delete".split())
+SACONN_READ = frozenset("execute scalar scalars exec_driver_sql stream stream_scalars".split())
+# -- DB-API ---------------------------------------------------------------------------------
+CONN_READ = frozenset("execute executemany executescript fetch fetchrow fetchval copy_from_query "
+                      "copy_records_to_table copy_to_table".split())
+CURSOR_READ = frozenset("execute executemany callproc copy_expert copy_from copy_to".split())
+
+INSTANCE_OF = {
+    **{k: ("sasession",) for k in (
+        "sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session", "sqlalchemy.ext.asyncio.AsyncSession",
+        "sqlalchemy.ext.asyncio.session.AsyncSession", "sqlmodel.Session", "sqlmodel.orm.session.Session",
+        "sqlmodel.ext.asyncio.session.AsyncSession", "sqlalchemy.orm.scoping.scoped_session",
+        "sqlalchemy.orm.scoped_session", "sqlalchemy.ext.asyncio.async_scoped_session")},
+    **{k: ("saconn",) for k in ("sqlalchemy.engine.Connection", "sqlalchemy.Connection",
+                                "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy.engine.base.Connection")},
+    **{k: ("saengine",) for k in ("sqlalchemy.engine.Engine", "sqlalchemy.Engine",
+                                  "sqlalchemy.ext.asyncio.AsyncEngine")},
+    "sqlite3.Connection": ("dbconn", "sqlite3"), "sqlite3.Cursor": ("cursor", "sqlite3"),
+    "psycopg.Connection": ("dbconn", "psycopg"), "psycopg.AsyncConnection": ("dbconn", "psycopg"),
+    "psycopg.Cursor": ("cursor", "psycopg"), "psycopg.AsyncCursor": ("cursor", "psycopg"),
+    "psycopg2.extensions.connection": ("dbconn", "psycopg2"), "psycopg2.extensions.cursor": ("cursor", "psycopg2"),
+    "asyncpg.Connection": ("dbconn", "asyncpg"), "asyncpg.connection.Connection": ("dbconn", "asyncpg"),
+    "asyncpg.Pool": ("pool", "asyncpg"), "asyncpg.pool.Pool": ("pool", "asyncpg"),
+    "django.db.backends.utils.CursorWrapper": ("cursor", "django"),
+}
+CALL_RESULT = {
+    **{k: v for k, v in INSTANCE_OF.items() if v == ("sasession",)},
+    "sqlalchemy.orm.sessionmaker": ("samaker",), "sqlalchemy.ext.asyncio.async_sessionmaker": ("samaker",),
+    "sqlalchemy.create_engine": ("saengine",), "sqlalchemy.engine.create_engine": ("saengine",),
+    "sqlalchemy.ext.asyncio.create_async_engine": ("saengine",), "sqlmodel.create_engine": ("saengine",),
+    "sqlite3.connect": ("dbconn", "sqlite3"), "psycopg.connect": ("dbconn", "psycopg"),
+    "psycopg.Connection.connect": ("dbconn", "psycopg"), "psycopg.AsyncConnection.connect": ("dbconn", "psycopg"),
+    "psycopg2.connect": ("dbconn", "psycopg2"), "pymysql.connect": ("dbconn", "mysql"),
+    "MySQLdb.connect": ("dbconn", "mysql"), "mysql.connector.connect": ("dbconn", "mysql"),
+    "asyncpg.connect": ("dbconn", "asyncpg"), "asyncpg.create_pool": ("pool", "asyncpg"),
+    "psycopg_pool.ConnectionPool": ("pool", "psycopg"), "psycopg_pool.AsyncConnectionPool": ("pool", "psycopg"),
+    "psycopg2.pool.SimpleConnectionPool": ("pool", "psycopg2"),
+    "psycopg2.pool.ThreadedConnectionPool": ("pool", "psycopg2"),
+    "flask_sqlalchemy.SQLAlchemy": ("fsa",), "flask_sqlalchemy.extension.SQLAlchemy": ("fsa",),
+}
+GLOBAL_VALUE = {"django.db.connection": ("dbconn", "django"), "django.db.connections": ("dbconns",),
+                "django.db.transaction.connection": ("dbconn", "django")}
+SELECTS = {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlmodel.select", "sqlalchemy.future.select",
+           "sqlalchemy.sql.expression.select"}
+EVALUATING_BUILTINS = {"builtins.list", "builtins.tuple", "builtins.set", "builtins.len", "builtins.sorted",
+                       "builtins.bool", "builtins.any", "builtins.all", "builtins.sum", "builtins.dict",
+                       "builtins.frozenset", "builtins.max", "builtins.min"}
+GET_OR_404 = {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404",
+              "django.shortcuts.aget_object_or_404", "django.shortcuts.aget_list_or_404"}
+DEPENDS = {"fastapi.Depends", "fastapi.params.Depends"}
+QUERYING = ("query", "write")
+_MAX = 40  # recursion guard for type resolution
+
+
+class Typer:
+    def __init__(self, index):
+        self.ix = index
+        self._types: Dict[tuple, object] = {}
+        self._busy = set()
+        self._returns: Dict[str, object] = {}
+        self._summary: Dict[str, Optional[tuple]] = {}
+
+    # -- types --------------------------------------------------------------------------------
+    def type_of(self, ref):
+        if ref is None:
+            return None
+        if ref in self._types:
+            return self._types[ref]
+        if ref in self._busy or len(self._busy) > _MAX:
+            return None
+        self._busy.add(ref)
+        try:
+            t = self._type_of(ref)
+        finally:
+            self._busy.discard(ref)
+        self._types[ref] = t
+        return t
+
+    def _type_of(self, ref):
+        kind = ref[0]
+        if kind == "g":
+            return self.global_type(ref[1])
+        if kind == "a":
+            return self.attr_type(self.type_of(ref[1]), ref[2], ref)
+        if kind == "c":
+            return self.call(ref)[0]
+        if kind == "i":
+            return element_type(self.type_of(ref[1]))
+        if kind == "s":
+            base = self.type_of(ref[1])
+            if base == ("dbconns",):
+                return ("dbconn", "django")
+            return ("list", base[1]) if base and base[0] == "list" else None
+        if kind == "self":
+            m = self.ix.models.get(ref[1])
+            return ("inst", m.qual) if m else ("obj", ref[1])
+        if kind == "p":
+            return self.param_type(ref[1], ref[2])
+        return None
+
+    def global_type(self, qual: str):
+        ix = self.ix
+        q = ix.canonical(qual)
+        if q in ix.models:
+            return ("model", q)
+        if q in ix.classes:
+            return ("class", q)
+        if q in ix.functions:
+            return ("func", q)
+        if q in ix.assigns:
+            return self.type_of(ix.assigns[q])
+        if q in ix.modules:
+            return ("mod", q)
+        if q in GLOBAL_VALUE:
+            return GLOBAL_VALUE[q]
+        return ("ext", q)
+
+    def instance_of(self, ann):
+        """The type of a value annotated ``ann`` (an annotation ref from extract.ann_ref)."""
+        if ann is None:
+            return None
+        if ann[0] == "ann":
+            inner = self.instance_of(ann[1])
+            if inner is not None:
+                return inner
+            for meta in ann[2]:
+                t = self.type_of(meta)
+                if t and t[0] == "depends":
+                    return t[1]
+            return None
+        if ann[0] in ("list", "gen"):
+            inner = self.instance_of(ann[1])
+            return ("list", inner[1]) if ann[0] == "list" and inner and inner[0] == "inst" else (
+                inner if ann[0] == "gen" else None)
+        if ann[0] == "mapped":
+            return self.instance_of(ann[1])
+        t = self.type_of(ann)
+        if t is None:
+            return None
+        if t[0] == "model":
+            return ("inst", t[1])
+        if t[0] == "class":
+            return ("obj", t[1])
+        if t[0] == "ext":
+            return INSTANCE_OF.get(t[1])
+        if t[0] in ("sasession", "saconn") or t[0] == "dbconn":
+            return t
+        d = dotted(ann)
+        if d and self.ix.canonical(d) in self.ix.assigns:  # a type alias
+            return self.instance_of(self.ix.assigns[self.ix.canonical(d)])
+        return None
+
+    def param_type(self, func: str, name: str):
+        fn = self.ix.functions.get(func)
+        if fn is None:
+            return None
+        for pname, ann, default in fn.params:
+            if pname == name:
+                t = self.instance_of(ann)
+                if t is None and default is not None:
+                    d = self.type_of(default)
+                    if d and d[0] == "depends":
+                        return d[1]
+                return t
+        return None
+
+    def attr_type(self, base, name: str, ref):
+        if base is None:
+            return None
+        kind = base[0]
+        ix = self.ix
+        if kind == "mod":
+            return self.global_type(f"{base[1]}.{name}")
+        if kind == "model":
+            m = ix.models[base[1]]
+            if name in m.managers or name in ("_default_manager", "_base_manager"):
+                return ("manager", m.qual)
+            if name == "query" and m.flask:
+                return ("saquery", m.qual)
+            return self._class_member(m.qual, name)
+        if kind == "inst":
+            m = ix.models[base[1]]
+            rel = m.relations.get(name)
+            if rel is not None:
+                if m.orm == "django":
+                    return ("relmgr", rel.target) if rel.to_many else ("inst", rel.target)
+                return ("list", rel.target) if rel.to_many else ("inst", rel.target)
+            return self._instance_member(m.qual, name)
+        if kind == "class":
+            return self._class_member(base[1], name)
+        if kind == "obj":
+            return self._instance_member(base[1], name)
+        if kind == "fsa" and name == "session":
+            return ("sasession",)
+        if kind == "ext":
+            return self.global_type(f"{base[1]}.{name}") if base[1] else None
+        if kind in ("manager", "qs", "relmgr", "sasession", "saquery", "saconn", "saengine", "samaker",
+                    "dbconn", "cursor", "pool", "saselect", "saresult"):
+            return ("method", base, name)
+        return None
+
+    def _class_member(self, cls: str, name: str):
+        meth = self.ix.find_method(cls, name)
+        if meth is not None:
+            return ("func", meth)
+        val = self.ix.class_attr(cls, name)
+        return self.type_of(val) if val is not None and val[0] != "lit" else None
+
+    def _instance_member(self, cls: str, name: str):
+        meth = self.ix.find_method(cls, name)
+        if meth is not None:
+            fn = self.ix.functions[meth]
+            if any(d in (("g", "builtins.property"),) or (d and d[0] == "a" and d[2] == "cached_property")
+                   or d == ("g", "functools.cached_property") for d in fn.decorators):
+                return self.returns(meth)
+            return ("bound", meth)
+        val = self.ix.class_attr(cls, name)
+        if val is None or val[0] == "lit":
+            return None
+        t = self.type_of(val)
+        if t and t[0] == "class":
+            return None  # a class stored on the instance, not an instance
+        return t
+
+    # -- calls --------------------------------------------------------------------------------
+    def call(self, ref) -> Tuple[object, Optional[tuple]]:
+        """(result type, event) of a call ref."""
+        key = ("call",) + ref
+        if key in self._types:
+            return self._types[key]
+        self._types[key] = (None, None)
+        out = self._call(ref)
+        self._types[key] = out
+        return out
+
+    def _call(self, ref):
+        callee = self.type_of(ref[1])
+        pos = ref[2]
+        if callee is None:
+            return None, None
+        kind = callee[0]
+        if kind == "func":
+            return self.returns(callee[1]), ("call", callee[1])
+        if kind == "bound":
+            return self.returns(callee[1]), ("call", callee[1])
+        if kind == "class":
+            return ("obj", callee[1]), None
+        if kind == "model":
+            return ("inst", callee[1]), None
+        if kind == "samaker":
+            return ("sasession",), None
+        if kind == "method":
+            return self._method(callee[1], callee[2], pos)
+        if kind == "ext":
+            return self._external_call(callee[1], pos)
+        return None, None
+
+    def _external_call(self, name: str, pos):
+        if name in CALL_RESULT:
+            return CALL_RESULT[name], None
+        if name in SELECTS and pos:
+            t = self.type_of(pos[0])
+            return ("saselect", t[1] if t and t[0] == "model" else None), None
+        if name in DEPENDS and pos:
+            t = self.type_of(pos[0])
+            if t and t[0] == "func":
+                return ("depends", self.returns(t[1])), None
+            return ("depends", None), None
+        if name in EVALUATING_BUILTINS and pos:
+            t = self.type_of(pos[0])
+            if t and t[0] in ("qs", "manager", "relmgr", "saquery"):
+                return None, ("query", f"{name.split('.')[-1]}() over a queryset")
+        if name in GET_OR_404 and pos:
+            t = self.type_of(pos[0])
+            if t and t[0] in ("model", "qs", "manager", "relmgr"):
+                return ("inst", t[1]), ("query", name.rsplit(".", 1)[-1] + "()")
+        return None, None
+
+    def _method(self, base, name: str, pos):
+        kind = base[0]
+        if kind in ("manager", "qs", "relmgr"):
+            return self._django_method(base, name)
+        if kind == "sasession":
+            return self._session_method(name, pos)
+        if kind == "saquery":
+            if name in SAQUERY_LAZY:
+                return base, None
+            if name in SAQUERY_READ:
+                return (("inst", base[1]) if name in ("first", "one", "one_or_none", "get") and base[1] else None,
+                        ("query", f"Query.{name}()"))
+            if name in SAQUERY_WRITE:
+                return None, ("write", f"Query.{name}()")
+            return None, None
+        if kind == "samaker" and name == "begin":
+            return ("sasession",), None
+        if kind == "saengine":
+            if name in ("connect", "begin"):
+                return ("saconn",), (("begin", "engine.begin()") if name == "begin" else None)
+            if name == "execute":
+                return ("saresult", None), ("query", "engine.execute()")
+            return None, None
+        if kind == "saconn":
+            return self._conn_like(name, SACONN_READ, ("saresult", None), "connection")
+        if kind == "dbconn":
+            if name == "cursor":
+                return ("cursor", base[1]), None
+            if name == "transaction":
+                return None, ("begin", "connection.transaction()")
+            return self._conn_like(name, CONN_READ, None, "connection")
+        if kind == "pool":
+            if name in ("acquire", "connection", "getconn"):
+                return ("dbconn", base[1]), None
+            return self._conn_like(name, CONN_READ, None, "pool")
+        if kind == "cursor":
+            return self._conn_like(name, CURSOR_READ, None, "cursor")
+        return None, None
+
+    def _conn_like(self, name: str, reads, result, what: str):
+        if name in reads:
+            return result, ("query", f"{what}.{name}()")
+        if name in ("commit", "rollback"):
+            return None, (name, f"{what}.{name}()")
+        if name == "begin":
+            return None, ("begin", f"{what}.begin()")
+        return None, None
+
+    def _django_method(self, base, name: str):
+        model = base[1]
+        label = self.ix.models[model].name if model in self.ix.models else "?"
+        if name in QS_LAZY:
+            return ("qs", model), None
+        if name in QS_READ:
+            return (("inst", model) if name in QS_INSTANCE else None), ("query", f"{label}.{name}()")
+        if name in QS_WRITE or (base[0] == "relmgr" and name in RELMGR_WRITE):
+            res = ("inst", model) if name in ("create", "acreate") else None
+            return res, ("write", f"{label}.{name}()")
+        mgr = self.ix.models[model].managers.get("objects") if base[0] == "manager" and model in self.ix.models else None
+        for cls in filter(None, (mgr,)):
+            meth = self.ix.find_method(cls, name)
+            if meth is not None:
+                return self.returns(meth), ("call", meth)
+        return None, None
+
+    def _session_method(self, name: str, pos):
+        if name == "query" and pos:
+            t = self.type_of(pos[0])
+            return ("saquery", t[1] if t and t[0] == "model" else None), None
+        if name in SESSION_READ:
+            target = self.type_of(pos[0]) if pos else None
+            res = None
+            if name in ("get", "get_one") and target and target[0] == "model":
+                res = ("inst", target[1])
+            elif name in ("scalars", "exec", "execute") and target and target[0] == "saselect":
+                res = ("saresult", target[1])
+            return res, ("query", f"session.{name}()")
+        if name in SESSION_WRITE:
+            return None, ("write", f"session.{name}()")
+        if name in ("commit", "rollback"):
+            return None, (name, f"session.{name}()")
+        if name in ("begin", "begin_nested"):
+            return ("sasession",), ("begin", f"session.{name}()")
+        return None, None
+
+    # -- function summaries -------------------------------------------------------------------
+    def returns(self, func: str):
+        if func in self._returns:
+            return self._returns[func]
+        self._returns[func] = None
+        fn = self.ix.functions.get(func)
+        t = None
+        if fn is not None:
+            t = self.instance_of(fn.returns_ann)
+            if t is None:
+                for r in fn.returns:
+                    t = self.type_of(r)
+                    if t is not None:
+                        break
+        self._returns[func] = t
+        return t
+
+    def event(self, call_ref) -> Optional[tuple]:
+        return self.call(call_ref)[1] if call_ref is not None and call_ref[0] == "c" else None
+
+    def queries(self, func: str) -> Optional[tuple]:
+        """The first database query a project function may run, directly or through project
+        calls: ``(kind, what, func_qual, line)``, or None."""
+        if func in self._summary:
+            return self._summary[func]
+        self._summary[func] = None  # cycles count as "does not query"
+        fn = self.ix.functions.get(func)
+        found = None
+        if fn is not None and not _memoized(fn):
+            found = self._first_query(fn)
+        self._summary[func] = found
+        return found
+
+    def _first_query(self, fn) -> Optional[tuple]:
+        for ref, line, _col in fn.calls:
+            ev = self.event(ref)
+            if ev is None:
+                continue
+            if ev[0] in QUERYING:
+                return (ev[0], ev[1], fn.qual, line)
+            if ev[0] == "call" and ev[1] != fn.qual:
+                inner = self.queries(ev[1])
+                if inner is not None:
+                    return inner
+        for ref, line, _col in fn.iters:
+            t = self.type_of(ref)
+            if t and t[0] in ("qs", "manager", "relmgr", "saquery"):
+                return ("query", "iterating a queryset", fn.qual, line)
+        return None
+
+
+def _memoized(fn) -> bool:
+    """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``: not a query per call."""
+    for d in fn.decorators:
+        while d is not None and d[0] == "c":
+            d = d[1]
+        name = d[2] if d is not None and d[0] == "a" else (d[1].rsplit(".", 1)[-1] if d and d[0] == "g" else "")
+        if "cache" in name or "memoiz" in name:
+            return True
+    return False
+
+
+def element_type(t):
+    if t is None:
+        return None
+    if t[0] in ("qs", "manager", "relmgr", "saquery", "list", "saresult"):
+        return ("inst", t[1]) if t[1] else None
+    return None

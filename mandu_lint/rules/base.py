@@ -1,0 +1,63 @@
+"""The rule API. A rule is one small module holding one class: its docstring is its reference
+page (ruff's sections), ``BAD``/``GOOD`` are examples that the tests run, and ``visit_*`` /
+``leave_*`` methods receive nodes from the engine's single walk of the file.
+
+Rules never walk the tree themselves; the engine gives them context (``self.ctx``): the current
+scope (for refs), the loop stack, the project index and its typer.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import TYPE_CHECKING, ClassVar, Iterable, List, Optional, Sequence, Tuple
+
+from ..model import Finding, Fix, Location, RuleMeta, Span
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine import FileContext
+
+
+class Rule:
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    default: ClassVar[bool] = True
+    security: ClassVar[bool] = False
+    security_severity: ClassVar[Optional[float]] = None
+    precision: ClassVar[str] = "high"
+    level: ClassVar[str] = "warning"
+    tags: ClassVar[Tuple[str, ...]] = ()
+    fixable: ClassVar[bool] = False
+    # Codes of more specific rules that own a node this rule would otherwise report.
+    yields_to: ClassVar[Tuple[str, ...]] = ()
+    # Examples (the tests run them): each BAD snippet must produce a finding on every line
+    # marked ``# error``, each GOOD snippet must produce none. Multi-file examples are dicts
+    # {relative path: source}.
+    BAD: ClassVar[Sequence[object]] = ()
+    GOOD: ClassVar[Sequence[object]] = ()
+
+    def __init__(self, ctx: "FileContext"):
+        self.ctx = ctx
+        self.findings: List[Finding] = []
+
+    @classmethod
+    def meta(cls) -> RuleMeta:
+        return RuleMeta(code=cls.code, name=cls.name, summary=cls.summary, doc=cls.doc(),
+                        default=cls.default, security=cls.security, security_severity=cls.security_severity,
+                        precision=cls.precision, level=cls.level, tags=cls.tags, fixable=cls.fixable)
+
+    @classmethod
+    def doc(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    def report(self, node: ast.AST, message: str, *, related: Iterable[Location] = (),
+               fix: Optional[Fix] = None) -> None:
+        self.findings.append(self.ctx.make_finding(self.code, node, message, tuple(related), fix))
+
+    def finish(self) -> None:
+        """Called once after the walk; rules that collect first and decide later report here."""
+
+
+def span_of(node: ast.AST) -> Span:
+    return Span(node.lineno, node.col_offset, getattr(node, "end_lineno", node.lineno) or node.lineno,
+                getattr(node, "end_col_offset", node.col_offset) or node.col_offset)

@@ -1,0 +1,294 @@
+"""MDB301: a database query executed once per loop iteration."""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from ..analysis.loading import covers, eager_paths
+from ..model import Location, Span
+from .base import Rule
+
+# Methods of a prefetched related manager that read Django's prefetch cache (no query).
+CACHE_READS = frozenset("all count exists first last acount aexists afirst alast".split())
+QUERYSETS = ("qs", "manager", "relmgr", "saquery")
+
+
+class QueryInLoop(Rule):
+    """
+    ## What it does
+    Finds a database query that runs on every pass of a `for`/`async for`/`while` loop or a
+    comprehension: Django `Model.objects…` chains that are evaluated (`get`, `first`, `count`,
+    `exists`, `create`, iteration, `list()`/`len()` of a fresh queryset, the async `aget`/`acount`…),
+    related managers, SQLAlchemy `session.query/execute/scalars/scalar/get`, `Model.query…`,
+    SQLModel `session.exec`, DB-API `cursor.execute`/`conn.execute` and asyncpg
+    `fetch/fetchrow/fetchval/execute` — and calls to project functions that run such a query,
+    however many calls away (reported at the call in the loop, naming the function).
+
+    Primary location: the call (or the iterated expression) inside the loop.
+
+    ## Why is this bad?
+    One round trip per row turns a page of 50 rows into 51 queries; latency grows with the data
+    and the database does the same work 50 times. Fetch what the loop needs in one query before it
+    (`filter(pk__in=ids)`, `in_bulk()`, a join, `select(...).where(col.in_(ids))`), or use bulk
+    operations for writes.
+
+    ## Known problems
+    Receivers are resolved, never guessed: a call on something whose origin the index cannot
+    trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
+    small number of times (a literal tuple, `range(3)`), loops that always leave on their first
+    pass, retry loops (`try: …; break`), and `while True:`/polling loops (batch workers that sleep
+    or page through a table on purpose) are not reported. `cursor.fetch*()` reads rows of a query
+    already executed and is not counted. Functions decorated with a cache (`lru_cache`, `cache`,
+    `cached_property`) are assumed not to query per call. More specific rules (MDB302 lazy relation,
+    MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit in a loop) take the nodes
+    they own when they are enabled.
+
+    ## Example
+    ```python
+    def totals(author_ids):
+        out = {}
+        for author_id in author_ids:
+            out[author_id] = Book.objects.filter(author_id=author_id).count()
+        return out
+    ```
+
+    ## Use instead
+    ```python
+    from django.db.models import Count
+
+    def totals(author_ids):
+        rows = (Book.objects.filter(author_id__in=author_ids)
+                .values("author_id").annotate(n=Count("id")))
+        return {r["author_id"]: r["n"] for r in rows}
+    ```
+
+    ## Fix safety
+    No automatic fix: the right rewrite depends on what the loop does with the rows.
+    """
+
+    code = "MDB301"
+    name = "query-in-loop"
+    summary = "Database query executed once per loop iteration"
+    precision = "high"
+    tags = ("performance", "n+1")
+    yields_to = ("MDB302", "MDB303", "MDB304", "MDB404")
+
+    BAD = [
+        {
+            "shop/models.py": """
+from django.db import models
+
+class Author(models.Model):
+    name = models.CharField(max_length=50)
+
+class Book(models.Model):
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+    title = models.CharField(max_length=50)
+""",
+            "shop/views.py": """
+from shop.models import Author, Book
+from shop.helpers import first_book
+
+def counts(ids):
+    return [Book.objects.filter(author_id=i).count() for i in ids]  # error
+
+def titles(authors):
+    out = []
+    for a in Author.objects.all():
+        out.append(first_book(a.pk))  # error
+        for b in a.books.filter(title__startswith="A"):  # error
+            out.append(b.title)
+    return out
+
+async def acounts(ids):
+    for i in ids:
+        await Book.objects.filter(author_id=i).acount()  # error
+""",
+            "shop/helpers.py": """
+from shop.models import Book
+
+def first_book(author_id):
+    return Book.objects.filter(author_id=author_id).first()
+""",
+        },
+        {
+            "app/db.py": """
+from sqlalchemy.orm import Session, DeclarativeBase, Mapped, mapped_column
+
+class Base(DeclarativeBase):
+    pass
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+def names(session: Session, ids):
+    for i in ids:
+        user = session.get(User, i)  # error
+        yield user
+""",
+            "app/raw.py": """
+import sqlite3
+
+def load(ids):
+    conn = sqlite3.connect("app.db")
+    cur = conn.cursor()
+    rows = []
+    for i in ids:
+        cur.execute("SELECT * FROM t WHERE id = ?", (i,))  # error
+        rows.append(cur.fetchone())
+    return rows
+""",
+        },
+    ]
+    GOOD = [
+        {
+            "shop/models.py": """
+from django.db import models
+
+class Author(models.Model):
+    name = models.CharField(max_length=50)
+
+class Book(models.Model):
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+""",
+            "shop/views.py": """
+import requests
+import boto3
+from shop.models import Author, Book
+
+def fine(ids, urls):
+    books = Book.objects.filter(author_id__in=ids)          # lazy, built once
+    for a in Author.objects.prefetch_related("books"):
+        print(a.books.count(), list(a.books.all()))       # prefetched: no query
+    for status in ("draft", "published"):
+        Book.objects.filter(title=status).count()          # fixed, small loop
+    for i in ids:
+        qs = Book.objects.filter(author_id=i)              # built, not evaluated
+    for attempt in range(5):
+        try:
+            return Book.objects.get(pk=ids[0])
+        except Exception:
+            continue
+    session = requests.Session()
+    bucket = boto3.resource("s3").Bucket("b")
+    for url in urls:
+        session.get(url)                                   # HTTP, not a database
+        bucket.objects.filter(Prefix=url)                  # S3, not a database
+    for x in ids:
+        return Book.objects.get(pk=x)                      # leaves on the first pass
+""",
+        },
+    ]
+
+    # -- per-row contexts ---------------------------------------------------------------------------
+    def _frame(self):
+        for frame in reversed(self.ctx.loops):
+            if frame.reports:
+                return frame
+        return None
+
+    def visit_Call(self, node: ast.Call) -> None:
+        frame = self._frame()
+        if frame is None:
+            return
+        _ref, _t, ev = self.ctx.call_info(node)
+        if ev is None:
+            return
+        if ev[0] in ("query", "write"):
+            if self._cached(node, frame):
+                return
+            verb = "writes to the database" if ev[0] == "write" else "runs a query"
+            self.report(node, f"`{_callee_text(node)}` {verb} on every iteration of the loop on line "
+                              f"{frame.node.lineno}; {_advice(ev[0])}")
+        elif ev[0] == "call":
+            self._helper(node, ev[1], frame)
+
+    def _helper(self, node: ast.Call, func: str, frame) -> None:
+        found = self.ctx.typer.queries(func)
+        if found is None:
+            return
+        _kind, what, where, line = found
+        path = self.ctx.index.func_path.get(where, "")
+        site = f"{path}:{line}" if path else f"line {line}"
+        related = ()
+        if path:
+            abspath = str(self.ctx.project.root / path)
+            related = (Location(abspath, Span(line, 0, line, 0), f"{what} in {where}"),)
+        self.report(node, f"`{func.rsplit('.', 1)[-1]}()` runs a query ({what} at {site}) on every iteration "
+                          f"of the loop on line {frame.node.lineno}; {_advice('query')}", related=related)
+
+    def _cached(self, node: ast.Call, frame) -> bool:
+        """A read served from a cache instead of the database: a prefetched related manager, or
+        ``list()``/``len()`` of a queryset that was evaluated before the loop."""
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in CACHE_READS and self._prefetched(f.value):
+            return True
+        if isinstance(f, ast.Name) and node.args and isinstance(node.args[0], ast.Name):
+            return node.args[0].id not in frame.assigned
+        return False
+
+    def _prefetched(self, recv: ast.AST) -> bool:
+        path = []
+        while isinstance(recv, ast.Attribute):
+            path.append(recv.attr)
+            recv = recv.value
+        if not isinstance(recv, ast.Name) or not path:
+            return False
+        for frame in reversed(self.ctx.loops):
+            if recv.id in frame.targets and frame.iter_node is not None:
+                return covers(eager_paths(frame.iter_node, self.ctx.scope), "__".join(reversed(path)))
+        return False
+
+    # -- iterating a fresh queryset inside a loop ---------------------------------------------------
+    def visit_For(self, node) -> None:
+        self._iterated(node.iter)
+
+    visit_AsyncFor = visit_For
+
+    def visit_ListComp(self, node) -> None:
+        self._iterated(node.generators[0].iter)
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        # the walker hands us only the inner generators, which run once per outer element
+        self._iterated(node.iter)
+
+    def _iterated(self, it: ast.AST) -> None:
+        frame = self._frame()
+        if frame is None:
+            return
+        if isinstance(it, ast.Name) and it.id not in frame.assigned:
+            return  # a queryset evaluated once is cached; re-iterating it does not query
+        if isinstance(it, ast.Call) and self.ctx.call_info(it)[2] is not None:
+            return  # the call itself is the query; visit_Call reports it
+        t = self.ctx.type_of(it)
+        if t is None or t[0] not in QUERYSETS:
+            return
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and self._prefetched(it.func.value) \
+                and it.func.attr == "all":
+            return
+        if isinstance(it, ast.Attribute) and self._prefetched(it):
+            return
+        self.report(it, f"iterating `{_short(it)}` runs a query on every iteration of the loop on line "
+                        f"{frame.node.lineno}; {_advice('query')}")
+
+
+def _callee_text(node: ast.Call) -> str:
+    return _short(node.func) + "()"
+
+
+def _short(node: ast.AST) -> str:
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _advice(kind: str) -> str:
+    if kind == "write":
+        return "batch the writes (bulk_create/bulk_update/executemany or one set-based statement)"
+    return "fetch the rows once before the loop"
+
+
+def first_reporting_frame(loops) -> Optional[object]:
+    return next((f for f in reversed(loops) if f.reports), None)

@@ -1,0 +1,259 @@
+"""A check run: group paths by project root, build each project's index, check the files
+(in worker processes for large runs), then apply baselines. Front ends (CLI, fix) call
+:func:`check_paths`; the flake8 plugin calls :func:`check_source` per file.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from . import __version__
+from .config import Settings, find_project, load_settings
+from .engine import (SYNTAX_CODE, FileContext, apply_noqa, decode, fingerprint, parse, run_rules,
+                     skipped)
+from .globs import GlobSet
+from .model import Finding, Notice, ProjectResult, RunResult, Span
+from .project.build import Project, cpu_count, extract_file
+from .project.cache import findings_name
+from .rules import is_enabled, metas, select_rules
+
+_PARALLEL_MIN = 48
+
+
+class UsageError(Exception):
+    """A bad command line: exit 2 with this message."""
+
+
+@dataclass
+class CheckOptions:
+    select: Optional[List[str]] = None  # replaces the config's select
+    extend_select: List[str] = field(default_factory=list)
+    ignore: List[str] = field(default_factory=list)
+    config: Optional[Path] = None  # forces one config for every path
+    use_cache: bool = True
+    jobs: int = 0  # 0: the core count
+    baseline: Optional[Path] = None
+    progress: bool = False
+
+
+@dataclass
+class Selection:
+    """The rules enabled in one project, and the per-file ignores."""
+
+    rules: list
+    codes: Tuple[str, ...]
+    select: Optional[List[str]]
+    extend: List[str]
+    ignore: List[str]
+    per_file: List[Tuple[GlobSet, Tuple[str, ...]]]
+
+    def for_file(self, rel: str, non_app: bool) -> list:
+        if non_app:
+            return []
+        drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
+        if not drop:
+            return self.rules
+        return [r for r in self.rules if not any(r.code.startswith(c) for c in drop)]
+
+    def syntax_enabled(self, rel: str) -> bool:
+        drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
+        return is_enabled(SYNTAX_CODE, True, self.select, self.extend, self.ignore + drop)
+
+
+def selection(settings: Settings, opts: CheckOptions) -> Selection:
+    select = opts.select if opts.select is not None else settings.select
+    extend = list(settings.extend_select or []) + list(opts.extend_select)
+    ignore = list(settings.ignore or []) + list(opts.ignore)
+    rules = select_rules(select, extend, ignore)
+    per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
+    return Selection(rules, tuple(r.code for r in rules), select, extend, ignore, per_file)
+
+
+# -- one file ----------------------------------------------------------------------------------
+def check_file(project: Project, rel: str, sel: Selection) -> Tuple[List[Finding], List[Notice]]:
+    path = str(project.root / rel)
+    data = project.data(rel)
+    if data is None:
+        return [], [Notice(path, "could not be read", error=True)]
+    try:
+        source = decode(data)
+    except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
+        f = Finding(SYNTAX_CODE, f"cannot decode file: {exc}", path, Span(1, 0, 1, 0), node_text="decode")
+        return ([f] if sel.syntax_enabled(rel) else []), []
+    if skipped(source):
+        return [], []
+    tree, problem = parse(source, path)
+    if tree is None:
+        if isinstance(problem, Notice):
+            return [], [problem]
+        return (fingerprint([problem], rel) if sel.syntax_enabled(rel) else []), []
+    rules = sel.for_file(rel, project.is_non_app(rel))
+    if not rules:
+        return [], []
+    facts = project.index.files.get(rel)
+    if facts is None:
+        facts = extract_file(str(project.root), rel, *project.modules.get(rel, ("", False)), data)
+    ctx = FileContext(path, rel, source, tree, project, facts)
+    findings, notices = run_rules(ctx, rules)
+    return fingerprint(apply_noqa(findings, source), rel), notices
+
+
+def check_file_cached(project: Project, rel: str, sel: Selection):
+    cache = project.cache
+    if cache is None:
+        return check_file(project, rel, sel)
+    key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__)
+    name = findings_name(rel)
+    hit = cache.load(name)
+    if hit is not None and hit[0] == key:
+        return hit[1], hit[2]
+    findings, notices = check_file(project, rel, sel)
+    if not any(n.error for n in notices):
+        cache.store(name, (key, findings, notices))
+    return findings, notices
+
+
+# -- worker processes --------------------------------------------------------------------------
+_WORKER: Dict[str, object] = {}
+
+
+def _init_worker(state: bytes) -> None:
+    project, sel = pickle.loads(state)
+    _WORKER["project"] = project
+    _WORKER["sel"] = sel
+
+
+def _check_batch(rels: Sequence[str]):
+    project, sel = _WORKER["project"], _WORKER["sel"]
+    return [(rel,) + tuple(check_file_cached(project, rel, sel)) for rel in rels]
+
+
+def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: int, progress=None):
+    """Findings and notices of ``rels`` (paths relative to the project root)."""
+    results: Dict[str, tuple] = {}
+    todo = list(rels)
+    if project.cache is not None:
+        todo = []
+        for rel in rels:
+            hit = _cached(project, rel, sel)
+            if hit is None:
+                todo.append(rel)
+            else:
+                results[rel] = hit
+        if progress:
+            progress.advance(len(rels) - len(todo))
+    if jobs > 1 and len(todo) >= _PARALLEL_MIN:
+        project.index  # noqa: B018 - build (and cache) once, before the workers need it
+        state = pickle.dumps((project.for_worker(), sel), protocol=pickle.HIGHEST_PROTOCOL)
+        size = max(4, len(todo) // (jobs * 6))
+        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(state,)) as pool:
+            for part in pool.map(_check_batch, batches):
+                for rel, findings, notices in part:
+                    results[rel] = (findings, notices)
+                if progress:
+                    progress.advance(len(part))
+    else:
+        for rel in todo:
+            results[rel] = check_file_cached(project, rel, sel)
+            if progress:
+                progress.advance(1)
+    if todo:
+        for rel in todo:
+            project.dep_digest(rel)
+        project.store_deps()
+    findings = [f for rel in rels for f in results[rel][0]]
+    notices = [n for rel in rels for n in results[rel][1]]
+    return findings, notices
+
+
+def _cached(project: Project, rel: str, sel: Selection):
+    """A cache hit without building the index (a warm run never loads it)."""
+    deps = project.cached_deps()
+    if deps is None or rel not in deps:
+        return None
+    key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__)
+    hit = project.cache.load(findings_name(rel))
+    if hit is not None and hit[0] == key:
+        return hit[1], hit[2]
+    return None
+
+
+# -- a whole run -------------------------------------------------------------------------------
+def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Tuple[Path, Optional[Path]], List[Path]]:
+    groups: Dict[Tuple[Path, Optional[Path]], List[Path]] = {}
+    for raw in paths or ["."]:
+        p = Path(os.path.abspath(raw))
+        if not p.exists():
+            raise UsageError(f"{raw}: no such file or directory")
+        if config is not None:
+            key = (Path(os.path.abspath(config)).parent, Path(os.path.abspath(config)))
+        else:
+            key = find_project(p)
+        groups.setdefault(key, []).append(p)
+    return groups
+
+
+def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions) -> Project:
+    settings = load_settings(config_path, root)  # raises ConfigError
+    return Project(root, settings, use_cache=opts.use_cache, jobs=opts.jobs or cpu_count())
+
+
+def targets(project: Project, paths: Sequence[Path]) -> List[str]:
+    out = []
+    known = set(project.relfiles)
+    for p in paths:
+        if p.is_dir():
+            rel_dir = os.path.relpath(p, project.root).replace(os.sep, "/")
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            out.extend(r for r in project.relfiles if r.startswith(prefix))
+        elif project.files.contains(p) and p.suffix in (".py", ".pyi"):
+            rel = os.path.relpath(p, project.root).replace(os.sep, "/")
+            out.append(rel)
+            if rel not in known:
+                project.relfiles.append(rel)
+                project.modules.update({rel: ("", False)})
+    return sorted(set(out))
+
+
+def check_paths(paths: Sequence[str], opts: CheckOptions) -> RunResult:
+    from .baseline import apply_baseline
+
+    jobs = opts.jobs or cpu_count()
+    projects = []
+    enabled = {}
+    groups = group_paths(paths, opts.config)
+    for (root, config_path), items in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
+        project = load_project(root, config_path, opts)
+        sel = selection(project.settings, opts)
+        enabled.update({r.code: r for r in sel.rules})
+        rels = targets(project, items)
+        project.checked = rels
+        progress = _progress(len(rels)) if opts.progress else None
+        findings, notices = check_project(project, rels, sel, jobs, progress)
+        if progress:
+            progress.close()
+        result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
+                               notices, automation_id=automation_id(project))
+        apply_baseline(result, project, opts.baseline)
+        projects.append(result)
+    all_meta = metas()
+    rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}
+    return RunResult(projects, rules, os.getcwd(), __version__)
+
+
+def automation_id(project: Project) -> str:
+    rel = os.path.relpath(project.root, project.vcs_root).replace(os.sep, "/")
+    return "mandu-lint/" + ("" if rel == "." else rel + "/")
+
+
+def _progress(total: int):
+    import sys
+
+    from .reporters.text import Progress
+
+    return Progress(total, sys.stderr) if total > 200 else None
