@@ -23,6 +23,7 @@ from .project.extract import function_scope, module_scope
 
 SYNTAX_CODE = "MDB000"
 _MISSING = object()
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it)
     (re.compile(r"^\s*type\s+\w+\s*(\[.*\])?\s*="), "3.12"),
     (re.compile(r"^\s*(async\s+)?def\s+\w+\s*\["), "3.12"),
@@ -88,7 +89,12 @@ class FileContext:
         names = ModuleNames(facts.module, facts.is_package)
         names.names = dict(facts.names)
         self.names = names
-        self.scope: Scope = module_scope(names, tree)
+        if facts.module_locals is not None:
+            self.scope = Scope(names, func=None)
+            self.scope.locals = dict(facts.module_locals)
+            self.scope.lazy_body = [n for n in tree.body if not isinstance(n, _DEFS)]
+        else:
+            self.scope = module_scope(names, tree)
         self.qual: List[str] = [facts.module] if facts.module else []
         self.class_stack: List[Optional[str]] = [None]
         self.loops: List[LoopFrame] = []
@@ -202,7 +208,9 @@ class Walker:
         qual = ".".join(ctx.qual + [node.name])
         decos = [ctx.scope.ref_of(d) for d in node.decorator_list]
         saved = (ctx.scope, ctx.loops)
-        ctx.scope = function_scope(ctx.names, node, qual, cls, ctx.scope, decos)
+        ff = ctx.facts.functions.get(qual)
+        cached = ff.locals if ff is not None and ff.line == node.lineno else None
+        ctx.scope = function_scope(ctx.names, node, qual, cls, ctx.scope, decos, locals_=cached)
         ctx.loops = []
         ctx.qual.append(node.name)
         ctx.class_stack.append(None)

@@ -1,6 +1,6 @@
 """A check run: group paths by project root, build each project's index, check the files
 (in worker processes for large runs), then apply baselines. Front ends (CLI, fix) call
-:func:`check_paths`; the flake8 plugin calls :func:`check_source` per file.
+:func:`check_paths`; the flake8 plugin calls :func:`check_file` per file.
 """
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
 
 
 # -- one file ----------------------------------------------------------------------------------
-def check_file(project: Project, rel: str, sel: Selection) -> Tuple[List[Finding], List[Notice]]:
+def check_file(project: Project, rel: str, sel: Selection,
+               noqa: bool = True) -> Tuple[List[Finding], List[Notice]]:
+    """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it)."""
     path = str(project.root / rel)
     data = project.data(rel)
     if data is None:
@@ -99,7 +101,7 @@ def check_file(project: Project, rel: str, sel: Selection) -> Tuple[List[Finding
         facts = extract_file(str(project.root), rel, *project.modules.get(rel, ("", False)), data)
     ctx = FileContext(path, rel, source, tree, project, facts)
     findings, notices = run_rules(ctx, rules)
-    return fingerprint(apply_noqa(findings, source), rel), notices
+    return fingerprint(apply_noqa(findings, source) if noqa else findings, rel), notices
 
 
 def check_file_cached(project: Project, rel: str, sel: Selection):
@@ -220,7 +222,9 @@ def targets(project: Project, paths: Sequence[Path]) -> List[str]:
     return sorted(set(out))
 
 
-def check_paths(paths: Sequence[str], opts: CheckOptions) -> RunResult:
+def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional[dict] = None) -> RunResult:
+    """``projects_out``, when given, receives root -> (Project, Selection): the fix engine
+    re-checks edited files with the project the run already loaded."""
     from .baseline import apply_baseline
 
     jobs = opts.jobs or cpu_count()
@@ -230,6 +234,8 @@ def check_paths(paths: Sequence[str], opts: CheckOptions) -> RunResult:
     for (root, config_path), items in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
         project = load_project(root, config_path, opts)
         sel = selection(project.settings, opts)
+        if projects_out is not None:
+            projects_out[str(root)] = (project, sel)
         enabled.update({r.code: r for r in sel.rules})
         rels = targets(project, items)
         project.checked = rels

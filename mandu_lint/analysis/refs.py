@@ -96,18 +96,42 @@ class ModuleNames:
 
 
 _SCOPE_BARRIERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_SKIP_FIELDS = {"ctx", "op", "type_comment", "kind"}
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def child_nodes(node: ast.AST) -> list:
+    """Child nodes in source order; a faster ``ast.iter_child_nodes`` that also skips
+    leaf-only fields (``ctx``, operators), which are a large share of all nodes."""
+    cls = node.__class__
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple(f for f in cls._fields if f not in _SKIP_FIELDS)
+    out = []
+    for name in fields:
+        v = getattr(node, name, None)
+        if v is None:
+            continue
+        if v.__class__ is list:
+            for x in v:
+                if isinstance(x, ast.AST):
+                    out.append(x)
+        elif isinstance(v, ast.AST):
+            out.append(v)
+    return out
 
 
 def iter_local_nodes(body: Iterable[ast.AST]):
-    """Every node in ``body`` without entering nested functions, classes or lambdas."""
+    """Every node in ``body`` (pre-order) without entering nested functions, classes or lambdas."""
     stack = list(body)
     stack.reverse()
+    barriers = _SCOPE_BARRIERS
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, _SCOPE_BARRIERS):
+        if isinstance(node, barriers):
             continue
-        children = list(ast.iter_child_nodes(node))
+        children = child_nodes(node)
         children.reverse()
         stack.extend(children)
 
@@ -129,6 +153,7 @@ class Scope:
         self.self_cls = self_cls
         self.locals: Dict[str, Ref] = {}
         self.values: Dict[str, Optional[ast.AST]] = {}  # name -> its only assigned expression
+        self.lazy_body: Optional[list] = None  # locals came from the cache; values computed on demand
 
     # -- building ---------------------------------------------------------------------------
     def bind(self, name: str, ref: Ref) -> None:
@@ -149,10 +174,15 @@ class Scope:
         for a in extra:
             self.locals[a.arg] = None
 
-    def collect(self, body: Iterable[ast.AST]) -> None:
-        """Bind every local assignment target in ``body``, in textual order (one pass)."""
-        for node in iter_local_nodes(body):
-            self._collect_node(node)
+    def collect(self, body: Iterable[ast.AST], nodes: Optional[list] = None) -> None:
+        """Bind every local assignment target in ``body``, in textual order (one pass).
+        ``nodes`` may pass ``list(iter_local_nodes(body))`` when the caller walks it too."""
+        bindings = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor,
+                    ast.comprehension, ast.With, ast.AsyncWith, ast.FunctionDef, ast.AsyncFunctionDef,
+                    ast.ClassDef, ast.Import, ast.ImportFrom, ast.ExceptHandler)
+        for node in (nodes if nodes is not None else iter_local_nodes(body)):
+            if isinstance(node, bindings):
+                self._collect_node(node)
 
     def _collect_node(self, node: ast.AST) -> None:
         if isinstance(node, ast.Assign):
@@ -213,16 +243,31 @@ class Scope:
         scope = self
         while scope is not None:
             if name in scope.locals:
+                if scope.lazy_body is not None:
+                    scope._compute_values()
                 return scope.values.get(name)
             scope = scope.parent
         return None
+
+    def _compute_values(self) -> None:
+        body, self.lazy_body = self.lazy_body, None
+        for node in iter_local_nodes(body):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        prev = self.values.get(t.id, node.value)
+                        self.values[t.id] = node.value if prev is node.value else None
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign, ast.AnnAssign)):
+                for n in ast.walk(node.target):
+                    if isinstance(n, ast.Name):
+                        self.values[n.id] = None
 
     def lookup(self, name: str) -> Ref:
         scope = self
         while scope is not None:
             if name in scope.locals:
                 ref = scope.locals[name]
-                return None if ref is self._CONFLICT else ref
+                return None if ref is not None and ref[0] == "conflict" else ref
             scope = scope.parent
         q = self.mod.qual(name)
         if q is not None:

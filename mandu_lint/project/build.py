@@ -131,7 +131,8 @@ class Project:
         self.cache.prune("deps-", name)
 
     def set_override(self, rel: str, data: bytes) -> None:
-        """Use unsaved editor content (flake8 reading stdin) for one file."""
+        """Use unsaved content (flake8 reading stdin, the fix engine's candidate edits) for one
+        file. An index already built gets the file's new facts, so a re-check sees them."""
         self.digests  # noqa: B018
         self._overrides.add(rel)
         self._data[rel] = data
@@ -139,6 +140,10 @@ class Project:
         if rel not in self.modules:
             self.relfiles.append(rel)
             self.modules.update(modules_for([rel], self.roots))
+        if self._index is not None:
+            files = dict(self._index.files)
+            files[rel] = extract_file(str(self.root), rel, *self.modules[rel], data)
+            self._index = ProjectIndex(files)
 
     def is_non_app(self, rel: str) -> bool:
         return self.non_app.match(rel)

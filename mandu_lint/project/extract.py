@@ -62,6 +62,7 @@ class FuncFacts:
     is_generator: bool = False
     param_attrs: List[Tuple[str, Tuple[str, ...]]] = field(default_factory=list)
     self_assigns: List[Tuple[str, Ref]] = field(default_factory=list)  # ``self.x = ...``
+    locals: Dict[str, Ref] = field(default_factory=dict)  # the body's scope, reused by the engine
 
 
 @dataclass
@@ -74,6 +75,7 @@ class FileFacts:
     classes: Dict[str, ClassFacts]
     functions: Dict[str, FuncFacts]
     literals: Dict[str, object] = field(default_factory=dict)  # module-level literal values
+    module_locals: Optional[Dict[str, Ref]] = None  # the module scope, reused by the engine
     error: Optional[str] = None  # the file did not parse
 
 
@@ -136,6 +138,7 @@ class Extractor:
         for node in tree.body:
             self._declare(node, self.module)
         self.module_scope = module_scope(self.names, tree)
+        self.facts.module_locals = self.module_scope.locals
         for node in tree.body:
             self._top(node)
         return self.facts
@@ -226,7 +229,8 @@ class Extractor:
     def _function(self, node, prefix: str, cls: Optional[str], outer: Scope) -> str:
         qual = self._qual(prefix, node.name)
         decos = [outer.ref_of(d) for d in node.decorator_list]
-        scope = function_scope(self.names, node, qual, cls, outer, decos)
+        nodes = list(iter_local_nodes(node.body))
+        scope = function_scope(self.names, node, qual, cls, outer, decos, nodes)
         args = node.args
         every = args.posonlyargs + args.args + args.kwonlyargs
         defaults = [None] * (len(args.posonlyargs + args.args) - len(args.defaults)) + list(args.defaults)
@@ -235,14 +239,15 @@ class Extractor:
                   for a, d in zip(every, defaults)]
         ff = FuncFacts(qual, node.name, cls, node.lineno, isinstance(node, ast.AsyncFunctionDef), params,
                        decos, ann_ref(scope, node.returns))
+        ff.locals = scope.locals
         self.facts.functions[qual] = ff
-        self._body(node, ff, scope, qual)
+        self._body(nodes, ff, scope, qual)
         return qual
 
-    def _body(self, node, ff: FuncFacts, scope: Scope, qual: str) -> None:
+    def _body(self, nodes, ff: FuncFacts, scope: Scope, qual: str) -> None:
         param_names = {p[0] for p in ff.params}
         seen_attrs = set()
-        for sub in iter_local_nodes(node.body):
+        for sub in nodes:
             if isinstance(sub, ast.Call):
                 ff.calls.append((scope.ref_of(sub), sub.lineno, sub.col_offset))
             elif isinstance(sub, (ast.For, ast.AsyncFor, ast.comprehension)):
@@ -269,13 +274,19 @@ class Extractor:
                 self._class(sub, qual)
 
 
-def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], outer: Scope, decos) -> Scope:
-    """The scope of a function body; shared with the engine so both phases name things alike."""
+def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], outer: Scope, decos,
+                   nodes: Optional[list] = None, locals_=None) -> Scope:
+    """The scope of a function body; shared with the engine so both phases name things alike.
+    ``locals_`` (from the cached facts) skips walking the body again."""
     is_static = ("g", "builtins.staticmethod") in decos
     is_classm = ("g", "builtins.classmethod") in decos
     scope = Scope(names, func=qual, parent=outer if outer.func else None, self_cls=cls if not is_static else None)
+    if locals_ is not None:
+        scope.locals = dict(locals_)
+        scope.lazy_body = node.body
+        return scope
     scope.bind_params(node.args, is_method=cls is not None and not is_static, is_classmethod=is_classm)
-    scope.collect(node.body)
+    scope.collect(node.body, nodes)
     return scope
 
 
