@@ -150,6 +150,7 @@ def cmd_baseline(args) -> int:
 
     opts = _options(args)
     opts.baseline = None
+    opts.use_baseline = False
     result = check_paths(args.paths, opts)
     target = args.file
     if target is None:

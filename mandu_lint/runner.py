@@ -37,6 +37,7 @@ class CheckOptions:
     use_cache: bool = True
     jobs: int = 0  # 0: the core count
     baseline: Optional[Path] = None
+    use_baseline: bool = True  # False when writing a baseline: report everything
     progress: bool = False
 
 
@@ -245,7 +246,8 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             progress.close()
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
-        apply_baseline(result, project, opts.baseline)
+        if opts.use_baseline:
+            apply_baseline(result, project, opts.baseline)
         projects.append(result)
     all_meta = metas()
     rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}

@@ -185,6 +185,8 @@ class Scope:
                 self._collect_node(node)
 
     def _collect_node(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and self.func is None and self.parent is None:
+            return  # module-level names stay globals (``("g", "mod.name")``), resolved by the index
         if isinstance(node, ast.Assign):
             value = self.ref_of(node.value)
             for t in node.targets:

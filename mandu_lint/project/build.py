@@ -14,7 +14,7 @@ from ..globs import GlobSet
 from .cache import Cache
 from .extract import FileFacts, extract
 from .files import ProjectFiles, modules_for, source_roots
-from .index import ProjectIndex
+from .index import FactsMap, ProjectIndex
 
 _PARALLEL_MIN = 64  # below this many files to extract, worker start-up costs more than it saves
 
@@ -172,37 +172,39 @@ class Project:
     def _load_or_build(self) -> ProjectIndex:
         cache = self.cache
         if cache is None or self._overrides:  # unsaved buffers never reach the shared cache
-            return self._build(cache, store_facts=False)
+            return self._build(cache, store=False)
         name = f"index-{self.index_key}.pkl"
-        index = cache.load(name)
-        if index is not None:
-            return index
-        with cache.lock():
-            index = cache.load(name)  # another process may have built it while we waited
-            if index is None:
-                index = self._build(cache)
-                cache.store(name, index)
-                cache.prune("index-", name)
-        return index
+        core = cache.load(name)
+        if core is None:
+            with cache.lock():
+                core = cache.load(name)  # another process may have built it while we waited
+                if core is None:
+                    index = self._build(cache, store=True)
+                    cache.store(name, index.core())
+                    cache.prune("index-", name)
+                    cache.prune_dir("facts", {self._facts_name(r).split("/", 1)[1] for r in self.digests})
+                    return index
+        loader = CacheLoader(cache, {rel: self._facts_name(rel) for rel in self.digests})
+        return ProjectIndex(FactsMap(list(self.digests), loader=loader), core=core)
 
-    def _build(self, cache: Optional[Cache], store_facts: bool = True) -> ProjectIndex:
-        stored = (cache.load("facts.pkl") if cache else None) or {}
+    def _facts_name(self, rel: str) -> str:
+        mod, pkg = self.modules[rel]
+        key = f"{rel}\0{mod}\0{int(pkg)}\0{self.digests[rel]}".encode()
+        return "facts/" + hashlib.blake2b(key, digest_size=16).hexdigest() + ".pkl"
+
+    def _build(self, cache: Optional[Cache], store: bool) -> ProjectIndex:
         facts: Dict[str, FileFacts] = {}
         todo: List[Tuple[str, str, bool]] = []
-        keys = {}
-        for rel, dig in self.digests.items():
-            mod, pkg = self.modules[rel]
-            key = (rel, mod, pkg, dig)
-            keys[rel] = key
-            hit = stored.get(key)
+        for rel in self.digests:
+            hit = cache.load(self._facts_name(rel)) if cache is not None and rel not in self._overrides else None
             if hit is not None:
                 facts[rel] = hit
             else:
-                todo.append((rel, mod, pkg))
+                todo.append((rel,) + tuple(self.modules[rel]))
         for ff in self._extract(todo):
             facts[ff.path] = ff
-        if cache is not None and todo and store_facts:
-            cache.store("facts.pkl", {keys[rel]: ff for rel, ff in facts.items()})
+            if cache is not None and store:
+                cache.store(self._facts_name(ff.path), ff)
         return ProjectIndex(facts)
 
     def _extract(self, todo: Sequence[Tuple[str, str, bool]]) -> List[FileFacts]:
@@ -233,7 +235,7 @@ class Project:
 
     def _compute_deps(self, rel: str) -> str:
         ix = self.index
-        graph = _import_graph(ix)
+        graph = ix.import_graph
         seen = {rel}
         stack = [rel]
         while stack:
@@ -241,39 +243,23 @@ class Project:
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
-        seen.update(_model_files(ix))
+        seen.update(ix.model_files)
         h = hashlib.sha256()
         for r in sorted(seen):
             h.update(f"{r}\0{self.digests.get(r, '')}\n".encode())
         return h.hexdigest()[:32]
 
 
-def _import_graph(ix: ProjectIndex) -> Dict[str, List[str]]:
-    cached = getattr(ix, "_import_graph", None)
-    if cached is not None:
-        return cached
-    by_module = {f.module: rel for rel, f in ix.files.items()}
-    graph: Dict[str, List[str]] = {}
-    for rel, f in ix.files.items():
-        targets = set()
-        for qual in f.names.values():
-            parts = qual.split(".")
-            for i in range(len(parts), 0, -1):
-                hit = by_module.get(".".join(parts[:i]))
-                if hit is not None:
-                    targets.add(hit)
-                    break
-        graph[rel] = sorted(targets)
-    ix._import_graph = graph
-    return graph
+class CacheLoader:
+    """Loads one file's facts from the cache (picklable, so worker processes can use it)."""
 
+    def __init__(self, cache: Cache, names: Dict[str, str]):
+        self.cache = cache
+        self.names = names
 
-def _model_files(ix: ProjectIndex) -> set:
-    cached = getattr(ix, "_model_files", None)
-    if cached is None:
-        cached = {m.path for m in ix.models.values()}
-        ix._model_files = cached
-    return cached
+    def __call__(self, rel: str) -> Optional[FileFacts]:
+        name = self.names.get(rel)
+        return self.cache.load(name) if name else None
 
 
 def cpu_count() -> int:

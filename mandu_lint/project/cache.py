@@ -1,7 +1,9 @@
 """The on-disk cache (``.mandu_cache/`` at the project root, or ``$MANDU_CACHE_DIR/<root hash>``).
 
-- ``facts.pkl``: per-file facts keyed by (path, module, content digest, tool version).
-- ``index-<key>.pkl``: the built index for one exact set of file digests and settings.
+- ``facts/<key>.pkl``: one file's facts, keyed by (path, module, content digest); the tool
+  version is checked on load.
+- ``index-<key>.pkl``: the index core (module table, models, import graph) for one exact set of
+  file digests; the facts it needs are loaded lazily, per module, from ``facts/``.
 - ``findings/<path hash>.pkl``: a file's findings, valid while its content, the digest of the
   files it depends on, the settings and the enabled rules are unchanged.
 
@@ -38,6 +40,7 @@ class Cache:
         self.ok = True
         try:
             (self.dir / "findings").mkdir(parents=True, exist_ok=True)
+            (self.dir / "facts").mkdir(parents=True, exist_ok=True)
             gi = self.dir / ".gitignore"
             if not gi.exists():
                 gi.write_text(_GITIGNORE)
@@ -87,6 +90,22 @@ class Cache:
             if p.name != keep:
                 try:
                     p.unlink()
+                except OSError:
+                    pass
+
+
+    def prune_dir(self, sub: str, keep: set) -> None:
+        """Remove entries of ``sub/`` not in ``keep`` (facts of files that changed or left)."""
+        if not self.ok:
+            return
+        try:
+            names = os.listdir(self.dir / sub)
+        except OSError:
+            return
+        for name in names:
+            if name not in keep:
+                try:
+                    os.unlink(self.dir / sub / name)
                 except OSError:
                     pass
 

@@ -6,9 +6,8 @@ and re-exports), which classes are models and how they relate, and — via
 """
 from __future__ import annotations
 
-import hashlib
-import pickle
-from typing import Dict, Iterable, List, Optional
+from collections.abc import Mapping
+from typing import Callable, Dict, Iterable, List, Optional
 
 from .extract import ClassFacts, FileFacts, FuncFacts
 from .models import (DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY, SA_DECL_BASES,
@@ -30,34 +29,154 @@ def dotted(ref) -> Optional[str]:
     return ".".join(reversed(parts))
 
 
+class FactsMap(Mapping):
+    """Path → FileFacts, loaded on first use: a run that checks one file (flake8 in an
+    editor) reads the facts of only the modules that file reaches."""
+
+    def __init__(self, rels: Iterable[str], loader: Optional[Callable[[str], Optional[FileFacts]]] = None,
+                 loaded: Optional[Dict[str, FileFacts]] = None):
+        self._rels = list(rels)
+        self._known = set(self._rels)
+        self._loader = loader
+        self._loaded: Dict[str, FileFacts] = dict(loaded or {})
+
+    def __getitem__(self, rel: str) -> FileFacts:
+        hit = self._loaded.get(rel)
+        if hit is None:
+            if rel not in self._known or self._loader is None:
+                raise KeyError(rel)
+            hit = self._loader(rel)
+            if hit is None:
+                raise KeyError(rel)
+            self._loaded[rel] = hit
+        return hit
+
+    def __iter__(self):
+        return iter(self._rels)
+
+    def __len__(self) -> int:
+        return len(self._rels)
+
+    def __contains__(self, rel) -> bool:
+        return rel in self._known
+
+    def __getstate__(self):
+        return {"_rels": self._rels, "_known": self._known, "_loader": self._loader, "_loaded": {}} \
+            if self._loader is not None else self.__dict__
+
+
+class _QualView(Mapping):
+    """Qualified name → a class, function or module-level assignment, looked up in the module
+    that defines it (the longest module prefix of the name)."""
+
+    def __init__(self, index: "ProjectIndex", attr: str):
+        self._ix = index
+        self._attr = attr
+
+    def _table(self, qual: str):
+        facts = self._ix.owner(qual)
+        return getattr(facts, self._attr) if facts is not None else None
+
+    def get(self, qual, default=None):
+        table = self._table(qual)
+        return default if table is None else table.get(qual, default)
+
+    def __getitem__(self, qual):
+        table = self._table(qual)
+        if table is None:
+            raise KeyError(qual)
+        return table[qual]
+
+    def __contains__(self, qual) -> bool:
+        table = self._table(qual)
+        return table is not None and qual in table
+
+    def __iter__(self):
+        for rel in self._ix.files:
+            yield from getattr(self._ix.files[rel], self._attr)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _ModuleView(Mapping):
+    def __init__(self, index: "ProjectIndex"):
+        self._ix = index
+
+    def __getitem__(self, module):
+        return self._ix.files[self._ix.module_rel[module]]
+
+    def __contains__(self, module) -> bool:
+        return module in self._ix.module_rel
+
+    def __iter__(self):
+        return iter(self._ix.module_rel)
+
+    def __len__(self) -> int:
+        return len(self._ix.module_rel)
+
+
+class _PathView:
+    def __init__(self, index: "ProjectIndex"):
+        self._ix = index
+
+    def get(self, qual, default=None):
+        facts = self._ix.owner(qual)
+        return facts.path if facts is not None else default
+
+
 class ProjectIndex:
-    def __init__(self, files: Dict[str, FileFacts]):
-        self.files = files
-        self.modules: Dict[str, FileFacts] = {f.module: f for f in files.values() if f.module}
-        self.classes: Dict[str, ClassFacts] = {}
-        self.functions: Dict[str, FuncFacts] = {}
-        self.assigns: Dict[str, object] = {}
-        self.class_path: Dict[str, str] = {}
-        self.func_path: Dict[str, str] = {}
-        for f in files.values():
-            self.classes.update(f.classes)
-            self.functions.update(f.functions)
-            self.assigns.update(f.assigns)
-            for q in f.classes:
-                self.class_path[q] = f.path
-            for q in f.functions:
-                self.func_path[q] = f.path
+    """Built once from every file's facts (models need them all); afterwards it can be
+    pickled as a small core (:meth:`core`) and reopened over lazily loaded facts."""
+
+    def __init__(self, files: Mapping, core: Optional[dict] = None):
+        self.files = files if isinstance(files, FactsMap) else FactsMap(files, loaded=files)
+        self.classes = _QualView(self, "classes")
+        self.functions = _QualView(self, "functions")
+        self.assigns = _QualView(self, "assigns")
+        self.modules = _ModuleView(self)
+        self.class_path = _PathView(self)
+        self.func_path = _PathView(self)
         self._canon: Dict[str, str] = {}
         self._mro: Dict[str, List[str]] = {}
-        self.models: Dict[str, Model] = {}
-        self.models_by_name: Dict[str, List[Model]] = {}
-        self.self_attrs: Dict[str, Dict[str, object]] = {}
-        self._collect_self_attrs()
-        self._find_models()
+        self._owner: Dict[str, Optional[str]] = {}
+        self._self_attrs: Dict[str, Dict[str, object]] = {}
         from .types import Typer  # noqa: E402 - types depends on the index, not the reverse
 
+        if core is None:
+            self.module_rel = {f.module: rel for rel, f in self.files.items() if f.module}
+            self.models: Dict[str, Model] = {}
+            self.models_by_name: Dict[str, List[Model]] = {}
+            self._find_models()
+            self.import_graph = _import_graph(self.files, self.module_rel)
+        else:
+            self.module_rel = core["module_rel"]
+            self.models = core["models"]
+            self.models_by_name = {}
+            for m in self.models.values():
+                self.models_by_name.setdefault(m.name, []).append(m)
+            self.import_graph = core["graph"]
+        self.model_files = sorted({m.path for m in self.models.values()})
         self.typer = Typer(self)
-        self.digest = hashlib.sha256(pickle.dumps(sorted(files), protocol=4)).hexdigest()
+
+    def core(self) -> dict:
+        """What must be pickled to reopen the index without every file's facts."""
+        return {"module_rel": self.module_rel, "models": self.models, "graph": self.import_graph}
+
+    def owner(self, qual: str) -> Optional[FileFacts]:
+        """The facts of the module defining ``qual`` (its longest module prefix)."""
+        rel = self._owner.get(qual, "")
+        if rel == "":
+            rel = None
+            head = qual
+            while head:
+                hit = self.module_rel.get(head)
+                if hit is not None:
+                    rel = hit
+                    break
+                head = head.rpartition(".")[0]
+            self._owner[qual] = rel
+        return self.files.get(rel) if rel is not None else None
 
     # -- names --------------------------------------------------------------------------------
     def canonical(self, qual: str) -> str:
@@ -152,18 +271,24 @@ class ProjectIndex:
                 continue
             if name in cf.attrs:
                 return cf.attrs[name]
-            attrs = self.self_attrs.get(c)
-            if attrs and name in attrs:
+            attrs = self.self_attrs(c)
+            if name in attrs:
                 return attrs[name]
         return None
 
-    def _collect_self_attrs(self) -> None:
-        for fn in self.functions.values():
-            if fn.cls and fn.self_assigns:
-                attrs = self.self_attrs.setdefault(fn.cls, {})
-                for name, ref in fn.self_assigns:
-                    old = attrs.get(name, attrs)
-                    attrs[name] = ref if old is attrs or old == ref else None
+    def self_attrs(self, cls: str) -> Dict[str, object]:
+        """``self.x = ...`` assignments in the methods of ``cls`` (unknown when they disagree)."""
+        hit = self._self_attrs.get(cls)
+        if hit is None:
+            hit = {}
+            facts = self.owner(cls)
+            for fn in (facts.functions.values() if facts is not None else ()):
+                if fn.cls == cls:
+                    for name, ref in fn.self_assigns:
+                        old = hit.get(name, hit)
+                        hit[name] = ref if old is hit or old == ref else None
+            self._self_attrs[cls] = hit
+        return hit
 
     def is_subclass(self, qual: str, bases: Iterable[str]) -> bool:
         bases = set(bases)
@@ -171,7 +296,7 @@ class ProjectIndex:
 
     # -- models -------------------------------------------------------------------------------
     def _find_models(self) -> None:
-        for qual, cf in self.classes.items():
+        for qual, cf in self.classes.items():  # every file is in memory while building
             model = self._as_model(qual, cf)
             if model is not None:
                 self.models[qual] = model
@@ -183,7 +308,7 @@ class ProjectIndex:
 
     def _as_model(self, qual: str, cf: ClassFacts) -> Optional[Model]:
         ancestors = self.mro(qual)
-        path = self.class_path[qual]
+        path = self.class_path.get(qual)
         module = qual.rsplit(".", 1)[0]
         if any(a in DJANGO_MODEL_BASES for a in ancestors):
             abstract = bool(cf.meta.get("abstract")) or qual in DJANGO_MODEL_BASES
@@ -303,3 +428,20 @@ class ProjectIndex:
             label, cls = name.rsplit(".", 1)
             return [m for m in self.models_by_name.get(cls, []) if m.app_label == label or m.qual.endswith(name)]
         return list(self.models_by_name.get(name, []))
+
+
+def _import_graph(files: Mapping, module_rel: Dict[str, str]) -> Dict[str, List[str]]:
+    """File → the project files it imports (for the findings cache's dependency digests)."""
+    graph: Dict[str, List[str]] = {}
+    for rel, f in files.items():
+        targets = set()
+        for qual in f.names.values():
+            head = qual
+            while head:
+                hit = module_rel.get(head)
+                if hit is not None:
+                    targets.add(hit)
+                    break
+                head = head.rpartition(".")[0]
+        graph[rel] = sorted(targets)
+    return graph

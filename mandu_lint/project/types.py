@@ -177,6 +177,11 @@ class Typer:
                 inner if ann[0] == "gen" else None)
         if ann[0] == "mapped":
             return self.instance_of(ann[1])
+        d = dotted(ann)
+        if d:
+            alias = self.ix.assigns.get(self.ix.canonical(d))
+            if alias is not None and alias[0] in ("ann", "gen", "list", "mapped"):  # a type alias
+                return self.instance_of(alias)
         t = self.type_of(ann)
         if t is None:
             return None
@@ -186,11 +191,8 @@ class Typer:
             return ("obj", t[1])
         if t[0] == "ext":
             return INSTANCE_OF.get(t[1])
-        if t[0] in ("sasession", "saconn") or t[0] == "dbconn":
+        if t[0] in ("sasession", "saconn", "dbconn"):
             return t
-        d = dotted(ann)
-        if d and self.ix.canonical(d) in self.ix.assigns:  # a type alias
-            return self.instance_of(self.ix.assigns[self.ix.canonical(d)])
         return None
 
     def param_type(self, func: str, name: str):

@@ -208,15 +208,16 @@ def fine(ids, urls):
         found = self.ctx.typer.queries(func)
         if found is None:
             return
-        _kind, what, where, line = found
+        kind, what, where, line = found
         path = self.ctx.index.func_path.get(where, "")
         site = f"{path}:{line}" if path else f"line {line}"
         related = ()
         if path:
             abspath = str(self.ctx.project.root / path)
             related = (Location(abspath, Span(line, 0, line, 0), f"{what} in {where}"),)
-        self.report(node, f"`{func.rsplit('.', 1)[-1]}()` runs a query ({what} at {site}) on every iteration "
-                          f"of the loop on line {frame.node.lineno}; {_advice('query')}", related=related)
+        verb = "writes to the database" if kind == "write" else "runs a query"
+        self.report(node, f"`{brief(node)}` {verb} on every iteration of the loop on line {frame.node.lineno} "
+                          f"(`{where}` runs {what} at {site}); {_advice(kind)}", related=related)
 
     def _cached(self, node: ast.Call, frame) -> bool:
         """A read served from a cache instead of the database: a prefetched related manager, or
@@ -224,21 +225,35 @@ def fine(ids, urls):
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr in CACHE_READS and self._prefetched(f.value):
             return True
-        if isinstance(f, ast.Name) and node.args and isinstance(node.args[0], ast.Name):
-            return node.args[0].id not in frame.assigned
+        if isinstance(f, ast.Name) and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name):
+                return arg.id not in frame.assigned
+            return self._prefetched(_strip_all(arg))
         return False
 
     def _prefetched(self, recv: ast.AST) -> bool:
-        path = []
-        while isinstance(recv, ast.Attribute):
-            path.append(recv.attr)
-            recv = recv.value
-        if not isinstance(recv, ast.Name) or not path:
+        path, root = relation_path(recv)
+        if root is None or not path:
             return False
+        paths = self._eager_for(root)
+        return paths is not None and covers(paths, path)
+
+    def _eager_for(self, var: str, depth: int = 0):
+        """Relation paths loaded for the elements bound to loop variable ``var``; a loop over
+        ``a.books.all()`` inherits what ``a``'s query prefetched under ``books__``."""
         for frame in reversed(self.ctx.loops):
-            if recv.id in frame.targets and frame.iter_node is not None:
-                return covers(eager_paths(frame.iter_node, self.ctx.scope), "__".join(reversed(path)))
-        return False
+            if var in frame.targets and frame.iter_node is not None:
+                paths = set(eager_paths(frame.iter_node, self.ctx.scope))
+                inner, outer_var = relation_path(_strip_all(frame.iter_node))
+                if outer_var is not None and inner and depth < 5:
+                    outer = self._eager_for(outer_var, depth + 1) or set()
+                    if "*" in outer:
+                        paths.add("*")
+                    prefix = inner + "__"
+                    paths |= {p[len(prefix):] for p in outer if p.startswith(prefix)}
+                return paths
+        return None
 
     # -- iterating a fresh queryset inside a loop ---------------------------------------------------
     def visit_For(self, node) -> None:
@@ -271,12 +286,50 @@ def fine(ids, urls):
             return
         if isinstance(it, ast.Attribute) and self._prefetched(it):
             return
-        self.report(it, f"iterating `{_short(it)}` runs a query on every iteration of the loop on line "
+        self.report(it, f"iterating `{brief(it)}` runs a query on every iteration of the loop on line "
                         f"{frame.node.lineno}; {_advice('query')}")
 
 
+def relation_path(node: ast.AST):
+    """``a.author.books`` → ("author__books", "a"); anything else → ("", None)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return "", None
+    return "__".join(reversed(parts)), node.id
+
+
+def _strip_all(node: ast.AST) -> ast.AST:
+    """``a.books.all()`` iterates the same (prefetched) objects as ``a.books``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "all" \
+            and not node.args:
+        return node.func.value
+    return node
+
+
+def brief(node: ast.AST) -> str:
+    """Source text with call arguments elided: ``Book.objects.filter(…).count()``;
+    ``len(a.books.all())`` keeps the argument of a builtin so the message says what it counts."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.args and node.func.id in _BUILTIN_EVAL:
+            return f"{node.func.id}({brief(node.args[0])})"
+        return brief(node.func) + ("(…)" if node.args or node.keywords else "()")
+    if isinstance(node, ast.Attribute):
+        return f"{brief(node.value)}.{node.attr}"
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Await):
+        return brief(node.value)
+    return _short(node)
+
+
+_BUILTIN_EVAL = {"list", "tuple", "set", "len", "sorted", "bool", "any", "all", "sum", "dict", "max", "min"}
+
+
 def _callee_text(node: ast.Call) -> str:
-    return _short(node.func) + "()"
+    return brief(node)
 
 
 def _short(node: ast.AST) -> str:

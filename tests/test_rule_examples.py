@@ -1,0 +1,73 @@
+"""Every rule's own examples (``BAD``/``GOOD`` in its class) run as tests, and its doc has the
+sections users rely on; the generated pages in rules/ match the classes."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mandu_lint import docs_gen
+from mandu_lint.rules import RULES
+from mandu_lint.runner import CheckOptions, check_paths
+
+SECTIONS = ["## What it does", "## Why is this bad?", "## Known problems", "## Example", "## Use instead",
+            "## Fix safety"]
+
+
+def _write(root: Path, example) -> Path:
+    (root / ".git").mkdir(parents=True, exist_ok=True)
+    (root / "mandu.yaml").write_text("exclude: []\n")
+    files = example if isinstance(example, dict) else {"app/module.py": example}
+    for rel, src in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(src).lstrip("\n"))
+        init = path.parent / "__init__.py"
+        if not init.exists():
+            init.write_text("")
+    return root
+
+
+def _run(root: Path, code: str):
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=[code]))
+    assert not result.had_error, result.notices
+    return {(Path(f.path).relative_to(root).as_posix(), f.span.line) for f in result.findings if f.code == code}
+
+
+def _marked(root: Path):
+    out = set()
+    for path in root.rglob("*.py"):
+        for i, line in enumerate(path.read_text().splitlines(), start=1):
+            if line.rstrip().endswith("# error"):
+                out.add((path.relative_to(root).as_posix(), i))
+    return out
+
+
+CASES = [(r, "BAD", i) for r in RULES for i in range(len(r.BAD))] + \
+        [(r, "GOOD", i) for r in RULES for i in range(len(r.GOOD))]
+
+
+@pytest.mark.parametrize("rule,kind,i", CASES, ids=[f"{r.code}-{k}-{i}" for r, k, i in CASES])
+def test_rule_example(tmp_path, rule, kind, i):
+    root = _write(tmp_path / "proj", getattr(rule, kind)[i])
+    found = _run(root, rule.code)
+    if kind == "BAD":
+        expected = _marked(root)
+        assert expected, "a BAD example must mark its lines with `# error`"
+        assert found == expected
+    else:
+        assert found == set()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_rule_doc_sections(rule):
+    doc = rule.doc()
+    for section in SECTIONS:
+        assert section in doc, f"{rule.code} doc lacks {section!r}"
+    assert "Primary location" in doc
+    assert rule.BAD and rule.GOOD
+
+
+def test_generated_pages_are_current():
+    assert docs_gen.main(["--check"]) == 0, "run `python -m mandu_lint.docs_gen`"
