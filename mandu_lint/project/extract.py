@@ -10,6 +10,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from ..analysis.loading import eager_paths
 from ..analysis.refs import ModuleNames, Ref, Scope, iter_local_nodes
 
 _ANN_TRANSPARENT = {"Optional", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
@@ -63,6 +64,7 @@ class FuncFacts:
     param_attrs: List[Tuple[str, Tuple[str, ...]]] = field(default_factory=list)
     self_assigns: List[Tuple[str, Ref]] = field(default_factory=list)  # ``self.x = ...``
     locals: Dict[str, Ref] = field(default_factory=dict)  # the body's scope, reused by the engine
+    returns_eager: Tuple[str, ...] = ()  # relation paths its returned queries load eagerly
 
 
 @dataclass
@@ -255,6 +257,9 @@ class Extractor:
                 ff.iters.append((scope.ref_of(sub.iter), line, getattr(sub.iter, "col_offset", 0)))
             elif isinstance(sub, ast.Return) and sub.value is not None:
                 ff.returns.append(scope.ref_of(sub.value))
+                eager = eager_paths(sub.value, scope)
+                if eager:
+                    ff.returns_eager = tuple(sorted(set(ff.returns_eager) | eager))
             elif isinstance(sub, (ast.Yield, ast.YieldFrom)):
                 ff.is_generator = True
                 if sub.value is not None:

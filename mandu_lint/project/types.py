@@ -225,6 +225,8 @@ class Typer:
             return self._class_member(m.qual, name)
         if kind == "inst":
             m = ix.models[base[1]]
+            if m.orm == "django" and name in INST_WRITE | INST_READ:
+                return ("method", base, name)  # even when overridden: an override still saves
             rel = m.relations.get(name)
             if rel is not None:
                 if m.orm == "django":
@@ -325,6 +327,9 @@ class Typer:
         kind = base[0]
         if kind in ("manager", "qs", "relmgr"):
             return self._django_method(base, name)
+        if kind == "inst":
+            label = self.ix.models[base[1]].name
+            return None, (("write" if name in INST_WRITE else "query"), f"{label}.{name}()")
         if kind == "sasession":
             return self._session_method(name, pos)
         if kind == "saquery":

@@ -244,7 +244,7 @@ def fine(ids, urls):
         ``a.books.all()`` inherits what ``a``'s query prefetched under ``books__``."""
         for frame in reversed(self.ctx.loops):
             if var in frame.targets and frame.iter_node is not None:
-                paths = set(eager_paths(frame.iter_node, self.ctx.scope))
+                paths = set(eager_paths(frame.iter_node, self.ctx.scope)) | self._returned_eager(frame.iter_node)
                 inner, outer_var = relation_path(_strip_all(frame.iter_node))
                 if outer_var is not None and inner and depth < 5:
                     outer = self._eager_for(outer_var, depth + 1) or set()
@@ -254,6 +254,22 @@ def fine(ids, urls):
                     paths |= {p[len(prefix):] for p in outer if p.startswith(prefix)}
                 return paths
         return None
+
+    def _returned_eager(self, expr: ast.AST) -> set:
+        """Paths loaded by the query a project function returns (``repo.tasks_with_comments()``),
+        for any project call along the iterated chain."""
+        out = set()
+        ref = self.ctx.ref(expr)
+        typer = self.ctx.typer
+        while ref is not None and ref[0] in ("a", "c", "i", "s"):
+            if ref[0] == "c":
+                callee = typer.type_of(ref[1])
+                if callee is not None and callee[0] in ("func", "bound"):
+                    fn = self.ctx.index.functions.get(callee[1])
+                    if fn is not None:
+                        out.update(fn.returns_eager)
+            ref = ref[1]
+        return out
 
     # -- iterating a fresh queryset inside a loop ---------------------------------------------------
     def visit_For(self, node) -> None:
