@@ -18,6 +18,7 @@ from .engine import (SYNTAX_CODE, FileContext, apply_noqa, decode, fingerprint, 
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span
 from .project.build import Project, cpu_count, extract_file
+from .project.files import nested_configs
 from .project.cache import findings_name
 from .rules import is_enabled, metas, select_rules
 
@@ -197,6 +198,9 @@ def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Tuple[Path
             key = (Path(os.path.abspath(config)).parent, Path(os.path.abspath(config)))
         else:
             key = find_project(p)
+            if p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
+                for sub in nested_configs(p):
+                    groups.setdefault(find_project(sub), []).append(sub)
         groups.setdefault(key, []).append(p)
     return groups
 
@@ -239,6 +243,8 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             projects_out[str(root)] = (project, sel)
         enabled.update({r.code: r for r in sel.rules})
         rels = targets(project, items)
+        if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
+            continue  # a folder whose files all belong to nested projects
         project.checked = rels
         progress = _progress(len(rels)) if opts.progress else None
         findings, notices = check_project(project, rels, sel, jobs, progress)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..config import CONFIG_NAME
 from ..globs import GlobSet, load_gitignore, rebase_patterns
 
 NEVER_READ = frozenset({"node_modules", "build", "dist", "__pycache__", "site-packages", ".mandu_cache",
@@ -53,7 +54,8 @@ class ProjectFiles:
             rel_dir = _posix(os.path.relpath(dirpath, self.root))
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             dirnames[:] = sorted(d for d in dirnames if not self._skip_dir_name(dirpath, d)
-                                 and not self.excluded(rel_dir + d, True))
+                                 and not self.excluded(rel_dir + d, True)
+                                 and not os.path.exists(os.path.join(dirpath, d, CONFIG_NAME)))
             for name in filenames:
                 if name.endswith(".py") and not self.excluded(rel_dir + name):
                     out.append(rel_dir + name)
@@ -71,10 +73,20 @@ class ProjectFiles:
         parts = rel.split("/")
         parent = str(self.root)
         for part in parts[:-1]:
-            if self._skip_dir_name(parent, part):
+            if self._skip_dir_name(parent, part) or os.path.exists(os.path.join(parent, part, CONFIG_NAME)):
                 return False
             parent = os.path.join(parent, part)
         return not self.excluded(rel)
+
+
+def nested_configs(directory: Path) -> List[Path]:
+    """Folders below ``directory`` holding their own ``mandu.yaml``: separate projects."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not ProjectFiles._skip_dir_name(dirpath, d))
+        if CONFIG_NAME in filenames and Path(dirpath) != Path(directory):
+            out.append(Path(dirpath))
+    return out
 
 
 def source_roots(root: Path, files: Sequence[str], configured: Optional[Sequence[str]]) -> List[str]:
