@@ -53,13 +53,21 @@ class Selection:
     ignore: List[str]
     per_file: List[Tuple[GlobSet, Tuple[str, ...]]]
 
+    @property
+    def file_rules(self) -> list:
+        return [r for r in self.rules if not getattr(r, "project_level", False)]
+
+    @property
+    def project_rules(self) -> list:
+        return [r for r in self.rules if getattr(r, "project_level", False)]
+
+    def dropped(self, rel: str, code: str) -> bool:
+        return any(code.startswith(c) for globs, codes in self.per_file if globs.match(rel) for c in codes)
+
     def for_file(self, rel: str, non_app: bool) -> list:
         if non_app:
             return []
-        drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
-        if not drop:
-            return self.rules
-        return [r for r in self.rules if not any(r.code.startswith(c) for c in drop)]
+        return [r for r in self.file_rules if not self.dropped(rel, r.code)]
 
     def syntax_enabled(self, rel: str) -> bool:
         drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
@@ -207,7 +215,39 @@ def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Tuple[Path
 
 def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions) -> Project:
     settings = load_settings(config_path, root)  # raises ConfigError
-    return Project(root, settings, use_cache=opts.use_cache, jobs=opts.jobs or cpu_count())
+    project = Project(root, settings, use_cache=opts.use_cache, jobs=opts.jobs or cpu_count())
+    validate_model_names(project)
+    return project
+
+
+def validate_model_names(project: Project) -> None:
+    """Model identifiers in the config must name one model: a class name unique in the index,
+    ``app_label.Model`` or a dotted path. An ambiguous or unknown bare name is a config error
+    (listing the candidates); a dotted path outside the project (a library's model) is allowed."""
+    import difflib
+
+    from .config import ConfigError
+    from .options import registry
+
+    settings = project.settings
+    problems = []
+    for (section, key), opt in sorted(registry().items()):
+        value = settings.values.get((section, key))
+        if opt.kind not in ("model-list", "auto-or-model-list") or not isinstance(value, list) or not value:
+            continue
+        index = project.index
+        for i, name in enumerate(value):
+            cands = index.model_named(name)
+            if len(cands) > 1:
+                listed = ", ".join(sorted(f"{m.app_label}.{m.name}" if m.orm == "django" else m.qual for m in cands))
+                problems.append(settings.problem(section, key, f"model {name!r} is ambiguous: {listed}", item=i))
+            elif not cands and "." not in name:
+                close = difflib.get_close_matches(name, list(index.models_by_name), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(settings.problem(section, key, f"no model named {name!r} in the project{hint}",
+                                                 item=i))
+    if problems:
+        raise ConfigError(problems)
 
 
 def targets(project: Project, paths: Sequence[Path]) -> List[str]:
@@ -250,6 +290,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         findings, notices = check_project(project, rels, sel, jobs, progress)
         if progress:
             progress.close()
+        more, problems = run_project_rules(project, sel)
+        findings += more
+        notices += problems
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         if opts.use_baseline:
@@ -258,6 +301,31 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     all_meta = metas()
     rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}
     return RunResult(projects, rules, os.getcwd(), __version__)
+
+
+def run_project_rules(project: Project, sel: Selection) -> Tuple[List[Finding], List[Notice]]:
+    """Project-level checks: once per project root, CLI only. Their findings honour noqa and
+    per-file-ignores of the file they are anchored to."""
+    findings: List[Finding] = []
+    notices: List[Notice] = []
+    for rule_cls in sel.project_rules:
+        rule = rule_cls(project)
+        try:
+            rule.check()
+        except Exception as exc:  # a broken check must not stop the run
+            notices.append(Notice(str(project.root), f"rule {rule_cls.code} crashed ({type(exc).__name__}: {exc}); "
+                                                     f"mandu-lint {__version__}", error=True, rule=rule_cls.code))
+            continue
+        by_file: Dict[str, List[Finding]] = {}
+        for f in rule.findings:
+            rel = os.path.relpath(f.path, project.root).replace(os.sep, "/")
+            if not sel.dropped(rel, f.code):
+                by_file.setdefault(rel, []).append(f)
+        for rel, items in by_file.items():
+            data = project.data(rel)
+            source = decode(data) if data is not None else ""
+            findings += fingerprint(apply_noqa(items, source), rel)
+    return findings, notices
 
 
 def automation_id(project: Project) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from mandu_lint import rules
 from mandu_lint.cli import main
-from mandu_lint.rules.base import Rule
+from mandu_lint.rules.base import ProjectRule, Rule
 from mandu_lint.runner import CheckOptions, check_paths
 
 MODELS = """
@@ -271,3 +271,43 @@ def test_pep263_encoding_and_character_columns(tmp_path):
     _, result = lines_of(root)
     (finding,) = result.findings
     assert finding.span.col == len("        x = 'é'; ")
+
+
+class WholeProject(ProjectRule):
+    """## What it does\nReports the first line of every `seeds.py` (test only)."""
+
+    code = "MDB982"
+    name = "project-level-test"
+    summary = "Project-level test rule"
+    default = False
+
+    def check(self):
+        for rel in self.project.relfiles:
+            if rel.endswith("seeds.py"):
+                self.report_at(rel, 1, "seed script found", node_text=rel)
+
+
+def test_project_level_rules_are_anchored_and_honour_noqa(tmp_path):
+    root = make(tmp_path, {"a/seeds.py": "x = 1\n", "b/seeds.py": "x = 1  # noqa: MDB982\n", "c/other.py": ""})
+    rules.register(WholeProject)
+    try:
+        found, result = lines_of(root, extend_select=["MDB982"])
+        assert found == [("a/seeds.py", 1, "MDB982")]
+        assert result.findings[0].fingerprint
+        assert "MDB982" in result.rules and result.rules["MDB982"].project_level
+        from mandu_lint.integrations.flake8_plugin import choose_rules
+        from mandu_lint.config import load_settings
+        assert WholeProject not in choose_rules(load_settings(None, root), ["MDB982"])  # CLI only
+    finally:
+        rules.unregister(WholeProject)
+
+
+def test_model_identifiers_must_be_unique_or_qualified(tmp_path):
+    two = MODELS + "\n"
+    root = make(tmp_path, {"shop/models.py": two, "blog/models.py": two},
+                config="tenant:\n  models:\n    - Author\n    - Athor\n    - shop.Book\n")
+    code, _, err = run_cli("check", str(root), "--no-cache")
+    assert code == 2
+    assert "mandu.yaml:3: tenant.models: model 'Author' is ambiguous: blog.Author, shop.Author" in err
+    assert "mandu.yaml:4" in err and "'Athor'" in err
+    assert "shop.Book" not in err  # app_label.Model picks one

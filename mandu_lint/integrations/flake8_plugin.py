@@ -45,13 +45,14 @@ _PROJECTS: Dict[_Key, Union["Project", "ConfigError"]] = {}
 def choose_rules(settings: Settings, named: Iterable[str] = ()) -> list:
     """The rules to run: every default rule, plus each opt-in rule whose full code is named in
     the config's ``select``/``extend-select`` or in ``named`` (flake8's own select options).
-    A prefix never turns an opt-in rule on (as in the CLI); flake8 filters the rest."""
+    A prefix never turns an opt-in rule on (as in the CLI); flake8 filters the rest.
+    Project-level checks are CLI-only: flake8 sees one file at a time."""
     from ..rules import all_rules
 
     names = {c.upper() for c in named}
     names.update(settings.select or ())
     names.update(settings.extend_select or ())
-    return [r for r in all_rules() if r.default or r.code in names]
+    return [r for r in all_rules() if (r.default or r.code in names) and not getattr(r, "project_level", False)]
 
 
 def _warn(message: str) -> None:

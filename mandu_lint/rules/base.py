@@ -61,3 +61,30 @@ class Rule:
 def span_of(node: ast.AST) -> Span:
     return Span(node.lineno, node.col_offset, getattr(node, "end_lineno", node.lineno) or node.lineno,
                 getattr(node, "end_col_offset", node.col_offset) or node.col_offset)
+
+
+class ProjectRule(Rule):
+    """A check of the project as a whole (migration drift, seed idempotency…), run once per
+    project root by the CLI (never by flake8, which sees one file at a time). Each finding is
+    still anchored to a file and line, so noqa, baselines and SARIF treat it like any other."""
+
+    project_level: ClassVar[bool] = True
+
+    def __init__(self, project):
+        self.project = project
+        self.findings: List[Finding] = []
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def report_at(self, rel: str, line: int, message: str, *, col: int = 0, scope: str = "",
+                  node_text: str = "", related: Iterable[Location] = (), fix: Optional[Fix] = None) -> None:
+        self.findings.append(Finding(code=self.code, message=message, path=str(self.project.root / rel),
+                                     span=Span(line, col, line, col), scope=scope, node_text=node_text or message,
+                                     related=tuple(related), fix=fix))
+
+    @classmethod
+    def meta(cls) -> RuleMeta:
+        meta = super().meta()
+        meta.project_level = True
+        return meta
