@@ -84,9 +84,10 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
 
 
 # -- one file ----------------------------------------------------------------------------------
-def check_file(project: Project, rel: str, sel: Selection,
-               noqa: bool = True) -> Tuple[List[Finding], List[Notice]]:
-    """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it)."""
+def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
+               tree=None) -> Tuple[List[Finding], List[Notice]]:
+    """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it);
+    ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over)."""
     path = str(project.root / rel)
     data = project.data(rel)
     if data is None:
@@ -98,7 +99,9 @@ def check_file(project: Project, rel: str, sel: Selection,
         return ([f] if sel.syntax_enabled(rel) else []), []
     if skipped(source):
         return [], []
-    tree, problem = parse(source, path)
+    problem = None
+    if tree is None:
+        tree, problem = parse(source, path)
     if tree is None:
         if isinstance(problem, Notice):
             return [], [problem]

@@ -118,6 +118,7 @@ class ManduPlugin:
     active = True  # False when flake8's select can never report an MDB code (`--select=E,F`)
 
     def __init__(self, tree, filename: str, lines: Sequence[str]):
+        self.tree = tree
         self.filename = filename
         self.lines = lines
 
@@ -171,7 +172,7 @@ class ManduPlugin:
             project.set_override(rel, _encode(text))
         rules = choose_rules(project.settings, self.named)
         sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [])
-        findings, notices = check_file(project, rel, sel, noqa=False)
+        findings, notices = check_file(project, rel, sel, noqa=False, tree=self.tree)
         for n in notices:
             if n.error:
                 _warn(n.message)

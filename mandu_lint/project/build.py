@@ -78,13 +78,32 @@ class Project:
     # -- file contents ------------------------------------------------------------------------
     @property
     def digests(self) -> Dict[str, str]:
+        """Content digest of every file. With the cache, a file whose size and mtime are
+        unchanged keeps its recorded digest and is not read (an editor's flake8 run on one file
+        does not read the whole project)."""
         if self._digests is None:
-            out = {}
+            known = (self.cache.load("stat.pkl") if self.cache is not None else None) or {}
+            seen, out = {}, {}
+            root = str(self.root)
             for rel in self.relfiles:
-                data = read_bytes(self.root / rel)
-                if data is not None:
+                path = os.path.join(root, rel)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                stamp = (st.st_mtime_ns, st.st_size)
+                hit = known.get(rel)
+                if hit is not None and hit[0] == stamp:
+                    out[rel] = hit[1]
+                else:
+                    data = read_bytes(path)
+                    if data is None:
+                        continue
                     self._data[rel] = data
                     out[rel] = digest_bytes(data)
+                seen[rel] = (stamp, out[rel])
+            if self.cache is not None and seen != known:
+                self.cache.store("stat.pkl", seen)
             self._digests = out
         return self._digests
 

@@ -27,16 +27,8 @@ class ProjectFiles:
     def __init__(self, root: Path, exclude: Sequence[str] = ()):
         self.root = Path(root)
         self.exclude = GlobSet(list(exclude))
-        self._ignored = GlobSet(self._gitignores())
-
-    def _gitignores(self) -> List[str]:
-        patterns = load_gitignore(self.root)
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [d for d in dirnames if not self._skip_dir_name(dirpath, d)]
-            rel = _posix(os.path.relpath(dirpath, self.root))
-            if rel != "." and ".gitignore" in filenames:
-                patterns.extend(rebase_patterns(load_gitignore(Path(dirpath)), rel))
-        return patterns
+        self._ignored: Optional[GlobSet] = None  # .gitignore patterns, gathered by the walk
+        self._files: Optional[List[str]] = None
 
     @staticmethod
     def _skip_dir_name(parent: str, name: str) -> bool:
@@ -45,22 +37,37 @@ class ProjectFiles:
         return os.path.exists(os.path.join(parent, name, "pyvenv.cfg"))
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
+        if self._ignored is None:
+            self.python_files()
         return self.exclude.match(rel, is_dir) or self._ignored.match(rel, is_dir)
 
     def python_files(self) -> List[str]:
-        """Every readable ``.py`` file, as sorted POSIX paths relative to the root."""
+        """Every readable ``.py`` file, as sorted POSIX paths relative to the root. One walk:
+        a folder's ``.gitignore`` is read when the walk enters it, before its children are kept
+        or dropped (os.walk is top-down)."""
+        if self._files is not None:
+            return list(self._files)
+        patterns = load_gitignore(self.root)
+        ignored = GlobSet(patterns)
         out = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            rel_dir = _posix(os.path.relpath(dirpath, self.root))
+        root = str(self.root)
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel_dir = _posix(os.path.relpath(dirpath, root))
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            if rel_dir and ".gitignore" in filenames:
+                patterns.extend(rebase_patterns(load_gitignore(Path(dirpath)), rel_dir[:-1]))
+                ignored = GlobSet(patterns)
             dirnames[:] = sorted(d for d in dirnames if not self._skip_dir_name(dirpath, d)
-                                 and not self.excluded(rel_dir + d, True)
+                                 and not self.exclude.match(rel_dir + d, True) and not ignored.match(rel_dir + d, True)
                                  and not os.path.exists(os.path.join(dirpath, d, CONFIG_NAME)))
             for name in filenames:
-                if name.endswith(".py") and not self.excluded(rel_dir + name):
-                    out.append(rel_dir + name)
+                rel = rel_dir + name
+                if name.endswith(".py") and not self.exclude.match(rel) and not ignored.match(rel):
+                    out.append(rel)
         out.sort()
-        return out
+        self._ignored = ignored
+        self._files = out
+        return list(out)
 
     def contains(self, path: Path) -> bool:
         """Is an explicitly named file inside the project and not excluded/ignored/hidden?"""
