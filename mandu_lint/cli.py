@@ -92,9 +92,12 @@ def cmd_check(args) -> int:
         args.output.write_text(text, encoding="utf-8")
     elif text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    lines = summary_lines(result, args.statistics)
+    from .reporters.text import notice_lines
+
+    for line in notice_lines(result):  # a crashed rule, a file needing a newer Python…
+        print(line, file=sys.stderr)
     stream = sys.stdout if fmt == "text" and args.output is None else sys.stderr
-    for line in lines:
+    for line in summary_lines(result, args.statistics, notices=False):
         print(line, file=stream)
     if result.had_error:
         return EXIT_ERROR

@@ -87,13 +87,18 @@ def vcs_root(path: Path) -> Optional[Path]:
 
 def find_project(path: Path) -> Tuple[Path, Optional[Path]]:
     """(project root, config path) for a file or folder.  Without a config the root is the
-    VCS root, or else the current directory (not cached: it may change between calls)."""
+    VCS root, or else the current directory — unless the path lies outside it, then the path's
+    own folder (a root that does not contain the path would check nothing)."""
     start = _start_dir(path)
     found = _config_dir(start)
     if found:
         return Path(found), Path(found) / CONFIG_NAME
     vcs = _vcs_dir(start)
-    return (Path(vcs) if vcs else Path.cwd()), None
+    if vcs:
+        return Path(vcs), None
+    cwd = os.path.abspath(os.getcwd())
+    inside = start == cwd or start.startswith(cwd.rstrip(os.sep) + os.sep)
+    return Path(cwd if inside else start), None
 
 
 def clear_caches() -> None:

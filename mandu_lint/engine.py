@@ -30,6 +30,7 @@ _NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it
     (re.compile(r"^\s*class\s+\w+\s*\["), "3.12"),
     (re.compile(r"^\s*except\s*\*"), "3.11"),
     (re.compile(r"^\s*match\s+.+:\s*$"), "3.10"),
+    (re.compile(r"^\s*except\s+[^\s(:][^:(]*,[^:]*:"), "3.14"),  # PEP 758: ``except A, B:``
 ]
 
 
@@ -98,6 +99,7 @@ class FileContext:
         self.qual: List[str] = [facts.module] if facts.module else []
         self.class_stack: List[Optional[str]] = [None]
         self.loops: List[LoopFrame] = []
+        self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
         self._lines: Optional[List[str]] = None
 
     # -- helpers for rules ----------------------------------------------------------------------
@@ -243,7 +245,7 @@ class Walker:
         self.visit(node.target)
         self.visit(node.iter)
         frame = LoopFrame(node, "for", _names(node.target), node.iter, once=_exits_first_pass(node.body),
-                          retry=_is_retry(node.body), bounded=_is_literal(node.iter))
+                          retry=_is_retry(node.body), bounded=_bounded(node.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(node.target, node.iter)
         self._visit_all(node.body)
@@ -284,7 +286,7 @@ class Walker:
     def _comp(self, node) -> None:
         first = node.generators[0]
         self.visit(first.iter)
-        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=_is_literal(first.iter))
+        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=_bounded(first.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(first.target, first.iter)
         self.visit(first.target)
@@ -344,10 +346,38 @@ def _is_literal(node: Optional[ast.AST]) -> bool:
     """A loop over a literal display of constants or names (``("open", "closed")``) or
     ``range(<constant>)`` runs a fixed, small number of times."""
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(isinstance(e, (ast.Constant, ast.Name, ast.Attribute)) for e in node.elts)
+        return len(node.elts) <= _MAX_SMALL and all(isinstance(e, (ast.Constant, ast.Name, ast.Attribute))
+                                                     for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return len(node.keys) <= _MAX_SMALL and all(isinstance(k, ast.Constant) for k in node.keys)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
         return all(isinstance(a, ast.Constant) for a in node.args)
     return False
+
+
+_MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
+
+
+def _bounded(node: Optional[ast.AST], ctx) -> bool:
+    """A loop that runs a fixed, small number of times or walks a sequence in chunks: a literal
+    display, a name bound once to a non-empty literal (local or module-level), ``.items()``/
+    ``.keys()``/``.values()`` of one, ``range(<constants>)``, or ``range(start, stop, step)``
+    (a loop over chunks, each handled with one query on purpose)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
+            and node.func.attr in ("items", "keys", "values"):
+        node = node.func.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
+            and len(node.args) == 3:
+        return True
+    if isinstance(node, ast.Name):
+        value = ctx.scope.value_of(node.id)
+        if value is not None:
+            return _is_literal(value) and bool(getattr(value, "elts", None) or getattr(value, "keys", None))
+        if ctx.scope.lookup(node.id) == ("g", f"{ctx.facts.module}.{node.id}"):
+            lit = ctx.facts.literals.get(node.id)
+            return isinstance(lit, (list, tuple, set, frozenset, dict)) and 0 < len(lit) <= _MAX_SMALL
+        return False
+    return _is_literal(node)
 
 
 def _sleeps(body: List[ast.stmt]) -> bool:
@@ -369,19 +399,89 @@ def decode(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+_PEP758 = re.compile(r"^(\s*except\*?\s+)([^\s(:][^:(]*,[^:]*?)(\s*(?:as\s+\w+)?\s*:)")
+_PEP695_DEF = re.compile(r"^(\s*(?:async\s+)?(?:def|class)\s+\w+)\s*\[")
+_PEP695_TYPE = re.compile(r"^(\s*)type\s+(\w+)\s*(\[[^=]*\])?\s*=")
+
+
+def _drop_type_params(lines: List[str], row: int, col: int) -> Optional[List[str]]:
+    """Remove the balanced ``[...]`` opening at (row, col), which may span lines; the line
+    breaks it held move into the parameter/base parentheses, so no later line moves."""
+    text = "\n".join(lines)
+    start = sum(len(x) + 1 for x in lines[:row]) + col
+    depth = 0
+    for end in range(start, len(text)):
+        depth += {"[": 1, "]": -1}.get(text[end], 0)
+        if depth == 0:
+            break
+    else:
+        return None
+    breaks = "\n" * text.count("\n", start, end)
+    rest = text[end + 1:]
+    if rest.lstrip(" ").startswith("("):
+        rest = rest.lstrip(" ")[1:]
+        new = text[:start] + "(" + breaks + rest
+    else:
+        new = text[:start] + "(" + breaks + ")" + rest
+    return new.split("\n")
+
+
+def _downgrade(lines: List[str], row: int) -> Optional[List[str]]:
+    """Rewrite newer syntax at ``row`` into an older equivalent for analysis:
+    ``except A, B:`` (3.14) → ``except (A, B):``; ``class C[T]:``/``def f[T](...)`` (3.12) →
+    without type parameters; ``type X = Y`` (3.12) → ``X = Y``. None when nothing applies."""
+    line = lines[row]
+    fixed = _PEP758.sub(r"\1(\2)\3", line, count=1)
+    if fixed == line:
+        m = _PEP695_DEF.match(line)
+        if m:
+            return _drop_type_params(lines, row, m.end() - 1)
+        m = _PEP695_TYPE.match(line)
+        fixed = f"{m.group(1)}{m.group(2)} ={line[m.end():]}" if m else None
+    if not fixed or fixed == line:
+        return None
+    return lines[:row] + [fixed] + lines[row + 1:]
+
+
+def parse_tree(source: str, path: str) -> ast.Module:
+    """``ast.parse``, tolerant of syntax newer than the running Python where an older spelling
+    means the same to this analysis (see ``_downgrade``); no line moves. Other syntax errors
+    propagate."""
+    try:
+        return ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        error = exc
+    lines = source.split("\n")
+    for _ in range(1000):
+        row = (error.lineno or 0) - 1
+        fixed = _downgrade(lines, row) if 0 <= row < len(lines) else None
+        if fixed is None:
+            raise error
+        lines = fixed
+        try:
+            return ast.parse("\n".join(lines), filename=path)
+        except SyntaxError as again:
+            error = again
+    raise error
+
+
 def parse(source: str, path: str):
     """(tree, None) or (None, syntax Finding or Notice)."""
     try:
-        return ast.parse(source, filename=path), None
+        return parse_tree(source, path), None
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         col = max((getattr(exc, "offset", None) or 1) - 1, 0)
         lines = source.splitlines()
         text = lines[line - 1] if 0 < line <= len(lines) else ""
-        for pattern, version in _NEWER_SYNTAX:
+        msg = getattr(exc, "msg", str(exc))
+        checks = list(_NEWER_SYNTAX)
+        if msg.startswith("f-string"):  # PEP 701 (3.12) lifted the f-string quoting limits
+            checks.append((re.compile(""), "3.12"))
+        for pattern, version in checks:
             if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
                 running = ".".join(map(str, sys.version_info[:2]))
-                return None, Notice(path, f"{path}:{line}: needs Python {version} or newer to parse "
+                return None, Notice(path, f"line {line}: needs Python {version} or newer to parse "
                                           f"(running {running}); not checked")
         msg = getattr(exc, "msg", str(exc))
         return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),

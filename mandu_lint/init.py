@@ -38,7 +38,7 @@ Proposer = Callable[..., Optional[str]]  # fn(project) -> YAML text for one sect
 RESERVED = ("tenant", "layers", "transactions")
 # Modules imported before proposing; each calls register_proposer at import.  An explicit list,
 # like the rule registry: init never scans for plugins.
-PROPOSER_MODULES: Tuple[str, ...] = ()
+PROPOSER_MODULES: Tuple[str, ...] = ("mandu_lint.analysis.layers_init", "mandu_lint.analysis.tenant_propose")
 DRIVERS = ("sqlite3", "psycopg", "psycopg2", "asyncpg")
 ORM_ORDER = ("Django", "SQLAlchemy", "Flask-SQLAlchemy", "SQLModel")
 SECTION_NOTES = {

@@ -298,9 +298,12 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         notices += problems
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
+        result._checked_count = len(rels)
         if opts.use_baseline:
             apply_baseline(result, project, opts.baseline)
         projects.append(result)
+    if not any(getattr(p, "_checked_count", 0) for p in projects) and projects:
+        projects[0].notices.append(Notice(", ".join(paths or ["."]), "no Python files found to check"))
     all_meta = metas()
     rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}
     return RunResult(projects, rules, os.getcwd(), __version__)

@@ -10,6 +10,9 @@ from typing import Optional, Set
 
 DJANGO_EAGER = {"select_related", "prefetch_related"}
 SA_EAGER = {"joinedload", "selectinload", "subqueryload", "contains_eager", "immediateload"}
+SA_NOT_EAGER = {"load_only", "defer", "undefer", "noload", "raiseload", "lazyload", "with_expression"}
+# Calls that run a statement given as their first argument: its options are the query's.
+SA_RUNS = {"scalars", "execute", "exec", "scalar", "stream", "stream_scalars"}
 
 
 def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
@@ -19,7 +22,7 @@ def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
     while expr is not None and depth < 20:
         depth += 1
         if isinstance(expr, ast.Name):
-            expr = scope.value_of(expr.id)
+            expr = scope.value_of(expr.id) if scope is not None else None
             continue
         if isinstance(expr, ast.Call):
             f = expr.func
@@ -29,6 +32,9 @@ def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
                 elif f.attr == "options":
                     for a in expr.args:
                         out.update(_sa_option(a))
+                elif f.attr in SA_RUNS and expr.args:
+                    out.update(eager_paths(expr.args[0], scope, depth + 1))
+                    return out
                 expr = f.value
                 continue
             return out
@@ -52,6 +58,7 @@ def _django_args(call: ast.Call) -> Set[str]:
             to_attr = next((k.value for k in a.keywords if k.arg == "to_attr"), None)
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 out.add(first.value)
+                out.update(_prefetch_inner(first.value, a))
             if isinstance(to_attr, ast.Constant) and isinstance(to_attr.value, str):
                 out.add(to_attr.value)
         else:
@@ -61,15 +68,29 @@ def _django_args(call: ast.Call) -> Set[str]:
     return out
 
 
+def _prefetch_inner(lookup: str, prefetch: ast.Call) -> Set[str]:
+    """``Prefetch("books", queryset=Book.objects.select_related("publisher"))`` also loads
+    ``books__publisher``; a queryset we cannot read may load anything below ``books``."""
+    qs = prefetch.args[1] if len(prefetch.args) > 1 else next(
+        (k.value for k in prefetch.keywords if k.arg == "queryset"), None)
+    if qs is None:
+        return set()
+    if not isinstance(qs, ast.Call):
+        return {lookup + "__*"}
+    return {f"{lookup}__{p}" for p in eager_paths(qs, None)}
+
+
 def _sa_option(node: ast.AST) -> Set[str]:
     """``joinedload(Book.author).selectinload(Author.tags)`` → {"author", "author__tags"}."""
+    if not isinstance(node, ast.Call):
+        return {"*"}  # ``*options``, a variable: may load anything
     parts = []
     cur = node
     while isinstance(cur, ast.Call):
         f = cur.func
         name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
         if name not in SA_EAGER:
-            return {"*"} if name not in ("load_only", "defer", "noload", "raiseload", "lazyload") else set()
+            return {"*"} if name not in SA_NOT_EAGER else set()
         attr = cur.args[0] if cur.args else None
         if isinstance(attr, ast.Attribute):
             parts.append(attr.attr)
@@ -86,4 +107,24 @@ def covers(paths: Set[str], path: str) -> bool:
     """Does an eager path set load ``path`` (``author`` is covered by ``author__publisher``)?"""
     if "*" in paths:
         return True
-    return any(p == path or p.startswith(path + "__") for p in paths)
+    return any(p == path or p.startswith(path + "__") or (p.endswith("__*") and path.startswith(p[:-1]))
+               for p in paths)
+
+
+def relation_path(node: ast.AST):
+    """``a.author.books`` → ("author__books", "a"); anything else → ("", None)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return "", None
+    return "__".join(reversed(parts)), node.id
+
+
+def strip_all(node: ast.AST) -> ast.AST:
+    """``a.books.all()`` iterates the same (prefetched) objects as ``a.books``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "all" \
+            and not node.args:
+        return node.func.value
+    return node

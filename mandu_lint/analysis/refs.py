@@ -261,7 +261,7 @@ class Scope:
                         self.values[t.id] = node.value if prev is node.value else None
             elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign, ast.AnnAssign)):
                 for n in ast.walk(node.target):
-                    if isinstance(n, ast.Name):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):  # not ``obj`` of ``obj.x += 1``
                         self.values[n.id] = None
 
     def lookup(self, name: str) -> Ref:

@@ -47,6 +47,13 @@ def _ranges(module: cst.Module, positions, offsets: _Offsets) -> Dict[Tuple[int,
             continue
         lpar, rpar = node.lpar, node.rpar
         for k in range(1, min(len(lpar), len(rpar)) + 1):
+            # the parentheses' own positions: ``code_for_node`` drops the block's indentation
+            # from a parenthesis followed by a line break, so lengths would be off there
+            lp, rp = positions.get(lpar[len(lpar) - k]), positions.get(rpar[k - 1])
+            if lp is not None and rp is not None:
+                out.setdefault((offsets(lp.start.line, lp.start.column), offsets(rp.end.line, rp.end.column)),
+                               []).append((node, k))
+                continue
             left = sum(len(module.code_for_node(p)) for p in lpar[len(lpar) - k:])
             right = sum(len(module.code_for_node(p)) for p in rpar[:k])
             out.setdefault((start - left, end + right), []).append((node, k))
@@ -97,7 +104,11 @@ def _stmt_rep(node, new):
 
 def _replacement(text: str, found: list, parents, module: cst.Module):
     """(node, new node) for an edit whose span matched ``found``, or None. An expression
-    replaces an expression; anything else replaces a statement."""
+    replaces an expression; anything else replaces a statement; an empty text deletes a whole
+    statement line (a fix that moves statements into a new block deletes them where they were)."""
+    if not text.strip():
+        whole = [n for n, _ in found if isinstance(n, (cst.SimpleStatementLine, cst.BaseCompoundStatement))]
+        return (whole[0], cst.RemoveFromParent()) if whole else None
     exprs = [(n, k) for n, k in found if isinstance(n, cst.BaseExpression)]
     new = _parse(text, module, "expr") if exprs else None
     if new is not None:

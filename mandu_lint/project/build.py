@@ -32,12 +32,12 @@ def read_bytes(path: Path) -> Optional[bytes]:
 
 
 def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[bytes] = None) -> FileFacts:
-    from ..engine import decode
+    from ..engine import decode, parse_tree
 
     if data is None:
         data = read_bytes(Path(root) / rel) or b""
     try:
-        tree = ast.parse(decode(data), filename=rel)
+        tree = parse_tree(decode(data), rel)
     except (SyntaxError, ValueError, UnicodeDecodeError, LookupError) as exc:
         return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error=str(exc))
     except RecursionError:

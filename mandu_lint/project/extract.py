@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from ..analysis.loading import eager_paths
 from ..analysis.refs import ModuleNames, Ref, Scope, iter_local_nodes
 
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ANN_TRANSPARENT = {"Optional", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
 _ANN_GEN = {"Generator", "Iterator", "AsyncGenerator", "AsyncIterator", "Iterable", "AsyncIterable",
             "Awaitable", "Coroutine"}
@@ -20,7 +21,7 @@ _ANN_LIST = {"list", "List", "Sequence", "set", "Set", "FrozenSet", "tuple", "Tu
 # Literal keyword arguments of field constructors worth keeping.
 _FIELD_KW = {"null", "related_name", "unique", "primary_key", "lazy", "back_populates", "backref",
              "uselist", "db_column", "nullable", "to", "related_query_name", "abstract", "secondary",
-             "foreign_key"}
+             "foreign_key", "source", "many", "method_name"}
 
 
 @dataclass
@@ -45,6 +46,8 @@ class ClassFacts:
     attrs: Dict[str, Ref] = field(default_factory=dict)  # other class-level assignments
     meta: Dict[str, object] = field(default_factory=dict)  # Django ``class Meta`` literals
     methods: Dict[str, str] = field(default_factory=dict)  # name -> function qual
+    meta_refs: Dict[str, Ref] = field(default_factory=dict)  # ``class Meta`` names (``model = Book``)
+    decorators: List[Ref] = field(default_factory=list)  # class decorators (``method_decorator(atomic, ...)``)
 
 
 @dataclass
@@ -65,6 +68,11 @@ class FuncFacts:
     self_assigns: List[Tuple[str, Ref]] = field(default_factory=list)  # ``self.x = ...``
     locals: Dict[str, Ref] = field(default_factory=dict)  # the body's scope, reused by the engine
     returns_eager: Tuple[str, ...] = ()  # relation paths its returned queries load eagerly
+    global_names: Tuple[str, ...] = ()  # ``global``/``nonlocal`` names (a value cached across calls)
+    # ``with`` items: (context ref, body start line, col, block end line, col); the transaction
+    # rules decide which of them open a transaction and which calls they cover.
+    withs: List[Tuple[Ref, int, int, int, int]] = field(default_factory=list)
+    handlers: List[Tuple[int, int, int, int]] = field(default_factory=list)  # ``except`` bodies (start, end)
 
 
 @dataclass
@@ -78,7 +86,11 @@ class FileFacts:
     functions: Dict[str, FuncFacts]
     literals: Dict[str, object] = field(default_factory=dict)  # module-level literal values
     module_locals: Optional[Dict[str, Ref]] = None  # the module scope, reused by the engine
+    # Django settings facts: {"DATABASES": True} when assigned at module level,
+    # {"ATOMIC_REQUESTS": [values]} for each literal value (None: not a literal) found anywhere.
+    db_settings: Dict[str, object] = field(default_factory=dict)
     error: Optional[str] = None  # the file did not parse
+    star_imports: Tuple[str, ...] = ()  # modules imported with ``from m import *``
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -143,6 +155,7 @@ class Extractor:
         self.facts.module_locals = self.module_scope.locals
         for node in tree.body:
             self._top(node)
+        _db_settings(self.facts, [n for n in tree.body if not isinstance(n, _DEFS)])
         return self.facts
 
     @property
@@ -156,6 +169,9 @@ class Extractor:
         """Record module-level imports and definitions (also inside top-level if/try blocks)."""
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             self.names.add_import(node)
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                star = self.names.absolute(node.level, node.module)
+                self.facts.star_imports = self.facts.star_imports + (star,)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.names.names[node.name] = self._qual(prefix, node.name)
         elif isinstance(node, (ast.If, ast.Try)):
@@ -183,7 +199,8 @@ class Extractor:
                     ref = (ann_ref(self.module_scope, value) if _is_type_alias(value)
                            else self.module_scope.ref_of(value))
                     self.facts.assigns[self._qual(self.module, t.id)] = ref
-                    lit = _literal(node.value) if isinstance(node.value, (ast.Dict, ast.Constant, ast.List)) else None
+                    lit = _literal(node.value) if isinstance(node.value, (ast.Dict, ast.Constant, ast.List, ast.Tuple,
+                                                                           ast.Set)) else None
                     if lit is not None:
                         self.facts.literals[t.id] = lit
         elif isinstance(node, (ast.If, ast.Try)):
@@ -195,6 +212,7 @@ class Extractor:
         scope = self.module_scope
         cf = ClassFacts(qual, node.name, node.lineno, [scope.ref_of(b) for b in node.bases],
                         {k.arg: _literal(k.value) for k in node.keywords if k.arg})
+        cf.decorators = [scope.ref_of(d) for d in node.decorator_list]
         self.facts.classes[qual] = cf
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -202,6 +220,7 @@ class Extractor:
             elif isinstance(item, ast.ClassDef):
                 if item.name == "Meta":
                     cf.meta = _meta(item)
+                    cf.meta_refs = _meta_refs(item, scope, cf.meta)
                 else:
                     self._class(item, qual)
             elif isinstance(item, (ast.Assign, ast.AnnAssign)):
@@ -219,11 +238,14 @@ class Extractor:
                 fk = _foreign_key(value)
                 if fk:
                     kw["__fk__"] = fk
+                if ann is not None and _optional(item.annotation):
+                    kw["__optional__"] = True  # ``Mapped[X | None]``: a nullable column
                 cf.fields[t.id] = FieldFacts(
                     t.id, scope.ref_of(value.func), _field_target(value, scope), kw,
                     item.lineno, ann, tuple(scope.ref_of(a) for a in value.args[:3]))
             elif value is None and ann is not None:
-                cf.fields[t.id] = FieldFacts(t.id, None, None, {}, item.lineno, ann)
+                kw = {"__optional__": True} if _optional(item.annotation) else {}
+                cf.fields[t.id] = FieldFacts(t.id, None, None, kw, item.lineno, ann)
             elif value is not None:
                 lit = _literal(value) if isinstance(value, ast.Constant) else None
                 cf.attrs[t.id] = ("lit", lit) if lit is not None else scope.ref_of(value)
@@ -264,10 +286,11 @@ class Extractor:
                 ff.is_generator = True
                 if sub.value is not None:
                     ff.returns.append(scope.ref_of(sub.value))
-            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
-                if sub.value.id in param_names and (sub.value.id, sub.attr) not in seen_attrs:
-                    seen_attrs.add((sub.value.id, sub.attr))
-                    ff.param_attrs.append((sub.value.id, (sub.attr,)))
+            elif isinstance(sub, ast.Attribute):
+                chain = _param_chain(sub, param_names)
+                if chain is not None and chain not in seen_attrs:
+                    seen_attrs.add(chain)
+                    ff.param_attrs.append(chain)
             elif isinstance(sub, ast.Assign) and ff.cls and ff.params:
                 for t in sub.targets:
                     if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
@@ -277,6 +300,18 @@ class Extractor:
                 self._function(sub, qual, None, scope)
             elif isinstance(sub, ast.ClassDef):
                 self._class(sub, qual)
+            elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+                ff.global_names = ff.global_names + tuple(sub.names)
+            elif isinstance(sub, (ast.With, ast.AsyncWith)) and sub.body:
+                first = sub.body[0]
+                for item in sub.items:
+                    ff.withs.append((scope.ref_of(item.context_expr), first.lineno, first.col_offset,
+                                     sub.end_lineno or first.lineno, sub.end_col_offset or 0))
+            elif isinstance(sub, ast.ExceptHandler) and sub.body:
+                ff.handlers.append((sub.body[0].lineno, sub.body[0].col_offset, sub.end_lineno or sub.lineno,
+                                    sub.end_col_offset or 0))
+            elif isinstance(sub, ast.Dict) and "ATOMIC_REQUESTS" in _str_keys(sub):
+                _db_settings(self.facts, [sub])
 
 
 def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], outer: Scope, decos,
@@ -306,12 +341,79 @@ def _module_level_nodes(body):
     return [n for n in body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
+def _str_keys(node: ast.Dict) -> List[str]:
+    return [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+
+
+def _db_settings(facts: FileFacts, nodes) -> None:
+    """Record ``DATABASES = ...`` at module level and every ``ATOMIC_REQUESTS`` value (as a dict
+    key or a subscript assignment): whether Django wraps views in a transaction."""
+    found = facts.db_settings.setdefault("ATOMIC_REQUESTS", [])
+    for top in nodes:
+        if isinstance(top, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DATABASES" for t in top.targets):
+            facts.db_settings["DATABASES"] = True
+        for n in ast.walk(top):
+            if isinstance(n, ast.Dict):
+                found.extend(_literal(v) for k, v in zip(n.keys, n.values)
+                             if isinstance(k, ast.Constant) and k.value == "ATOMIC_REQUESTS")
+            elif isinstance(n, ast.Assign) and any(isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant)
+                                                   and t.slice.value == "ATOMIC_REQUESTS" for t in n.targets):
+                found.append(_literal(n.value))
+    if not found:
+        del facts.db_settings["ATOMIC_REQUESTS"]
+
+
 def _meta(node: ast.ClassDef) -> Dict[str, object]:
     meta = {}
     for item in node.body:
         if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
             meta[item.targets[0].id] = _literal(item.value)
     return meta
+
+
+def _meta_refs(node: ast.ClassDef, scope: Scope, literals: Dict[str, object]) -> Dict[str, Ref]:
+    """Non-literal ``Meta`` values as refs: a DRF serializer's ``model = Book``."""
+    out = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+            if literals.get(item.targets[0].id) is None:
+                out[item.targets[0].id] = scope.ref_of(item.value)
+    return out
+
+
+def _param_chain(node: ast.Attribute, params) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """``obj.author.name`` → ("obj", ("author", "name")) when ``obj`` is a parameter; the inner
+    ``obj.author`` is recorded on its own too, so a chain of one attribute means a direct read."""
+    attrs = []
+    cur = node
+    while isinstance(cur, ast.Attribute) and len(attrs) < 4:
+        attrs.append(cur.attr)
+        cur = cur.value
+    if not isinstance(cur, ast.Name) or cur.id not in params or isinstance(node.ctx, ast.Del):
+        return None
+    return cur.id, tuple(reversed(attrs))
+
+
+def _optional(node: Optional[ast.AST]) -> bool:
+    """``Mapped[Optional[X]]``, ``Mapped[X | None]``, ``Mapped["X | None"]``: the column is nullable."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return False
+    if isinstance(node, ast.Subscript):
+        head = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+        if head in ("Mapped", "WriteOnlyMapped", "DynamicMapped"):
+            return _optional(node.slice)
+        if head == "Optional":
+            return True
+        if head == "Union":
+            args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return any(isinstance(a, ast.Constant) and a.value is None for a in args)
+        return False
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return any(isinstance(s, ast.Constant) and s.value is None or _optional(s) for s in (node.left, node.right))
+    return False
 
 
 def _foreign_key(call: ast.Call) -> Optional[str]:

@@ -201,13 +201,25 @@ class ProjectIndex:
         while head:
             mod = self.modules.get(head)
             if mod is not None:
-                target = mod.names.get(last.split(".")[0])
-                if target is None or target == f"{head}.{last.split('.')[0]}":
+                first = last.split(".")[0]
+                target = mod.names.get(first)
+                if target is None:
+                    target = self._star_target(mod, first)
+                if target is None or target == f"{head}.{first}":
                     return None
                 rest = last.split(".", 1)[1:] if "." in last else []
                 return ".".join([target] + rest)
             head, _, prefix = head.rpartition(".")
             last = f"{prefix}.{last}"
+        return None
+
+    def _star_target(self, mod: FileFacts, name: str) -> Optional[str]:
+        """``from .models import *``: the name, if a star-imported project module has it."""
+        for star in getattr(mod, "star_imports", ()):
+            other = self.modules.get(star)
+            if other is not None and (name in other.names or any(
+                    q.rsplit(".", 1)[-1] == name for q in (*other.classes, *other.functions, *other.assigns))):
+                return f"{star}.{name}"
         return None
 
     # -- classes ------------------------------------------------------------------------------
@@ -225,10 +237,10 @@ class ProjectIndex:
     def base_name(self, ref, cf: Optional[ClassFacts] = None) -> Optional[str]:
         """A base class as a canonical dotted name. ``db.Model`` with ``db = SQLAlchemy()``
         becomes ``flask_sqlalchemy.Model``; ``Base = declarative_base()`` marks ``Base``."""
+        if ref is not None and ref[0] == "s":  # a generic base: ``RepositoryBase[Order]``
+            ref = ref[1]
         d = dotted(ref)
         if d is None:
-            if ref is not None and ref[0] == "c":  # e.g. ``models.Manager.from_queryset(QS)()``
-                return None
             return None
         d = self.canonical(d)
         head, _, last = d.rpartition(".")
@@ -343,7 +355,9 @@ class ProjectIndex:
             if cf is None:
                 continue
             model.fields.update(cf.fields)
-            for name, ref in cf.attrs.items():
+            # ``objects = TaskQuerySet.as_manager()`` is extracted as a field (its value is a call)
+            called = [(n, ("c", ff.ctor, (), ())) for n, ff in cf.fields.items() if ff.ctor is not None]
+            for name, ref in list(cf.attrs.items()) + called:
                 d = dotted(ref[1]) if ref and ref[0] == "c" else None
                 if d and model.orm == "django":
                     mgr = self.canonical(d)

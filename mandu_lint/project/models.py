@@ -76,6 +76,8 @@ def resolve_target(target: str, owner: Model, by_name: Dict[str, List[Model]]) -
         return owner.qual
     if "." in target:
         label, name = target.rsplit(".", 1)
+        if name not in by_name:  # Django resolves "app.ModelName" case-insensitively ("db.WorkSpace")
+            name = next((n for n in by_name if n.lower() == name.lower()), name)
         cands = [m for m in by_name.get(name, []) if m.app_label == label or m.qual == target]
         if not cands:
             cands = [m for m in by_name.get(name, []) if m.qual.endswith("." + target)]

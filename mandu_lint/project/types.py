@@ -35,13 +35,18 @@ INST_WRITE = frozenset("save delete asave adelete".split())
 INST_READ = frozenset("refresh_from_db arefresh_from_db".split())
 # -- SQLAlchemy -----------------------------------------------------------------------------
 SESSION_READ = frozenset("execute scalars scalar get get_one exec stream stream_scalars refresh".split())
-SESSION_WRITE = frozenset("add add_all delete merge flush bulk_save_objects bulk_insert_mappings "
-                          "bulk_update_mappings".split())
+SESSION_WRITE = frozenset("flush bulk_save_objects bulk_insert_mappings bulk_update_mappings".split())
+# add/delete only stage a change in the unit of work: no round trip until flush/commit. ``merge``
+# loads the row, so it is a query.
+SESSION_STAGE = frozenset("add add_all delete expunge".split())
 SAQUERY_LAZY = frozenset("""filter filter_by join outerjoin options order_by limit offset group_by having
 distinct with_for_update where select_from correlate execution_options populate_existing""".split())
 SAQUERY_READ = frozenset("all first one one_or_none scalar count get get_or_404 first_or_404 "
                          "one_or_404 paginate exists".split())
 SAQUERY_WRITE = frozenset("update delete".split())
+SASELECT_LAZY = SAQUERY_LAZY | frozenset("join_from filter_by outerjoin_from".split())
+SARESULT_LIST = frozenset("all fetchall".split())
+SARESULT_ONE = frozenset("first one one_or_none scalar_one scalar_one_or_none".split())
 SACONN_READ = frozenset("execute scalar scalars exec_driver_sql stream stream_scalars".split())
 # -- DB-API ---------------------------------------------------------------------------------
 CONN_READ = frozenset("execute executemany executescript fetch fetchrow fetchval copy_from_query "
@@ -91,6 +96,7 @@ EVALUATING_BUILTINS = {"builtins.list", "builtins.tuple", "builtins.set", "built
 GET_OR_404 = {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_or_404",
               "django.shortcuts.aget_object_or_404", "django.shortcuts.aget_list_or_404"}
 DEPENDS = {"fastapi.Depends", "fastapi.params.Depends"}
+CLOSING = {"contextlib.closing"}
 QUERYING = ("query", "write")
 _MAX = 40  # recursion guard for type resolution
 
@@ -133,7 +139,9 @@ class Typer:
             base = self.type_of(ref[1])
             if base == ("dbconns",):
                 return ("dbconn", "django")
-            return ("list", base[1]) if base and base[0] == "list" else None
+            if base and base[0] in ("qs", "manager") and base[1]:
+                return ("qs", base[1])  # ``Book.objects.all()[:10]`` is still a queryset
+            return ("list", base[1]) if base and base[0] in ("list", "saquery") and base[1] else None
         if kind == "self":
             m = self.ix.models.get(ref[1])
             return ("inst", m.qual) if m else ("obj", ref[1])
@@ -305,9 +313,14 @@ class Typer:
     def _external_call(self, name: str, pos):
         if name in CALL_RESULT:
             return CALL_RESULT[name], None
+        if name in ("typing.NewType", "typing_extensions.NewType") and len(pos) > 1:
+            return self.type_of(pos[1]), None  # ``AsyncSession = NewType("AsyncSession", _AsyncSession)``
         if name in SELECTS and pos:
             t = self.type_of(pos[0])
             return ("saselect", t[1] if t and t[0] == "model" else None), None
+        if name in CLOSING and pos:  # ``contextlib.closing(conn)`` is still the connection
+            t = self.type_of(pos[0])
+            return (t if t is not None and t[0] in ("dbconn", "cursor", "saconn", "sasession") else None), None
         if name in DEPENDS and pos:
             t = self.type_of(pos[0])
             if t and t[0] == "func":
@@ -336,11 +349,17 @@ class Typer:
             if name in SAQUERY_LAZY:
                 return base, None
             if name in SAQUERY_READ:
-                return (("inst", base[1]) if name in ("first", "one", "one_or_none", "get") and base[1] else None,
-                        ("query", f"Query.{name}()"))
+                res = ("inst", base[1]) if name in ("first", "one", "one_or_none", "get") and base[1] else None
+                if name == "all" and base[1]:
+                    res = ("list", base[1])
+                return res, ("query", f"Query.{name}()")
             if name in SAQUERY_WRITE:
                 return None, ("write", f"Query.{name}()")
             return None, None
+        if kind == "saselect":
+            return (base, None) if name in SASELECT_LAZY else (None, None)
+        if kind == "saresult":
+            return _result_method(base, name), None
         if kind == "samaker" and name == "begin":
             return ("sasession",), None
         if kind == "saengine":
@@ -384,11 +403,12 @@ class Typer:
         if name in QS_WRITE or (base[0] == "relmgr" and name in RELMGR_WRITE):
             res = ("inst", model) if name in ("create", "acreate") else None
             return res, ("write", f"{label}.{name}()")
-        mgr = self.ix.models[model].managers.get("objects") if base[0] == "manager" and model in self.ix.models else None
-        for cls in filter(None, (mgr,)):
+        managers = self.ix.models[model].managers.values() if model in self.ix.models else ()
+        for cls in filter(None, managers):  # a custom manager's or queryset's own method
             meth = self.ix.find_method(cls, name)
             if meth is not None:
-                return self.returns(meth), ("call", meth)
+                # custom queryset methods return querysets (``return self.filter(...)``)
+                return self.returns(meth) or ("qs", model), ("call", meth)
         return None, None
 
     def _session_method(self, name: str, pos):
@@ -405,6 +425,10 @@ class Typer:
             return res, ("query", f"session.{name}()")
         if name in SESSION_WRITE:
             return None, ("write", f"session.{name}()")
+        if name in SESSION_STAGE:
+            return None, ("stage", f"session.{name}()")
+        if name == "merge":
+            return None, ("query", "session.merge()")
         if name in ("commit", "rollback"):
             return None, (name, f"session.{name}()")
         if name in ("begin", "begin_nested"):
@@ -462,8 +486,16 @@ class Typer:
         return None
 
 
+_CACHE_READS = {"django.core.cache.cache.get", "django.core.cache.cache.get_or_set",
+                "django.core.cache.cache.get_many"}
+
+
 def _memoized(fn) -> bool:
-    """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``: not a query per call."""
+    """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``, or a body that reads Django's
+    cache first (``if (hit := cache.get(k)): return hit``): not a query per call."""
+    for ref, _line, _col in fn.calls:
+        if ref is not None and ref[0] == "c" and dotted(ref[1]) in _CACHE_READS:
+            return True
     for d in fn.decorators:
         while d is not None and d[0] == "c":
             d = d[1]
@@ -471,6 +503,17 @@ def _memoized(fn) -> bool:
         if "cache" in name or "memoiz" in name:
             return True
     return False
+
+
+def _result_method(base, name: str):
+    """``session.scalars(select(Book)).all()``: rows of a result keep their model."""
+    if not base[1]:
+        return None
+    if name in SARESULT_LIST:
+        return ("list", base[1])
+    if name in SARESULT_ONE:
+        return ("inst", base[1])
+    return base if name in ("unique", "scalars") else None
 
 
 def element_type(t):

@@ -76,10 +76,10 @@ def statistics_lines(result: RunResult) -> List[str]:
     return lines
 
 
-def summary_lines(result: RunResult, statistics: bool = False) -> List[str]:
-    """Notices, optional statistics, the totals line and baseline news, in that order."""
-    notices = sorted(result.notices, key=lambda n: (n.path, n.rule, n.message))
-    lines = [format_notice(n, result.cwd) for n in notices]
+def summary_lines(result: RunResult, statistics: bool = False, notices: bool = True) -> List[str]:
+    """Notices (unless ``notices=False``: the CLI sends them to stderr), optional statistics,
+    the totals line and baseline news, in that order."""
+    lines = notice_lines(result) if notices else []
     if statistics:
         lines += statistics_lines(result)
     total = len(result.findings)
@@ -96,6 +96,11 @@ def summary_lines(result: RunResult, statistics: bool = False) -> List[str]:
         lines.append("No findings.")
     lines += _baseline_lines(result)
     return lines
+
+
+def notice_lines(result: RunResult) -> List[str]:
+    notices = sorted(result.notices, key=lambda n: (n.path, n.rule, n.message))
+    return [format_notice(n, result.cwd) for n in notices]
 
 
 def _baseline_lines(result: RunResult) -> List[str]:

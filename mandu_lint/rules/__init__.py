@@ -10,9 +10,29 @@ from typing import Dict, Iterable, List, Optional, Sequence, Type
 
 from ..model import RuleMeta
 from .base import Rule
+from .mdb101_unscoped_query import UnscopedQuery
+from .mdb102_unscoped_bulk_write import UnscopedBulkWrite
+from .mdb103_unscoped_raw_sql import UnscopedRawSql
+from .mdb104_lookup_by_id import LookupById
+from .mdb105_tenant_from_request import TenantFromRequest
+from .mdb201_repository_bypass import RepositoryBypass
+from .mdb202_layer_import import LayerImport
+from .mdb203_client_per_call import ClientPerCall
+from .mdb204_connection_leak import ConnectionLeak
 from .mdb301_query_in_loop import QueryInLoop
+from .mdb302_lazy_relation_in_loop import LazyRelationInLoop
+from .mdb303_write_in_loop import WriteInLoop
+from .mdb304_prefetch_bypassed import PrefetchBypassed
+from .mdb401_writes_outside_transaction import WritesOutsideTransaction
+from .mdb402_lock_outside_transaction import LockOutsideTransaction
+from .mdb403_side_effect_before_commit import SideEffectBeforeCommit
+from .mdb404_commit_in_loop import CommitInLoop
+from .mdb405_retry_without_backoff import RetryWithoutBackoff
+from .mdb406_check_then_insert import CheckThenInsert
+from .mdb407_lost_update import LostUpdate
+from .mdb408_error_swallowed_in_transaction import ErrorSwallowedInTransaction
 
-RULES: List[Type[Rule]] = [QueryInLoop]
+RULES: List[Type[Rule]] = [UnscopedQuery, UnscopedBulkWrite, UnscopedRawSql, LookupById, TenantFromRequest, RepositoryBypass, LayerImport, ClientPerCall, ConnectionLeak, QueryInLoop, LazyRelationInLoop, WriteInLoop, PrefetchBypassed, WritesOutsideTransaction, LockOutsideTransaction, SideEffectBeforeCommit, CommitInLoop, RetryWithoutBackoff, CheckThenInsert, LostUpdate, ErrorSwallowedInTransaction]
 _EXTRA: List[Type[Rule]] = []  # registered at run time (tests, plugins)
 
 SYNTAX_META = RuleMeta(

@@ -4,7 +4,10 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
-from ..analysis.loading import covers, eager_paths
+from ..analysis.loading import covers, relation_path
+from ..analysis.loading import strip_all as _strip_all
+from ..analysis.loaded import served
+from ..analysis.per_row import loop_eager
 from ..model import Location, Span
 from .base import Rule
 
@@ -39,7 +42,8 @@ class QueryInLoop(Rule):
     pass, retry loops (`try: …; break`), and `while True:`/polling loops (batch workers that sleep
     or page through a table on purpose) are not reported. `cursor.fetch*()` reads rows of a query
     already executed and is not counted. Functions decorated with a cache (`lru_cache`, `cache`,
-    `cached_property`) are assumed not to query per call. More specific rules (MDB302 lazy relation,
+    `cached_property`) are assumed not to query per call. A method or helper whose only queries read relations of the loop's row that the
+    loop's query loaded (`b.tag_count()` after `prefetch_related("tags")`) is not reported. More specific rules (MDB302 lazy relation,
     MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit in a loop) take the nodes
     they own when they are enabled.
 
@@ -181,6 +185,10 @@ def fine(ids, urls):
         },
     ]
 
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._flushes = []  # for each enclosing ``if``: is it a "buffer is full, flush it" branch?
+
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
         for frame in reversed(self.ctx.loops):
@@ -188,9 +196,15 @@ def fine(ids, urls):
                 return frame
         return None
 
+    def visit_If(self, node: ast.If) -> None:
+        self._flushes.append(_is_batch_flush(node))
+
+    def leave_If(self, node: ast.If) -> None:
+        self._flushes.pop()
+
     def visit_Call(self, node: ast.Call) -> None:
         frame = self._frame()
-        if frame is None:
+        if frame is None or any(self._flushes):
             return
         _ref, _t, ev = self.ctx.call_info(node)
         if ev is None:
@@ -199,14 +213,15 @@ def fine(ids, urls):
             if self._cached(node, frame):
                 return
             verb = "writes to the database" if ev[0] == "write" else "runs a query"
-            self.report(node, f"`{_callee_text(node)}` {verb} on every iteration of the loop on line "
-                              f"{frame.node.lineno}; {_advice(ev[0])}")
+            text = _callee_text(node)
+            self.report(node, f"`{text}` {verb} on every iteration of the loop on line "
+                              f"{frame.node.lineno}; {_advice(ev[0], text)}")
         elif ev[0] == "call":
             self._helper(node, ev[1], frame)
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
         found = self.ctx.typer.queries(func)
-        if found is None:
+        if found is None or served(self.ctx, node):
             return
         kind, what, where, line = found
         path = self.ctx.index.func_path.get(where, "")
@@ -233,43 +248,11 @@ def fine(ids, urls):
         return False
 
     def _prefetched(self, recv: ast.AST) -> bool:
-        path, root = relation_path(recv)
+        path, root = relation_path(_strip_all(recv))
         if root is None or not path:
             return False
-        paths = self._eager_for(root)
+        paths = loop_eager(self.ctx, root)
         return paths is not None and covers(paths, path)
-
-    def _eager_for(self, var: str, depth: int = 0):
-        """Relation paths loaded for the elements bound to loop variable ``var``; a loop over
-        ``a.books.all()`` inherits what ``a``'s query prefetched under ``books__``."""
-        for frame in reversed(self.ctx.loops):
-            if var in frame.targets and frame.iter_node is not None:
-                paths = set(eager_paths(frame.iter_node, self.ctx.scope)) | self._returned_eager(frame.iter_node)
-                inner, outer_var = relation_path(_strip_all(frame.iter_node))
-                if outer_var is not None and inner and depth < 5:
-                    outer = self._eager_for(outer_var, depth + 1) or set()
-                    if "*" in outer:
-                        paths.add("*")
-                    prefix = inner + "__"
-                    paths |= {p[len(prefix):] for p in outer if p.startswith(prefix)}
-                return paths
-        return None
-
-    def _returned_eager(self, expr: ast.AST) -> set:
-        """Paths loaded by the query a project function returns (``repo.tasks_with_comments()``),
-        for any project call along the iterated chain."""
-        out = set()
-        ref = self.ctx.ref(expr)
-        typer = self.ctx.typer
-        while ref is not None and ref[0] in ("a", "c", "i", "s"):
-            if ref[0] == "c":
-                callee = typer.type_of(ref[1])
-                if callee is not None and callee[0] in ("func", "bound"):
-                    fn = self.ctx.index.functions.get(callee[1])
-                    if fn is not None:
-                        out.update(fn.returns_eager)
-            ref = ref[1]
-        return out
 
     # -- iterating a fresh queryset inside a loop ---------------------------------------------------
     def visit_For(self, node) -> None:
@@ -306,23 +289,25 @@ def fine(ids, urls):
                         f"{frame.node.lineno}; {_advice('query')}")
 
 
-def relation_path(node: ast.AST):
-    """``a.author.books`` → ("author__books", "a"); anything else → ("", None)."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return "", None
-    return "__".join(reversed(parts)), node.id
-
-
-def _strip_all(node: ast.AST) -> ast.AST:
-    """``a.books.all()`` iterates the same (prefetched) objects as ``a.books``."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "all" \
-            and not node.args:
-        return node.func.value
-    return node
+def _is_batch_flush(node: ast.If) -> bool:
+    """``if len(buf) >= 500: Model.objects.bulk_create(buf); buf = []``: one write per chunk,
+    on purpose."""
+    test = node.test
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], (ast.GtE, ast.Gt, ast.Eq))):
+        return False
+    left = test.left
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len"
+            and left.args and isinstance(left.args[0], ast.Name)):
+        return False
+    buf = left.args[0].id
+    for stmt in ast.walk(node):
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == buf for t in stmt.targets):
+            return True
+        if isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Attribute) and stmt.func.attr == "clear" \
+                and isinstance(stmt.func.value, ast.Name) and stmt.func.value.id == buf:
+            return True
+    return False
 
 
 def brief(node: ast.AST) -> str:
@@ -353,7 +338,9 @@ def _short(node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _advice(kind: str) -> str:
+def _advice(kind: str, callee: str = "") -> str:
+    if kind == "write" and ".bulk_" in callee:
+        return "collect the rows in the loop and write them once after it"
     if kind == "write":
         return "batch the writes (bulk_create/bulk_update/executemany or one set-based statement)"
     return "fetch the rows once before the loop"
