@@ -128,10 +128,11 @@ def test_bypass_message_names_the_repository_method():
     result = check_paths([str(PROJECTS / "layers_fastapi")], CheckOptions(use_cache=False, jobs=1, select=["MDB201"]))
     by_line = {(Path(f.path).name, f.span.line): f.message for f in result.findings}
     handler = by_line[("orders.py", 35)]
-    assert "handler module" in handler and "`OrderRepository.for_user`" in handler
+    assert "handler module" in handler
+    assert "the repository already reads `Order` in `OrderRepository.for_user`" in handler
     service = next(m for (name, _), m in by_line.items() if "`session.delete(…)`" in m)
     assert "service module" in service and "`OrderRepository.add`" not in service  # add writes, delete is no add
     add = next(m for m in by_line.values() if "`session.add(…)`" in m)
-    assert "writes to `Order`" in add and "call the repository instead: `OrderRepository.add`" in add
+    assert "writes to `Order`" in add and "does `session.add()` on `Order` in `OrderRepository.add`" in add
     unknown = next(m for m in by_line.values() if "`session.scalar(…)`" in m)
     assert "move it into a repository method" in unknown

@@ -16,9 +16,10 @@ import re
 from typing import Dict, Iterable, Optional, Set, Tuple
 
 from ..project.models import snake
-from .tenant_preds import DJ_FILTERS
+from .tenant_preds import DJ_FILTERS, ID_LOOKUPS, from_client
 
 PERMISSION_METHODS = ("has_permission", "has_object_permission")
+DB_HANDLES = ("sasession", "saconn", "dbconn", "cursor", "saengine")
 ROUTE_DECORATORS = frozenset("get post put patch delete head options route api_route websocket api_view action".split())
 HANDLER_CLASS = re.compile(r"(View|ViewSet|APIView|Endpoint|Resource|Handler|Controller)$")
 
@@ -39,6 +40,56 @@ def is_handler(ctx, fn: Optional[ast.AST]) -> bool:
             return True
     cls = ctx.scope.self_cls
     return bool(cls) and any(HANDLER_CLASS.search(a.rsplit(".", 1)[-1]) for a in ctx.index.mro(cls))
+
+
+class Access:
+    """What a function's context says about the ids it looks up: is it a request handler, a
+    cross-tenant job, and which parameters did the view's access check verify?"""
+
+    def __init__(self, ctx, spec, fn: Optional[ast.AST], cls: Optional[ast.ClassDef], params):
+        self.ctx, self.spec, self.fn, self.cls, self.params = ctx, spec, fn, cls, params
+        self._verified: Optional[Dict[str, Set[str]]] = None
+        self._handler: Optional[bool] = None
+
+    def trusted_id(self, call: ast.Call, model: Optional[str], value: Optional[ast.AST] = None) -> bool:
+        """An id lookup the client cannot steer: verified by the view's access check, or a plain
+        function's parameter (its caller decides) that is not read from the request."""
+        if value is None:
+            value = next((k.value for k in call.keywords if k.arg in ID_LOOKUPS), None)
+        if value is not None and from_client(self.ctx, value) is not None:
+            return False
+        return not self.handler() or self.verified(call, model)
+
+    def handler(self) -> bool:
+        if self._handler is None:
+            self._handler = is_handler(self.ctx, self.fn)
+        return self._handler
+
+    def maintenance(self) -> bool:
+        """A function that takes nothing a tenant could come from (no parameter but ``self``
+        and database handles) and is not a request handler works across tenants on purpose:
+        ``delete_expired(self)``, ``expire_open_checkouts(self)``."""
+        if self.fn is None or self.handler():
+            return False
+        args = self.fn.args
+        if args.vararg is not None or args.kwarg is not None:
+            return False
+        for a in args.posonlyargs + args.args + args.kwonlyargs:
+            if a.arg in ("self", "cls"):
+                continue
+            t = self.ctx.typer.type_of(("p", self.ctx.scope.func, a.arg))
+            if t is None or t[0] not in DB_HANDLES:
+                return False
+        return True
+
+    def verified(self, call: ast.Call, model: Optional[str]) -> bool:
+        """``get(pk=project_id)`` after the view's access check verified ``project_id``."""
+        if self._verified is None:
+            self._verified = verified_params(self.ctx, self.spec, self.fn, self.cls)
+        found = id_value(call)
+        if found is None or (found[1] and found[0] not in self.params):
+            return False
+        return model in self._verified.get(found[0], ())
 
 
 def verified_params(ctx, spec, fn: Optional[ast.AST], cls: Optional[ast.ClassDef]) -> Dict[str, Set[str]]:

@@ -122,7 +122,7 @@ class TenantFile:
     def _get_or_404(self, node: ast.Call, res) -> Optional[Query]:
         first = node.args[0]
         t = self.ctx.type_of(first)
-        if t is None or t[1] is None:
+        if t is None or len(t) < 2 or t[1] is None:
             return None
         if t[0] == "model":
             q = Query(t[1], "django", "qs", False, (first,))
@@ -132,7 +132,7 @@ class TenantFile:
             return q
         lookups = ast.Call(func=node.func, args=node.args[1:], keywords=node.keywords)
         pred = django_predicate(self.ctx, self.spec, q.model, lookups)
-        scoped = q.scoped or pred.scoped or (pred.id_only and res.verified(node, q.model))
+        scoped = q.scoped or pred.scoped or (pred.id_only and res.trusted_id(node, q.model))
         return Query(q.model, q.orm, q.kind, scoped, q.origins, q.id_lookup or pred.id_only)
 
     def _serializer(self, node: ast.Call) -> bool:

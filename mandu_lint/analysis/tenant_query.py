@@ -19,9 +19,8 @@ from typing import Dict, List, Optional, Tuple
 from ..project.index import dotted
 from ..project.types import QS_LAZY, QS_READ, QS_WRITE, SELECTS
 from .refs import iter_local_nodes
-from .tenant_access import id_value, is_handler, verified_params
-from .tenant_preds import (DJ_FILTERS, ID_LOOKUPS, SA_FILTERS, django_predicate, from_client, from_row,
-                           sa_predicate)
+from .tenant_access import Access
+from .tenant_preds import DJ_FILTERS, SA_FILTERS, django_predicate, from_row, sa_predicate
 
 SA_UPDATE = frozenset(("sqlalchemy.update", "sqlalchemy.sql.update", "sqlalchemy.sql.expression.update",
                        "sqlmodel.update", "sqlalchemy.sql.dml.update"))
@@ -52,8 +51,6 @@ class Resolver:
 
     def __init__(self, ctx, spec, fn: Optional[ast.AST], cls: Optional[ast.ClassDef] = None):
         self.ctx, self.spec, self.fn, self.cls = ctx, spec, fn, cls
-        self._verified: Optional[Dict[str, set]] = None
-        self._handler: Optional[bool] = None
         self.assigned: Dict[str, List[Optional[ast.AST]]] = {}
         self.target_of: Dict[int, str] = {}
         self.checked: set = set()
@@ -64,6 +61,7 @@ class Resolver:
             self.params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
             self.params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
             self._scan(fn.body)
+        self.access = Access(ctx, spec, fn, cls, self.params)
 
     def _scan(self, body) -> None:
         keys = self.spec.key_names | self.spec.root_names
@@ -107,44 +105,10 @@ class Resolver:
             self.checked.add(cur.id)
 
     def trusted_id(self, call: ast.Call, model: Optional[str], value: Optional[ast.AST] = None) -> bool:
-        """An id lookup that cannot be steered by the client: verified by the view's access
-        check, or a plain function's parameter (its caller decides) not read from the request."""
-        if value is None:
-            value = next((k.value for k in call.keywords if k.arg in ID_LOOKUPS), None)
-        if value is not None and from_client(self.ctx, value) is not None:
-            return False
-        return not self.handler() or self.verified(call, model)
-
-    def handler(self) -> bool:
-        if self._handler is None:
-            self._handler = is_handler(self.ctx, self.fn)
-        return self._handler
+        return self.access.trusted_id(call, model, value)
 
     def maintenance(self) -> bool:
-        """A function that takes nothing a tenant could come from (no parameter but ``self``
-        and database handles) and is not a request handler works across tenants on purpose:
-        ``delete_expired(self)``, ``expire_open_checkouts(self)``."""
-        if self.fn is None or self.handler():
-            return False
-        args = self.fn.args
-        if args.vararg is not None or args.kwarg is not None:
-            return False
-        for a in args.posonlyargs + args.args + args.kwonlyargs:
-            if a.arg in ("self", "cls"):
-                continue
-            t = self.ctx.typer.type_of(("p", self.ctx.scope.func, a.arg))
-            if t is None or t[0] not in ("sasession", "saconn", "dbconn", "cursor", "saengine"):
-                return False
-        return True
-
-    def verified(self, call: ast.Call, model: Optional[str]) -> bool:
-        """``get(pk=project_id)`` after the view's access check verified ``project_id``."""
-        if self._verified is None:
-            self._verified = verified_params(self.ctx, self.spec, self.fn, self.cls)
-        found = id_value(call)
-        if found is None or (found[1] and found[0] not in self.params):
-            return False
-        return model in self._verified.get(found[0], ())
+        return self.access.maintenance()
 
     def checked_after(self, node: ast.AST) -> bool:
         name = self.target_of.get(id(node))
@@ -183,7 +147,7 @@ class Resolver:
             return None
         if isinstance(node, ast.Attribute):
             t = ctx.type_of(node)
-            if t is None or t[1] is None:
+            if t is None or len(t) < 2 or t[1] is None:
                 return None
             if t[0] == "manager":
                 return Query(t[1], "django", "qs", self._manager_scopes(t[1], node.attr), (node,))

@@ -350,9 +350,9 @@ def _db_settings(facts: FileFacts, nodes) -> None:
     key or a subscript assignment): whether Django wraps views in a transaction."""
     found = facts.db_settings.setdefault("ATOMIC_REQUESTS", [])
     for top in nodes:
-        if isinstance(top, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DATABASES" for t in top.targets):
-            facts.db_settings["DATABASES"] = True
         for n in ast.walk(top):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DATABASES" for t in n.targets):
+                facts.db_settings["DATABASES"] = True  # also under a module-level ``if``/``try``
             if isinstance(n, ast.Dict):
                 found.extend(_literal(v) for k, v in zip(n.keys, n.values)
                              if isinstance(k, ast.Constant) and k.value == "ATOMIC_REQUESTS")

@@ -246,12 +246,15 @@ def index(request):
         why = ("handlers reach the database through services and repositories"
                if self.layer == "handler" else
                "services call repositories and keep only the transaction (begin/commit/rollback)")
-        return f"{head}; {why} — {self._instead(model, key)}"
+        return f"{head}; {why} — {self._instead(m, key)}"
 
-    def _instead(self, model: Optional[str], key: str) -> str:
+    def _instead(self, model, key: str) -> str:
+        """Name the repository functions that already access this model the same way."""
         if model is not None and self.lmap.has("repository"):
-            names = repository_methods(self.ctx.index, self.lmap).get((model, key), [])
+            names = repository_methods(self.ctx.index, self.lmap).get((model.qual, key), [])
+            shown = ", ".join(f"`{short_name(self.ctx.index, q)}`" for q in names[:3])
+            if names and key == "query":
+                return f"the repository already reads `{model.name}` in {shown}: call or extend it"
             if names:
-                shown = ", ".join(f"`{short_name(self.ctx.index, q)}`" for q in names[:3])
-                return f"call the repository instead: {shown}"
+                return f"the repository already does `{key[6:]}` on `{model.name}` in {shown}: call it instead"
         return "move it into a repository method"

@@ -174,42 +174,45 @@ def register(session: Session, user, profile):
 
     # -- Django: autocommit -----------------------------------------------------------------------
     def _django(self, view: FlowView) -> bool:
+        """One finding per group of writes that may follow each other (``if`` and ``else`` arms
+        are separate groups), each with a fix covering its group."""
         writes = _one_per_node([e for e in view.events if e.letter == "W" and e.stack == "django"])
         if len(writes) < 2:
             return False
         blocks = {id(e): view.django_block(e.node) for e in writes}
         if all(blocks[id(e)] is not None for e in writes):
             return False
-        pair = self._pair(view, writes, blocks)
-        if pair is None:
-            return False
-        entry = view.entry()
-        if entry.state != OUTSIDE:
-            return False
-        first, second = pair
-        later = [e for e in writes if blocks[id(e)] is None and (e is first or before(view, first, e))]
-        fix = None
-        if not any(e.letter == "S" for e in view.events) and all(blocks[id(e)] is None for e in later):
-            fix = atomic_fix(view, [e.node for e in later], "the writes")
-        self.report(first.node, f"{_label(first)} and {_label(second)} (line {second.node.lineno}) write "
-                                f"outside a transaction ({entry.why}): if the second write fails, the "
-                                f"first stays committed; wrap them in `transaction.atomic()`",
-                    related=self._related(entry), fix=fix)
-        return True
+        entry, done, found = None, set(), False
+        for i, first in enumerate(writes):
+            second = None if id(first) in done else self._partner(view, first, writes[i + 1:], blocks)
+            if second is None:
+                continue
+            entry = entry or view.entry()
+            if entry.state != OUTSIDE:
+                return False
+            group = [e for e in writes if blocks[id(e)] is None and (e is first or before(view, first, e))]
+            done |= {id(e) for e in group}
+            fix = None
+            if not any(e.letter == "S" for e in view.events) and blocks[id(first)] is None:
+                fix = atomic_fix(view, [e.node for e in group], "the writes")
+            self.report(first.node, f"{_label(first)} and {_label(second)} (line {second.node.lineno}) write "
+                                    f"outside a transaction ({entry.why}): if the second write fails, the "
+                                    f"first stays committed; wrap them in `transaction.atomic()`",
+                        related=self._related(entry), fix=fix)
+            found = True
+        return found
 
     @staticmethod
-    def _pair(view, writes: List[Event], blocks):
-        for i, a in enumerate(writes):
-            for b in writes[i + 1:]:
-                ba, bb = blocks[id(a)], blocks[id(b)]
-                if ba is not None and bb is not None:
-                    continue
-                if ba is not None and ba is bb:
-                    continue
-                if _upserts(a) and _upserts(b):
-                    continue  # re-running converges: a sync of idempotent upserts repairs itself
-                if before(view, a, b):
-                    return a, b
+    def _partner(view, a: Event, rest: List[Event], blocks) -> Optional[Event]:
+        """A later write on the same path, with at least one of the two uncovered."""
+        for b in rest:
+            ba, bb = blocks[id(a)], blocks[id(b)]
+            if ba is not None and (bb is not None or ba is bb):
+                continue
+            if _upserts(a) and _upserts(b):
+                continue  # re-running converges: a sync of idempotent upserts repairs itself
+            if before(view, a, b):
+                return b
         return None
 
     def _related(self, entry):

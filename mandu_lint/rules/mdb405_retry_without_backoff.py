@@ -11,6 +11,7 @@ from .txbase import TxRule
 
 RANDOM_NAMES = ("random", "uniform", "randint", "randrange", "jitter", "choice", "triangular", "gauss",
                 "expovariate", "betavariate")
+PROBE_CALLS = ("execute", "exec", "scalar", "scalars", "exec_driver_sql", "fetchval", "fetch")
 NOT_TRANSIENT = ("IntegrityError", "UniqueViolation", "UniqueViolationError")
 TENACITY_JITTER = {"wait_random_exponential", "wait_full_jitter", "wait_exponential_jitter", "wait_random"}
 TENACITY_GROW = {"wait_exponential", "wait_incrementing", "wait_chain", "wait_fibonacci"}
@@ -128,7 +129,7 @@ def per_item(sql, items):
         if view is None:
             return
         for t in _tries(node):
-            if not _success_exits(t) or not self._db_op(t.body):
+            if not _success_exits(t) or not self._db_op(t.body) or _probe(t.body):
                 continue
             for h in t.handlers:
                 if _leaves(h) or not self._transient(h):
@@ -144,6 +145,8 @@ def per_item(sql, items):
     def visit_FunctionDef(self, node) -> None:
         super().visit_FunctionDef(node)
         qual = self._funcs[-1][1]
+        if _probe(node.body):
+            return
         for d in node.decorator_list:
             problem = self._decorator(d)
             if problem and self._queries(qual):
@@ -195,6 +198,21 @@ def per_item(sql, items):
                 grows = gen is not None and (getattr(gen, "attr", "") or getattr(gen, "id", "")) in ("expo", "fibo")
                 return "with a growing wait but no jitter" if grows else "with a constant wait"
         return None
+
+
+def _probe(body: List[ast.stmt]) -> bool:
+    """Waiting for the database to come up (``SELECT 1``, ``select(1)``): polling at a fixed
+    pace is fine there — there is no contention to spread out."""
+    probes = 0
+    for n in iter_local_nodes(body):
+        if isinstance(n, ast.Call) and n.args and getattr(n.func, "attr", "") in PROBE_CALLS:
+            arg = n.args[0]
+            if isinstance(arg, ast.Call) and arg.args:  # select(1), text("SELECT 1")
+                arg = arg.args[0]
+            if isinstance(arg, ast.Constant) and (arg.value == 1 or (isinstance(arg.value, str) and
+                                                                     arg.value.strip().upper() == "SELECT 1")):
+                probes += 1
+    return probes > 0
 
 
 def _tries(loop) -> List[ast.Try]:

@@ -61,10 +61,11 @@ def product_id(db, store_id: int, n: int = 0) -> int:
 
 @contextlib.contextmanager
 def count_selects(engine):
+    """SELECTs of the code under test (the relay task's own queries, on the outbox, are not)."""
     seen = []
 
     def on_execute(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" not in statement:
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", on_execute)
