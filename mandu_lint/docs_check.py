@@ -11,7 +11,7 @@ The region is a dotted name of a function or class in a Python file (decorators 
 dedented), or the whole file when there is no ``#``. Paths are relative to the root folder.
 Relative Markdown links in the checked files must resolve, too.
 
-    python -m mandu_lint.docs_check                 # check docs/ and README.md; exit 1 on drift
+    python -m mandu_lint.docs_check                 # check docs/, examples/, README.md; exit 1 on drift
     python -m mandu_lint.docs_check --write         # rewrite every snippet from its source
     python -m mandu_lint.docs_check --root DIR PATH...
 """
@@ -128,7 +128,7 @@ def check_doc(doc: Path, root: Path, write: bool) -> List[str]:
 
 def markdown_files(root: Path, paths: List[str]) -> List[Path]:
     out = []
-    for p in paths or ["docs", "README.md"]:
+    for p in paths or ["docs", "examples", "README.md"]:
         path = root / p
         out += sorted(path.rglob("*.md")) if path.is_dir() else [path] if path.is_file() else []
     return out
@@ -136,7 +136,7 @@ def markdown_files(root: Path, paths: List[str]) -> List[Path]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mandu_lint.docs_check", description=__doc__.split("\n")[0])
-    parser.add_argument("paths", nargs="*", help="Markdown files or folders (default: docs/ README.md)")
+    parser.add_argument("paths", nargs="*", help="Markdown files or folders (default: docs/ examples/ README.md)")
     parser.add_argument("--root", default=".", help="folder the snippet paths are relative to")
     parser.add_argument("--write", action="store_true", help="rewrite drifted snippets from their sources")
     args = parser.parse_args(argv)

@@ -133,3 +133,15 @@ def test_init_proposes_nothing_without_a_tenant_like_root(tmp_path):
         """))
     assert run_init(root, out=io.StringIO()) == 0
     assert "\n# tenant:\n" in (root / "mandu.yaml").read_text()
+
+
+def test_lookup_by_id_is_mdb104_or_falls_back_to_mdb101(tmp_path):
+    views = """
+    from app.models import Invoice
+
+    def invoice(request, pk):
+        return Invoice.objects.get(pk=pk)
+    """
+    root = project(tmp_path, "tenant:\n  models: [Organization]\n", {"app/views.py": views})
+    assert found(root) == [("app/views.py", "MDB104")]  # the more specific rule owns the node
+    assert found(root, select=["MDB101"]) == [("app/views.py", "MDB101")]

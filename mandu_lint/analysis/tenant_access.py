@@ -21,13 +21,16 @@ from .tenant_preds import DJ_FILTERS, ID_LOOKUPS, from_client
 PERMISSION_METHODS = ("has_permission", "has_object_permission")
 DB_HANDLES = ("sasession", "saconn", "dbconn", "cursor", "saengine")
 ROUTE_DECORATORS = frozenset("get post put patch delete head options route api_route websocket api_view action".split())
+VIEW_ENTRIES = frozenset("""get post put patch delete head options list retrieve create update partial_update
+destroy get_object get_queryset perform_create perform_update perform_destroy form_valid get_context_data""".split())
 HANDLER_CLASS = re.compile(r"(View|ViewSet|APIView|Endpoint|Resource|Handler|Controller)$")
 
 
 def is_handler(ctx, fn: Optional[ast.AST]) -> bool:
     """A request handler: it takes ``request``, is routed by a decorator (``@router.get``,
-    ``@app.route``, ``@api_view``), or is a method of a view class. Its id parameters come
-    from the client; a plain function's come from a caller that may have checked them."""
+    ``@app.route``, ``@api_view``), or is a view class's entry point (``get``, ``retrieve``,
+    ``destroy``…). Its id parameters come from the client; a plain function's or a view
+    helper's come from a caller that may have checked them."""
     if fn is None:
         return False
     args = fn.args
@@ -38,8 +41,20 @@ def is_handler(ctx, fn: Optional[ast.AST]) -> bool:
         name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
         if name in ROUTE_DECORATORS:
             return True
+    return fn.name in VIEW_ENTRIES and in_view(ctx)
+
+
+def in_view(ctx) -> bool:
+    """The current function is a method of a view class (``…View``, ``…ViewSet``, ``…Endpoint``)."""
     cls = ctx.scope.self_cls
     return bool(cls) and any(HANDLER_CLASS.search(a.rsplit(".", 1)[-1]) for a in ctx.index.mro(cls))
+
+
+def from_url(value: Optional[ast.AST]) -> bool:
+    """``self.kwargs["pk"]``, ``kwargs.get("project_id")``: a URL parameter read directly."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get":
+        return _is_kwargs(value.func.value)
+    return isinstance(value, ast.Subscript) and _is_kwargs(value.value)
 
 
 class Access:
@@ -58,7 +73,9 @@ class Access:
             value = next((k.value for k in call.keywords if k.arg in ID_LOOKUPS), None)
         if value is not None and from_client(self.ctx, value) is not None:
             return False
-        return not self.handler() or self.verified(call, model)
+        if self.handler() or from_url(value):
+            return self.verified(call, model)
+        return True
 
     def handler(self) -> bool:
         if self._handler is None:
@@ -69,7 +86,7 @@ class Access:
         """A function that takes nothing a tenant could come from (no parameter but ``self``
         and database handles) and is not a request handler works across tenants on purpose:
         ``delete_expired(self)``, ``expire_open_checkouts(self)``."""
-        if self.fn is None or self.handler():
+        if self.fn is None or self.handler() or in_view(self.ctx):
             return False
         args = self.fn.args
         if args.vararg is not None or args.kwarg is not None:

@@ -35,6 +35,7 @@ class Evaluation:
     node: ast.AST  # where rows are read or changed (the reported node)
     query: Query
     action: str  # read | write
+    iterated: bool = False  # ``node`` is the iterable of a loop or comprehension
 
 
 class TenantFile:
@@ -68,7 +69,7 @@ class TenantFile:
             return None
         if res.checked_after(node) or res.maintenance():
             return None
-        return Evaluation(node, q, action)
+        return Evaluation(node, q, action, iterated)
 
     def _iterated(self, node, res):
         t = self.ctx.type_of(node)
@@ -97,7 +98,47 @@ class TenantFile:
             return self._get_or_404(node, res), "read"
         if node.args and self._serializer(node):
             return res.resolve(node.args[0]), "read"
+        if ev is not None and ev[0] == "call":
+            arg = self._executed_argument(node, ev[1])
+            if arg is not None:  # ``repository.get_all(statement)`` runs the statement as it is
+                q = res.resolve(arg)
+                return q, ("write" if q is not None and q.kind in ("update", "delete") else "read")
         return None
+
+    def _executed_argument(self, node: ast.Call, qual: str) -> Optional[ast.AST]:
+        """The argument a project function runs as it is (``session.execute(statement)``,
+        ``for row in queryset``), one call away; None when it filters or passes it on first."""
+        fn = self.ctx.index.functions.get(qual)
+        if fn is None:
+            return None
+        params = [p[0] for p in fn.params]
+        if fn.cls and params and params[0] in ("self", "cls") and isinstance(node.func, ast.Attribute):
+            params = params[1:]
+        pairs = [(params[i], a) for i, a in enumerate(node.args[:len(params)]) if not isinstance(a, ast.Starred)]
+        pairs += [(k.arg, k.value) for k in node.keywords if k.arg in params]
+        for name, arg in pairs:
+            if self._runs(fn, name):
+                return arg
+        return None
+
+    def _runs(self, fn, name: str) -> bool:
+        key = ("runs", fn.qual, name)
+        if key not in self._memo:
+            param = ("p", fn.qual, name)
+            hit = param in [r for r, _l, _c in fn.iters]
+            for ref, _line, _col in fn.calls:
+                if hit or ref is None or ref[0] != "c" or ref[1] is None:
+                    continue
+                callee, pos = ref[1], ref[2]
+                if callee[0] == "a" and callee[1] == param and callee[2] in QS_READ:
+                    hit = True  # ``queryset.count()``
+                elif pos and pos[0] == param and callee[0] == "a" and callee[2] in SESSION_RUN:
+                    recv = self.ctx.typer.type_of(callee[1])
+                    hit = recv is not None and recv[0] in ("sasession", "saconn", "saengine")
+                elif pos and pos[0] == param and callee[0] == "g" and callee[1] in EVALUATING_BUILTINS:
+                    hit = True  # ``list(queryset)``
+            self._memo[key] = hit
+        return bool(self._memo[key])
 
     def _method(self, node: ast.Call, f: ast.Attribute, res):
         rt = self.ctx.type_of(f.value)

@@ -48,9 +48,10 @@ def parse(sql: str):
     return ()
 
 
-def unscoped_tables(sql: str, spec) -> Tuple[str, List[str]]:
+def unscoped_tables(sql: str, spec) -> Tuple[str, List[str], bool]:
     """(statement kind, scoped tables it touches without a tenant column in any WHERE/ON/
-    HAVING condition); ("", []) when it is fine or cannot be judged."""
+    HAVING condition, whether it pins an ``id`` instead); ("", [], False) when it is fine or
+    cannot be judged."""
     from sqlglot import exp
 
     for stmt in parse(sql):
@@ -65,8 +66,8 @@ def unscoped_tables(sql: str, spec) -> Tuple[str, List[str]]:
         wanted = {c.lower() for t in scoped for c in spec.tables[t].columns}
         roots = {t for t in tables if t in spec.root_tables}
         if not _condition_names(stmt, wanted, roots, exp):
-            return type(stmt).__name__.upper(), scoped
-    return "", []
+            return type(stmt).__name__.upper(), scoped, _condition_names(stmt, {"id"}, set(), exp)
+    return "", [], False
 
 
 def _condition_names(stmt, wanted, roots, exp) -> bool:

@@ -18,7 +18,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .txcalls import NON_ATOMIC, ON_COMMIT, PARTIAL, is_task, opener, origin
+from .txcalls import NON_ATOMIC, ON_COMMIT, PARTIAL, is_task, opener, origin, strip_call
 from .txsummary import Summaries
 
 INSIDE, OUTSIDE, UNKNOWN = "inside", "outside", "unknown"
@@ -74,8 +74,20 @@ class TxIndex:
     # -- local cover ----------------------------------------------------------------------------
     def opener(self, ref) -> Optional[str]:
         if ref not in self._openers:
-            self._openers[ref] = opener(self.ix, self.typer, ref, self.helpers)
+            self._openers[ref] = None  # recursion guard
+            self._openers[ref] = opener(self.ix, self.typer, ref, self.helpers) or self._project_cm(ref)
         return self._openers[ref]
+
+    def _project_cm(self, ref) -> Optional[str]:
+        """A project ``@contextmanager`` whose generator runs inside ``with atomic()``."""
+        if ref is None or ref[0] != "c":
+            return None
+        t = self.typer.type_of(ref[1])
+        fn = self.ix.functions.get(t[1]) if t and t[0] in ("func", "bound") else None
+        if fn is None or not fn.is_generator or not any(
+                (origin(self.ix, strip_call(d)) or "").endswith("contextmanager") for d in fn.decorators):
+            return None
+        return "django" if any(self.opener(w[0]) == "django" for w in getattr(fn, "withs", ())) else None
 
     def decorated(self, fn) -> bool:
         """Decorated with ``atomic`` (or a helper), or a method of a class decorated with

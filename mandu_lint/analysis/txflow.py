@@ -211,14 +211,14 @@ class FlowView:
 
     def _leaves_before(self, chain: List[ast.AST], lca: ast.AST, target: ast.AST) -> bool:
         """Does every path from the node (chain[0]) leave before reaching ``target``?"""
-        crossed_loop = False
         for k in range(len(chain) - 1):
             node, holder = chain[k], chain[k + 1]
-            crossed_loop = crossed_loop or isinstance(holder, LOOPS)  # a jump stays in that loop
+            # a break/continue targets a loop below the common ancestor: the path goes on after it
+            inner_loop = any(isinstance(c, LOOPS) for c in chain[k + 1:])
             for body in _bodies(holder):
                 if node in body:
                     rest = body[body.index(node) + 1:]
-                    if any(isinstance(s, TERMINAL) or (isinstance(s, JUMPS) and not crossed_loop) for s in rest):
+                    if any(isinstance(s, TERMINAL) or (isinstance(s, JUMPS) and not inner_loop) for s in rest):
                         return True
         node = chain[-1]
         for body in _bodies(lca):
@@ -331,3 +331,19 @@ def before(view: FlowView, x: Event, y: Event) -> bool:
     if isinstance(x.node, (ast.With, ast.AsyncWith)) and _in_body(x.node, y.node, view):
         return False
     return view.may_follow(x.node, y.node)
+
+
+BATCHY = re.compile(r"batch|chunk|page|slice|size", re.I)
+
+
+def batch_guarded(view: FlowView, node: ast.AST, stop: Optional[ast.AST] = None) -> bool:
+    """Under an ``if`` that tests a modulo, a ``len()`` or a batch size (``if len(batch) >= N``):
+    a batch flush, written on purpose once per batch."""
+    for anc in view.ancestors(node):
+        if anc is stop:
+            return False
+        if isinstance(anc, ast.If) and any(
+                isinstance(n, ast.Mod) or (isinstance(n, ast.Name) and BATCHY.search(n.id))
+                or (isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len") for n in ast.walk(anc.test)):
+            return True
+    return False

@@ -21,16 +21,11 @@ def _strip(node: ast.AST) -> ast.AST:
     return node.value if isinstance(node, ast.Await) else node
 
 
-def checked_model(view, test: ast.AST) -> Optional[Tuple[ast.Call, str]]:
+def checked_model(view, test: ast.AST, found: bool = False) -> Optional[Tuple[ast.Call, str]]:
     """``not X.objects.filter(...).exists()``, ``qs.count() == 0``, ``obj is None`` with ``obj``
-    assigned once from ``.first()``/``session.scalar(select(X)...)``: (the check call, X)."""
-    expr = None
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        expr = test.operand
-    elif isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Is, ast.Eq)):
-        right = test.comparators[0]
-        if isinstance(right, ast.Constant) and right.value in (None, 0) and right.value is not False:
-            expr = test.left
+    assigned from ``.first()``/``session.scalar(select(X)...)``: (the check call, X). With
+    ``found``, the positive test instead (``obj is not None``, ``qs.exists()``, ``obj``)."""
+    expr = _tested(test, found)
     if expr is None:
         return None
     expr = _strip(expr)
@@ -41,6 +36,20 @@ def checked_model(view, test: ast.AST) -> Optional[Tuple[ast.Call, str]]:
         return None
     model = read_model(view, expr)
     return (expr, model) if model else None
+
+
+def _tested(test: ast.AST, found: bool) -> Optional[ast.AST]:
+    """The expression whose emptiness ``test`` checks (missing row, or with ``found`` a row)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return None if found else test.operand
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        right, op = test.comparators[0], test.ops[0]
+        if not (isinstance(right, ast.Constant) and right.value in (None, 0) and right.value is not False):
+            return None
+        missing = isinstance(op, (ast.Is, ast.Eq))
+        present = isinstance(op, (ast.IsNot, ast.NotEq, ast.Gt))
+        return test.left if (present if found else missing) else None
+    return test if found and isinstance(test, (ast.Name, ast.Call, ast.Await)) else None
 
 
 def read_model(view, call: ast.Call) -> Optional[str]:

@@ -15,11 +15,6 @@ from ..analysis.tenant_fix import build_fix
 from .base import Rule
 from .mdb301_query_in_loop import brief
 
-TENANT_YAML = """\
-tenant:
-  models: [Organization]
-"""
-
 
 class TenantRule(Rule):
     security = True
@@ -139,5 +134,5 @@ def _inside(inner: ast.AST, outer: ast.AST) -> bool:
         (inner.end_lineno, inner.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)
 
 
-def describe(node: ast.AST) -> str:
-    return f"`{brief(node)}`"
+def describe(node: ast.AST, iterated: bool = False) -> str:
+    return f"iterating `{brief(node)}`" if iterated else f"`{brief(node)}`"

@@ -193,6 +193,6 @@ def no_tenant_config():
 
     def _message(self, ev, verb: str) -> str:
         model = self.model_name(ev)
-        return (f"{describe(ev.node)} {verb} `{model}` rows of every tenant{self.origin_note(ev)}: "
+        return (f"{describe(ev.node, ev.iterated)} {verb} `{model}` rows of every tenant{self.origin_note(ev)}: "
                 f"`{model}` is scoped by {self.scoped_by(ev)}, and nothing on this query filters by it; "
                 f"add {self.hint(ev)}")

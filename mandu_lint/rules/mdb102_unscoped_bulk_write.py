@@ -121,5 +121,6 @@ def close_all(request, project: Project, ws):
 
     def message(self, ev) -> str:
         model = self.model_name(ev)
-        return (f"{describe(ev.node)} changes `{model}` rows of every tenant{self.origin_note(ev)}: `{model}` is "
+        what = describe(ev.node, ev.iterated)
+        return (f"{what} changes `{model}` rows of every tenant{self.origin_note(ev)}: `{model}` is "
                 f"scoped by {self.scoped_by(ev)}, and nothing on this write filters by it; add {self.hint(ev)}")

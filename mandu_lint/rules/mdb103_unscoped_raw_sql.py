@@ -34,6 +34,8 @@ class UnscopedRawSql(TenantRule):
     The SQL is parsed with sqlglot (PostgreSQL, then MySQL, then SQLite syntax); SQL that does
     not parse, or that is built at run time (f-strings, `%`/`format` templating, concatenation of
     unknown parts), is skipped. `INSERT … VALUES` is not checked (it writes the rows it names).
+    A statement keyed by `id = %s` in a plain function (not a request handler) is its caller's
+    responsibility, as in MDB104.
     A join between two columns (`ON p.id = t.project_id`) pins nothing; one tenant predicate
     anywhere in the statement is accepted for all its tables. Schema-per-tenant setups are out
     of scope.
@@ -132,9 +134,9 @@ def scoped(project_id, workspace_id, table):
         sql = literal_sql(self.ctx, sql_node)
         if not sql:
             return
-        kind, tables = unscoped_tables(sql, self.tenant.spec)
-        if not tables:
-            return
+        kind, tables, by_id = unscoped_tables(sql, self.tenant.spec)
+        if not tables or (by_id and self.resolver().access.trusted_id(node, None, sql_node)):
+            return  # ``WHERE id = %s`` in a plain function: its caller decides, as in MDB104
         spec = self.tenant.spec
         cols = sorted({c for t in tables for c in spec.tables[t].columns})
         names = ", ".join(f"`{t}`" for t in tables)

@@ -138,6 +138,7 @@ def detail(request, ws: Workspace, pk):
 
     def message(self, ev) -> str:
         model = self.model_name(ev)
-        return (f"{describe(ev.node)} looks up `{model}` rows by id with no tenant predicate{self.origin_note(ev)}: "
+        what = describe(ev.node, ev.iterated)
+        return (f"{what} looks up `{model}` rows by id with no tenant predicate{self.origin_note(ev)}: "
                 f"the id can name another tenant's row (IDOR); `{model}` is scoped by {self.scoped_by(ev)}, "
                 f"add {self.hint(ev)}")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from ..analysis.transactions import OUTSIDE
 from ..analysis.txfix import atomic_fix
-from ..analysis.txflow import Event, FlowView, before
+from ..analysis.txflow import Event, FlowView, batch_guarded, before
 from ..model import Edit, Fix, FixSafety, Location, Span
 from .txbase import TxRule
 
@@ -205,6 +205,8 @@ def register(session: Session, user, profile):
     @staticmethod
     def _partner(view, a: Event, rest: List[Event], blocks) -> Optional[Event]:
         """A later write on the same path, with at least one of the two uncovered."""
+        if batch_guarded(view, a.node):
+            return None  # a batch flushed when full: committed per batch on purpose
         for b in rest:
             ba, bb = blocks[id(a)], blocks[id(b)]
             if ba is not None and (bb is not None or ba is bb):

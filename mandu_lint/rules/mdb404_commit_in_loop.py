@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import ast
-import re
 from typing import Optional
 
 from ..analysis.txcalls import db_event, origin
 from ..analysis.transactions import tx_index
+from ..analysis.txflow import BATCHY, batch_guarded
 from .txbase import TxRule, brief
 
-BATCHY = re.compile(r"batch|chunk|page|slice", re.I)
 BLOCK_END = "the end of a transaction block"
 
 
@@ -117,7 +116,7 @@ def retry(session: Session):
         if frame is None or view is None or id(frame.node) in self._loops or _batchy(frame):
             return
         what = self._commit(node)
-        if what is None or self._guarded(view, node, frame.node) or _own_session(view, node, frame.node):
+        if what is None or batch_guarded(view, node, frame.node) or _own_session(view, node, frame.node):
             return
         self._loops.add(id(frame.node))
         self.report(node, f"{what} on every iteration of the loop on line {frame.node.lineno}: one transaction "
@@ -139,19 +138,6 @@ def retry(session: Session):
         if atom is None:
             return None
         return f"`{brief(node)}` commits ({atom.what} in `{atom.qual.rsplit('.', 1)[-1]}`)"
-
-    @staticmethod
-    def _guarded(view, node: ast.AST, loop: ast.AST) -> bool:
-        """Under an ``if`` inside the loop that tests a modulo or a batch size: a batch commit."""
-        for anc in view.ancestors(node):
-            if anc is loop:
-                return False
-            if isinstance(anc, ast.If) and any(isinstance(n, ast.Mod) or (isinstance(n, ast.Name) and BATCHY.search(n.id))
-                                               or (isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len")
-                                               for n in ast.walk(anc.test)):
-                return True
-        return False
-
 
 def _batchy(frame) -> bool:
     """A loop over batches, chunks or pages commits once per batch on purpose."""

@@ -10,6 +10,7 @@ from ..analysis.txrace import created_model, checked_model, fix_get_or_create
 from .txbase import TxRule, brief
 
 COMMANDS = "/management/commands/"
+EXITS = (ast.Return, ast.Raise, ast.Continue)
 
 
 class CheckThenInsert(TxRule):
@@ -124,14 +125,20 @@ def update(email):
         if view is None or COMMANDS in "/" + self.ctx.relpath:
             return
         found = checked_model(view, node.test)
-        if found is None:
+        if found is not None:
+            check, model = found
+            insert = self._insert(view, node.body, model)
+            if insert is not None and not self._handled(view, insert, node) and not self._locked(view, check):
+                self._report(check, insert, model, fix_get_or_create(view, node, check, insert, model))
+            return
+        # ``if existing is not None: return existing`` then the insert further down the block
+        found = checked_model(view, node.test, found=True)
+        if found is None or node.orelse or not node.body or not isinstance(node.body[-1], EXITS):
             return
         check, model = found
-        insert = self._insert(view, node.body, model)
-        if insert is None or self._handled(view, insert, node) or self._locked(view, check):
-            return
-        fix = fix_get_or_create(view, node, check, insert, model)
-        self._report(check, insert, model, fix)
+        insert = self._insert(view, _rest_of_block(view, node), model)
+        if insert is not None and not self._handled(view, insert, node) and not self._locked(view, check):
+            self._report(check, insert, model, None)
 
     def visit_Try(self, node: ast.Try) -> None:
         view = self.view()
@@ -195,3 +202,13 @@ def _names(node: ast.AST) -> set:
 def _inside(inner: ast.AST, outer: ast.AST) -> bool:
     return any(n is inner for n in ast.walk(outer))
 
+
+
+def _rest_of_block(view: FlowView, node: ast.stmt) -> List[ast.stmt]:
+    """The statements after ``node`` in its block."""
+    parent = view.parent(node)
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(parent, name, None)
+        if isinstance(block, list) and node in block:
+            return block[block.index(node) + 1:]
+    return []

@@ -5,7 +5,7 @@ import ast
 from typing import Optional
 
 from ..analysis.txflow import FlowView
-from ..analysis.txrace import numeric_field
+from ..analysis.txrace import numeric_field, read_model
 from ..model import Edit, Fix, FixSafety
 from .txbase import TxRule, brief
 
@@ -135,7 +135,7 @@ def rename(request, pk):
         view = self.view()
         if view is None:
             return
-        t = view.type_of(target.value)
+        t = view.type_of(target.value) or _read_into(view, target.value)
         if not (t and t[0] == "inst" and numeric_field(self.ctx.index, t[1], target.attr)):
             return
         if not self._read_unlocked(view, target.value):
@@ -225,3 +225,14 @@ def _db_read(view: FlowView, value: ast.Call) -> bool:
             if ev and (ev[0] == "query" or (ev[0] == "call" and typer.queries(ev[1]) is not None)):
                 return True
     return False
+
+
+def _read_into(view: FlowView, obj: ast.AST):
+    """``product = session.scalar(select(Product)...)``: an instance of the selected model."""
+    value = view.scope.value_of(obj.id) if isinstance(obj, ast.Name) else None
+    value = value.value if isinstance(value, ast.Await) else value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute) or \
+            value.func.attr not in ("scalar", "scalar_one", "scalar_one_or_none", "first", "one", "one_or_none"):
+        return None
+    model = read_model(view, value)
+    return ("inst", model) if model else None

@@ -182,8 +182,8 @@ def lookup(sku):
         if kind != "db":
             return None
         for e in view.events:
-            if e.stack == "sa" and e.letter in ("W", "C") and _within(view, e.node, node.body) and \
-                    view.block_of(e.node, ("sa-nested",)) is None:
+            if e.stack == "sa" and e.letter in ("W", "C") and isinstance(e.node, ast.Call) and \
+                    _within(view, e.node, node.body) and not _savepoint(view, e.node, node):
                 return "raised by the session"
         return None
 
@@ -219,10 +219,10 @@ def _within(view: FlowView, node: ast.AST, body: List[ast.stmt]) -> bool:
 
 
 def _savepoint(view: FlowView, node: ast.AST, try_node: ast.Try) -> bool:
-    """A ``with atomic()``/``begin_nested()`` between the call and the ``try``."""
+    """A ``with atomic()``/``begin_nested()``/``begin()`` between the call and the ``try``."""
     for anc in view.ancestors(node):
         if anc is try_node:
             return False
-        if isinstance(anc, (ast.With, ast.AsyncWith)) and view.with_kind(anc) in ("django", "sa-nested"):
-            return True
+        if isinstance(anc, (ast.With, ast.AsyncWith)) and view.with_kind(anc) in ("django", "sa", "sa-nested", "dbapi"):
+            return True  # a savepoint, or a whole transaction that the block rolls back itself
     return False

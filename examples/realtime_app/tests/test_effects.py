@@ -17,8 +17,8 @@ from shop.defects import handlers as handler_defects
 from shop.defects import lifecycle as lifecycle_defects
 from shop.defects import transactions as defects
 from shop.events import EventBus
-from shop.models import Order, Product
-from test_orders import rows, stock
+from shop.models import Order, Product, Store
+from test_orders import rows
 
 
 def failing_restock(engine):
@@ -122,3 +122,16 @@ def test_export_leaves_the_connection_open(client, db, db_url, monkeypatch):  # 
     assert lifecycle_defects.export_orders(db_url.removeprefix("sqlite:///"), 1) == []
     assert opened[0].execute("SELECT 1").fetchone() == (1,), "returned with its connection still open"
     opened[0].close()
+
+
+def test_seed_is_idempotent(db_url):
+    from shop.seed import seed as demo_seed
+
+    fresh = Database(db_url)
+    fresh.create_schema()
+    demo_seed(fresh)
+    counts = (rows(fresh, Store), rows(fresh, Product))
+    demo_seed(fresh)
+    fresh.create_schema()
+    assert (rows(fresh, Store), rows(fresh, Product)) == counts == (2, 4)
+    fresh.dispose()

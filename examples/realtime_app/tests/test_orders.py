@@ -28,8 +28,9 @@ def stock(db, pid):
 
 def test_duplicate_post_creates_one_order(client, db):
     pid = product_id(db, 1)
-    first = client.post("/orders", json={"product_id": pid, "quantity": 2}, headers={**auth(1), "Idempotency-Key": "k1"})
-    again = client.post("/orders", json={"product_id": pid, "quantity": 2}, headers={**auth(1), "Idempotency-Key": "k1"})
+    headers = {**auth(1), "Idempotency-Key": "k1"}
+    first = client.post("/orders", json={"product_id": pid, "quantity": 2}, headers=headers)
+    again = client.post("/orders", json={"product_id": pid, "quantity": 2}, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json() == again.json()
     assert rows(db, Order, idempotency_key="k1") == 1 and stock(db, pid) == 8

@@ -35,8 +35,8 @@ def done_per_project(request, org_slug):
     if organization_for_member(request.user.pk, org_slug) is None:
         return JsonResponse({}, status=404)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT project_id, COUNT(*) FROM tasks_task WHERE done = %s GROUP BY project_id",  # defect: MDB103
-                       [True])
+        cursor.execute(  # defect: MDB103
+            "SELECT project_id, COUNT(*) FROM tasks_task WHERE done = %s GROUP BY project_id", [True])
         rows = cursor.fetchall()
     return JsonResponse({"done": {str(project): n for project, n in rows}})
 

@@ -86,7 +86,7 @@ class Transactions(TransactionTestCase):
     def test_audit_records_who_when_what(self):
         self.client.post("/orgs/acme/tasks/close/", {"ids": [self.task.pk]}, content_type="application/json")
         entry = AuditLog.objects.get()
-        self.assertEqual((entry.actor_id, entry.action, entry.changes["ids"]), (self.user.pk, "tasks.closed",
-                                                                               [self.task.pk]))
+        self.assertEqual((entry.actor_id, entry.action, entry.changes["ids"]),
+                         (self.user.pk, "tasks.closed", [self.task.pk]))
         self.assertIsNotNone(entry.at)
         self.assertTrue(Task.objects.get(pk=self.task.pk).done)
