@@ -1,2 +1,2 @@
 """mandu-lint: a static analyser for how Python web apps use their database."""
-__version__ = "0.1.1"
+__version__ = "0.1.3"

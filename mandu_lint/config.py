@@ -44,6 +44,7 @@ DEFAULT_NON_APP: Tuple[str, ...] = (
     "alembic/versions/",
     "**/alembic/versions/",
     "fixtures/",
+    "testing/",
 )
 
 

@@ -16,6 +16,7 @@ import tokenize
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .analysis.bounded import bounded_iter
 from .analysis.refs import ModuleNames, Scope, loop_element_ref
 from .model import Finding, Notice, Span
 from .noqa import NoqaMap, file_is_skipped
@@ -99,6 +100,7 @@ class FileContext:
         self.qual: List[str] = [facts.module] if facts.module else []
         self.class_stack: List[Optional[str]] = [None]
         self.loops: List[LoopFrame] = []
+        self.enabled: frozenset = frozenset()  # codes of the rules running on this file
         self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
         self._lines: Optional[List[str]] = None
 
@@ -245,7 +247,7 @@ class Walker:
         self.visit(node.target)
         self.visit(node.iter)
         frame = LoopFrame(node, "for", _names(node.target), node.iter, once=_exits_first_pass(node.body),
-                          retry=_is_retry(node.body), bounded=_bounded(node.iter, self.ctx))
+                          retry=_is_retry(node.body), bounded=bounded_iter(node.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(node.target, node.iter)
         self._visit_all(node.body)
@@ -286,7 +288,7 @@ class Walker:
     def _comp(self, node) -> None:
         first = node.generators[0]
         self.visit(first.iter)
-        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=_bounded(first.iter, self.ctx))
+        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=bounded_iter(first.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(first.target, first.iter)
         self.visit(first.target)
@@ -342,44 +344,6 @@ def _is_retry(body: List[ast.stmt]) -> bool:
     return False
 
 
-def _is_literal(node: Optional[ast.AST]) -> bool:
-    """A loop over a literal display of constants or names (``("open", "closed")``) or
-    ``range(<constant>)`` runs a fixed, small number of times."""
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return len(node.elts) <= _MAX_SMALL and all(isinstance(e, (ast.Constant, ast.Name, ast.Attribute))
-                                                     for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return len(node.keys) <= _MAX_SMALL and all(isinstance(k, ast.Constant) for k in node.keys)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
-        return all(isinstance(a, ast.Constant) for a in node.args)
-    return False
-
-
-_MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
-
-
-def _bounded(node: Optional[ast.AST], ctx) -> bool:
-    """A loop that runs a fixed, small number of times or walks a sequence in chunks: a literal
-    display, a name bound once to a non-empty literal (local or module-level), ``.items()``/
-    ``.keys()``/``.values()`` of one, ``range(<constants>)``, or ``range(start, stop, step)``
-    (a loop over chunks, each handled with one query on purpose)."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
-            and node.func.attr in ("items", "keys", "values"):
-        node = node.func.value
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
-            and len(node.args) == 3:
-        return True
-    if isinstance(node, ast.Name):
-        value = ctx.scope.value_of(node.id)
-        if value is not None:
-            return _is_literal(value) and bool(getattr(value, "elts", None) or getattr(value, "keys", None))
-        if ctx.scope.lookup(node.id) == ("g", f"{ctx.facts.module}.{node.id}"):
-            lit = ctx.facts.literals.get(node.id)
-            return isinstance(lit, (list, tuple, set, frozenset, dict)) and 0 < len(lit) <= _MAX_SMALL
-        return False
-    return _is_literal(node)
-
-
 def _sleeps(body: List[ast.stmt]) -> bool:
     for stmt in body:
         for n in _walk_same_loop(stmt):
@@ -399,6 +363,7 @@ def decode(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+_FSTRING = re.compile(r"(?<![\w])[rRbB]?[fF][rR]?['\"]")
 _PEP758 = re.compile(r"^(\s*except\*?\s+)([^\s(:][^:(]*,[^:]*?)(\s*(?:as\s+\w+)?\s*:)")
 _PEP695_DEF = re.compile(r"^(\s*(?:async\s+)?(?:def|class)\s+\w+)\s*\[")
 _PEP695_TYPE = re.compile(r"^(\s*)type\s+(\w+)\s*(\[[^=]*\])?\s*=")
@@ -476,7 +441,8 @@ def parse(source: str, path: str):
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         msg = getattr(exc, "msg", str(exc))
         checks = list(_NEWER_SYNTAX)
-        if msg.startswith("f-string"):  # PEP 701 (3.12) lifted the f-string quoting limits
+        if msg.startswith("f-string") or (msg.startswith("unterminated string") and _FSTRING.search(text)):
+            # PEP 701 (3.12) lifted the f-string quoting limits
             checks.append((re.compile(""), "3.12"))
         for pattern, version in checks:
             if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
@@ -489,6 +455,7 @@ def parse(source: str, path: str):
 
 
 def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Finding], List[Notice]]:
+    ctx.enabled = frozenset(cls.code for cls in rule_classes)
     rules = [cls(ctx) for cls in rule_classes]
     walker = Walker(ctx, rules)
     old = sys.getrecursionlimit()

@@ -337,3 +337,21 @@ def test_model_identifiers_must_be_unique_or_qualified(tmp_path):
     assert "mandu.yaml:3: tenant.models: model 'Author' is ambiguous: blog.Author, shop.Author" in err
     assert "mandu.yaml:4" in err and "'Athor'" in err
     assert "shop.Book" not in err  # app_label.Model picks one
+
+
+def test_cache_invalidation_follows_callers(tmp_path):
+    """A helper's findings can depend on its callers (is it always called inside a
+    transaction?): editing only the caller must re-check the helper."""
+    helper = ("from shop.models import Author, Book\n\n\ndef both(a):\n    Author.objects.create(name=a)\n"
+              "    Book.objects.create(author_id=1)\n")
+    caller = "from django.db import transaction\nfrom shop.helpers import both\n\n\ndef view(a):\n    both(a)\n"
+    root = make(tmp_path, {"shop/models.py": MODELS, "shop/helpers.py": helper, "shop/views.py": caller,
+                           "shop/settings.py": "DATABASES = {'default': {}}\n"})
+    project = __import__("mandu_lint.project.build", fromlist=["Project"])
+    from mandu_lint.config import load_settings
+    p = project.Project(root, load_settings(root / "mandu.yaml", root), use_cache=True)
+    before = p.dep_digest("shop/helpers.py")
+    (root / "shop/views.py").write_text(caller.replace("    both(a)", "    with transaction.atomic():\n"
+                                                                     "        both(a)"))
+    p2 = project.Project(root, load_settings(root / "mandu.yaml", root), use_cache=True)
+    assert p2.dep_digest("shop/helpers.py") != before

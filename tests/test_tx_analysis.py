@@ -236,7 +236,8 @@ def _view(source: str) -> FlowView:
     ("def f():\n    try:\n        c()\n    except E:\n        a()\n    except F:\n        b()\n", "a", "b", False),
     ("def f(xs):\n    for x in xs:\n        a()\n        if x:\n            continue\n        b()\n", "a", "b", True),
     ("def f(xs):\n    for x in xs:\n        if x:\n            a()\n            break\n    b()\n", "a", "b", True),
-    ("def f(xs):\n    for x in xs:\n        if x:\n            a()\n            continue\n        b()\n", "a", "b", False),
+    ("def f(xs):\n    for x in xs:\n        if x:\n            a()\n            continue\n        b()\n",
+     "a", "b", False),
 ])
 def test_same_path(source, a, b, expected):
     view, calls = _view(source)

@@ -16,13 +16,11 @@ from typing import Dict, List, Optional, Tuple
 from ..analysis.refs import child_nodes, iter_local_nodes
 from .transactions import UNKNOWN, Entry, tx_index
 from .txcalls import stack_of
+from .txpaths import may_follow
 from .txsummary import Atom, call_atoms
 
 SQL_WRITE = re.compile(r"^\s*(insert|update|delete|replace|merge|upsert)\b", re.I)
 SQL_LOCK = re.compile(r"\bfor\s+(no\s+key\s+)?update\b|\bfor\s+share\b", re.I)
-LOOPS = (ast.For, ast.AsyncFor, ast.While)
-TERMINAL = (ast.Return, ast.Raise)
-JUMPS = (ast.Break, ast.Continue)
 BARRIERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
@@ -184,95 +182,15 @@ class FlowView:
                 return anc
         return None
 
+    def may_follow(self, a: ast.AST, b: ast.AST) -> bool:
+        """Can ``b`` run after ``a`` in one execution of the function (see txpaths)?"""
+        return may_follow(self, a, b)
+
     def statement(self, node: ast.AST) -> ast.AST:
         cur = node
         while cur is not None and not isinstance(cur, ast.stmt):
             cur = self.parent(cur)
         return cur
-
-    def may_follow(self, a: ast.AST, b: ast.AST) -> bool:
-        """Can ``b`` run after ``a`` in one execution of the function (no loop-around)?"""
-        if a is b:
-            return False
-        chain_a = [a] + self.ancestors(a)
-        ids_a = {id(n): i for i, n in enumerate(chain_a)}
-        chain_b = [b] + self.ancestors(b)
-        j = next((k for k, n in enumerate(chain_b) if id(n) in ids_a), None)
-        if j is None or j == 0:
-            return False
-        lca = chain_b[j]
-        i = ids_a[id(lca)]
-        if i == 0:
-            return False
-        ca, cb = chain_a[i - 1], chain_b[j - 1]
-        if not _ordered(lca, ca, cb):
-            return False
-        return not self._leaves_before(chain_a[: i], lca, cb)
-
-    def _leaves_before(self, chain: List[ast.AST], lca: ast.AST, target: ast.AST) -> bool:
-        """Does every path from the node (chain[0]) leave before reaching ``target``?"""
-        for k in range(len(chain) - 1):
-            node, holder = chain[k], chain[k + 1]
-            # a break/continue targets a loop below the common ancestor: the path goes on after it
-            inner_loop = any(isinstance(c, LOOPS) for c in chain[k + 1:])
-            for body in _bodies(holder):
-                if node in body:
-                    rest = body[body.index(node) + 1:]
-                    if any(isinstance(s, TERMINAL) or (isinstance(s, JUMPS) and not inner_loop) for s in rest):
-                        return True
-        node = chain[-1]
-        for body in _bodies(lca):
-            if node in body and target in body:
-                between = body[body.index(node) + 1: body.index(target)]
-                return any(isinstance(s, TERMINAL + JUMPS) for s in between)
-        return False
-
-
-def _bodies(node: ast.AST):
-    for name in ("body", "orelse", "finalbody"):
-        v = getattr(node, name, None)
-        if isinstance(v, list):
-            yield v
-    for h in getattr(node, "handlers", ()):
-        yield h.body
-    for c in getattr(node, "cases", ()):
-        yield c.body
-
-
-def _ordered(lca: ast.AST, ca: ast.AST, cb: ast.AST) -> bool:
-    """Under their lowest common ancestor, can the branch holding ``cb`` run after the one
-    holding ``ca``?"""
-    if isinstance(lca, ast.If):
-        if ca is lca.test:
-            return True
-        if (ca in lca.body) != (cb in lca.body):
-            return False
-        return _stmt_order(lca, ca, cb)
-    if isinstance(lca, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-        where = {}
-        for name, part in (("body", lca.body), ("orelse", lca.orelse), ("final", lca.finalbody)):
-            for s in part:
-                where[id(s)] = name
-        for k, h in enumerate(lca.handlers):
-            where[id(h)] = f"h{k}"
-        pa, pb = where.get(id(ca), ""), where.get(id(cb), "")
-        if pa == pb or pb == "final":
-            return _stmt_order(lca, ca, cb)
-        if (pa, pb[:1]) == ("body", "h"):
-            # the handler runs after a statement of the body only if something after it can fail
-            return ca is not lca.body[-1] or bool(lca.orelse)
-        return (pa, pb[:1]) == ("body", "o")
-    if isinstance(lca, ast.Match):
-        return False
-    return _stmt_order(lca, ca, cb)
-
-
-def _stmt_order(lca, ca, cb) -> bool:
-    for body in _bodies(lca):
-        if ca in body and cb in body:
-            return body.index(ca) < body.index(cb)
-    pos = lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))  # noqa: E731
-    return pos(ca) < pos(cb)
 
 
 def _in_body(with_node, node, view) -> bool:

@@ -42,7 +42,7 @@ class Summaries:
         return out
 
     def _atoms(self, fn):
-        tx, ix, typer = self.tx, self.tx.ix, self.tx.typer
+        tx, typer = self.tx, self.tx.typer
         found = []
         handlers = getattr(fn, "handlers", ())
         for ref, line, col in fn.calls:

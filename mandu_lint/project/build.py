@@ -73,6 +73,7 @@ class Project:
         self._deps: Optional[Dict[str, str]] = None
         self._overrides: set = set()
         self._stored_deps: Optional[Dict[str, str]] = None
+        self._reverse: Optional[Dict[str, List[str]]] = None
         self._key: Optional[str] = None
 
     # -- file contents ------------------------------------------------------------------------
@@ -253,20 +254,32 @@ class Project:
         return hit
 
     def _compute_deps(self, rel: str) -> str:
+        """Forward closure (what ``rel`` reads through imports), reverse closure (its callers
+        live in files that import it: "is this helper always called inside a transaction?"
+        depends on them), and every model file."""
         ix = self.index
-        graph = ix.import_graph
-        seen = {rel}
-        stack = [rel]
-        while stack:
-            for nxt in graph.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+        if self._reverse is None:
+            self._reverse = {}
+            for src, targets in ix.import_graph.items():
+                for t in targets:
+                    self._reverse.setdefault(t, []).append(src)
+        seen = _closure(rel, ix.import_graph) | _closure(rel, self._reverse)
         seen.update(ix.model_files)
         h = hashlib.sha256()
         for r in sorted(seen):
             h.update(f"{r}\0{self.digests.get(r, '')}\n".encode())
         return h.hexdigest()[:32]
+
+
+def _closure(start: str, graph: Dict[str, List[str]]) -> set:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for nxt in graph.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
 
 
 class CacheLoader:

@@ -48,6 +48,7 @@ class ClassFacts:
     methods: Dict[str, str] = field(default_factory=dict)  # name -> function qual
     meta_refs: Dict[str, Ref] = field(default_factory=dict)  # ``class Meta`` names (``model = Book``)
     decorators: List[Ref] = field(default_factory=list)  # class decorators (``method_decorator(atomic, ...)``)
+    display_sizes: Dict[str, int] = field(default_factory=dict)  # class-body ``NAME = (...)`` sizes
 
 
 @dataclass
@@ -91,6 +92,7 @@ class FileFacts:
     db_settings: Dict[str, object] = field(default_factory=dict)
     error: Optional[str] = None  # the file did not parse
     star_imports: Tuple[str, ...] = ()  # modules imported with ``from m import *``
+    display_sizes: Dict[str, int] = field(default_factory=dict)  # ``NAME = [a, b, c]`` → 3
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -133,6 +135,15 @@ def _is_type_alias(node: ast.AST) -> bool:
         return False
     head = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
     return head in ("Annotated", "Optional", "Union")
+
+
+def _display_size(node: ast.AST) -> Optional[int]:
+    """The number of items of a list/tuple/set/dict display, whatever the items are."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return len(node.elts)
+    if isinstance(node, ast.Dict):
+        return len(node.keys)
+    return None
 
 
 def _literal(node: ast.AST):
@@ -203,6 +214,9 @@ class Extractor:
                                                                            ast.Set)) else None
                     if lit is not None:
                         self.facts.literals[t.id] = lit
+                    size = _display_size(node.value)
+                    if size is not None:
+                        self.facts.display_sizes[t.id] = size
         elif isinstance(node, (ast.If, ast.Try)):
             for child in node.body + getattr(node, "orelse", []) + getattr(node, "finalbody", []):
                 self._top(child)
@@ -247,6 +261,9 @@ class Extractor:
                 kw = {"__optional__": True} if _optional(item.annotation) else {}
                 cf.fields[t.id] = FieldFacts(t.id, None, None, kw, item.lineno, ann)
             elif value is not None:
+                size = _display_size(value)
+                if size is not None:
+                    cf.display_sizes[t.id] = size
                 lit = _literal(value) if isinstance(value, ast.Constant) else None
                 cf.attrs[t.id] = ("lit", lit) if lit is not None else scope.ref_of(value)
 

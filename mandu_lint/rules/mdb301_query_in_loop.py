@@ -8,11 +8,15 @@ from ..analysis.loading import covers, relation_path
 from ..analysis.loading import strip_all as _strip_all
 from ..analysis.loaded import served
 from ..analysis.per_row import loop_eager
+from ..analysis.bounded import is_batched_call
 from ..model import Location, Span
 from .base import Rule
 
 # Methods of a prefetched related manager that read Django's prefetch cache (no query).
 CACHE_READS = frozenset("all count exists first last acount aexists afirst alast".split())
+# Reads of a queryset already evaluated in this pass that Django answers from its result cache
+# (``first``/``last`` only when the model is ordered: otherwise they order by pk and query).
+EVALUATED_READS = frozenset("all count exists acount aexists".split())
 QUERYSETS = ("qs", "manager", "relmgr", "saquery")
 
 
@@ -188,6 +192,7 @@ def fine(ids, urls):
     def __init__(self, ctx):
         super().__init__(ctx)
         self._flushes = []  # for each enclosing ``if``: is it a "buffer is full, flush it" branch?
+        self._evaluated = {}  # id(loop frame) -> queryset names evaluated so far in this pass
 
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
@@ -196,21 +201,22 @@ def fine(ids, urls):
                 return frame
         return None
 
-    def visit_If(self, node: ast.If) -> None:
-        self._flushes.append(_is_batch_flush(node))
-
     def leave_If(self, node: ast.If) -> None:
         self._flushes.pop()
 
     def visit_Call(self, node: ast.Call) -> None:
         frame = self._frame()
-        if frame is None or any(self._flushes):
+        if frame is not None and isinstance(node.func, ast.Name) and node.func.id in _BUILTIN_EVAL and node.args:
+            self._mark_evaluated(node.args[0], frame)
+        if frame is None or any(self._flushes) or is_batched_call(node, frame):
             return
         _ref, _t, ev = self.ctx.call_info(node)
         if ev is None:
             return
+        if ev[0] == "write" and "MDB303" in self.ctx.enabled:
+            return  # MDB303 decides about writes, including the ones it deliberately leaves alone
         if ev[0] in ("query", "write"):
-            if self._cached(node, frame):
+            if self._cached(node, frame) or self._statement_per_pass(node, frame):
                 return
             verb = "writes to the database" if ev[0] == "write" else "runs a query"
             text = _callee_text(node)
@@ -234,12 +240,46 @@ def fine(ids, urls):
         self.report(node, f"`{brief(node)}` {verb} on every iteration of the loop on line {frame.node.lineno} "
                           f"(`{where}` runs {what} at {site}); {_advice(kind)}", related=related)
 
+    # -- querysets evaluated earlier in the same pass read Django's result cache ---------------------
+    def _mark_evaluated(self, node: ast.AST, frame) -> None:
+        if isinstance(node, ast.NamedExpr):
+            self._evaluated.setdefault(id(frame), set()).add(node.target.id)
+            node = node.value
+        if isinstance(node, ast.Name):
+            t = self.ctx.type_of(node)
+            if t is not None and t[0] == "qs":
+                self._evaluated.setdefault(id(frame), set()).add(node.id)
+
+    def _is_evaluated(self, name: str, frame) -> bool:
+        return name in self._evaluated.get(id(frame), ())
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            if isinstance(t, ast.Name):
+                for names in self._evaluated.values():
+                    names.discard(t.id)
+
+    def visit_If(self, node: ast.If) -> None:
+        self._flushes.append(_is_batch_flush(node))
+        frame = self._frame()
+        if frame is not None:
+            self._mark_evaluated(node.test, frame)
+
+    def _statement_per_pass(self, node: ast.Call, frame) -> bool:
+        """``for sql in statements: cursor.execute(sql)`` runs different statements, not one
+        query per row."""
+        return (isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "executemany")
+                and bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id in frame.targets)
+
     def _cached(self, node: ast.Call, frame) -> bool:
-        """A read served from a cache instead of the database: a prefetched related manager, or
-        ``list()``/``len()`` of a queryset that was evaluated before the loop."""
+        """A read served from a cache instead of the database: a prefetched related manager, a
+        queryset evaluated earlier in the same pass, or ``list()``/``len()`` of a queryset that
+        was evaluated before the loop."""
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr in CACHE_READS and self._prefetched(f.value):
             return True
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and self._is_evaluated(f.value.id, frame):
+            return f.attr in EVALUATED_READS or (f.attr in ("first", "last") and self._ordered(f.value))
         if isinstance(f, ast.Name) and node.args:
             arg = node.args[0]
             if isinstance(arg, ast.Name):
@@ -257,11 +297,17 @@ def fine(ids, urls):
     # -- iterating a fresh queryset inside a loop ---------------------------------------------------
     def visit_For(self, node) -> None:
         self._iterated(node.iter)
+        frame = self._frame()
+        if frame is not None:
+            self._mark_evaluated(node.iter, frame)
 
     visit_AsyncFor = visit_For
 
     def visit_ListComp(self, node) -> None:
         self._iterated(node.generators[0].iter)
+        frame = self._frame()
+        if frame is not None:
+            self._mark_evaluated(node.generators[0].iter, frame)
 
     visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
 
@@ -269,12 +315,19 @@ def fine(ids, urls):
         # the walker hands us only the inner generators, which run once per outer element
         self._iterated(node.iter)
 
+    def _ordered(self, name: ast.Name) -> bool:
+        t = self.ctx.type_of(name)
+        cf = self.ctx.index.classes.get(t[1]) if t is not None and t[1] else None
+        return bool(cf is not None and cf.meta.get("ordering"))
+
     def _iterated(self, it: ast.AST) -> None:
         frame = self._frame()
-        if frame is None:
+        if frame is None or any(self._flushes):
             return
-        if isinstance(it, ast.Name) and it.id not in frame.assigned:
+        if isinstance(it, ast.Name) and (it.id not in frame.assigned or self._is_evaluated(it.id, frame)):
             return  # a queryset evaluated once is cached; re-iterating it does not query
+        if isinstance(it, ast.Call) and is_batched_call(it, frame):
+            return
         if isinstance(it, ast.Call) and self.ctx.call_info(it)[2] is not None:
             return  # the call itself is the query; visit_Call reports it
         t = self.ctx.type_of(it)

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..analysis.writes import (dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
                                param_write)
+from ..analysis.bounded import is_batched_call
 from ..model import Location, Span
 from .base import Rule
 from .mdb301_query_in_loop import brief
@@ -165,7 +166,7 @@ def publish(ids, titles, session: Session, objs):
 
     def _write(self, node: ast.Call, frame) -> None:
         name = method_name(node)
-        if is_bulk(node) or _batched(node, frame):
+        if is_bulk(node) or is_batched_call(node, frame):
             return
         if is_staging(self.ctx, node):
             commit = self._commit_after(node, frame)
@@ -230,18 +231,3 @@ def _inside_body(node: ast.AST, loop: ast.AST) -> bool:
     if not isinstance(body, list):
         return True
     return any(n is node for stmt in body for n in ast.walk(stmt))
-
-
-def _batched(node: ast.Call, frame) -> bool:
-    """``filter(pk__in=chunk).update(...)`` where ``chunk`` is what the loop hands out (or a
-    ``while batch := ...`` test binds): one statement per batch, on purpose."""
-    names = set(frame.targets)
-    if isinstance(frame.node, ast.While):
-        names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
-    cur = node
-    while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
-        for k in cur.keywords:
-            if k.arg and k.arg.endswith("__in") and isinstance(k.value, ast.Name) and k.value.id in names:
-                return True
-        cur = cur.func.value
-    return False

@@ -139,6 +139,7 @@ def retry(session: Session):
             return None
         return f"`{brief(node)}` commits ({atom.what} in `{atom.qual.rsplit('.', 1)[-1]}`)"
 
+
 def _batchy(frame) -> bool:
     """A loop over batches, chunks or pages commits once per batch on purpose."""
     names = list(frame.targets)

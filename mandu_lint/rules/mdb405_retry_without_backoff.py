@@ -255,7 +255,9 @@ def _verdict(loop, scope) -> Optional[str]:
 
 
 def _varying(loop) -> Set[str]:
-    names = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)} if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
+    names = set()
+    if isinstance(loop, (ast.For, ast.AsyncFor)):
+        names = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
     for n in ast.walk(loop):
         if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
             names.add(n.target.id)

@@ -203,7 +203,6 @@ def _inside(inner: ast.AST, outer: ast.AST) -> bool:
     return any(n is inner for n in ast.walk(outer))
 
 
-
 def _rest_of_block(view: FlowView, node: ast.stmt) -> List[ast.stmt]:
     """The statements after ``node`` in its block."""
     parent = view.parent(node)

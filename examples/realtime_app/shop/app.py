@@ -29,9 +29,13 @@ def create_app(database_url: str = "", relay_every: float = RELAY_EVERY_SECONDS)
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            app.state.relay.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(relay_task), 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
             app.state.db.dispose()
 
     app = FastAPI(title="realtime shop", lifespan=lifespan)

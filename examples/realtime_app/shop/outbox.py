@@ -51,22 +51,33 @@ class Relay:
         self.sessions, self.bus = sessions, bus
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._wake: Optional[asyncio.Event] = None
+        self._stopping = False
 
     def kick(self) -> None:
         """Thread-safe and cheap: ask the relay task to run now. Call it after the commit."""
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def stop(self) -> None:
+        """Ask the relay task to finish its current pass and return."""
+        self._stopping = True
+        self.kick()
+
     async def run(self, every: float) -> None:
-        """The relay task: relay when kicked, and at least every ``every`` seconds."""
+        """The relay task: relay when kicked, and at least every ``every`` seconds, until
+        :meth:`stop`. (``asyncio.wait`` rather than ``wait_for``: on Python < 3.12 ``wait_for``
+        can swallow a cancellation that races the event, and the task would never end.)"""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        while True:
+        while not self._stopping:
             self._wake.clear()
             await asyncio.to_thread(relay_pending, self.sessions, self.bus)
+            if self._stopping:
+                break
+            waiter = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait_for(self._wake.wait(), every)
-            except asyncio.TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=every)
+            finally:
+                waiter.cancel()
 
 
 def relay_pending(sessions: sessionmaker, bus: EventBus, batch: int = 200) -> int:
