@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .analysis.bounded import bounded_iter
-from .analysis.refs import ModuleNames, Scope, loop_element_ref
+from .analysis.refs import ModuleNames, Scope, child_nodes, loop_element_ref
 from .model import Finding, Notice, Span
 from .noqa import NoqaMap, file_is_skipped
 from .project.extract import function_scope, module_scope
@@ -95,6 +95,7 @@ class FileContext:
             self.scope = Scope(names, func=None)
             self.scope.locals = dict(facts.module_locals)
             self.scope.lazy_body = [n for n in tree.body if not isinstance(n, _DEFS)]
+            self.scope.freeze()
         else:
             self.scope = module_scope(names, tree)
         self.qual: List[str] = [facts.module] if facts.module else []
@@ -163,17 +164,16 @@ class Walker:
         self.visitors: Dict[type, list] = {}
         self.leavers: Dict[type, list] = {}
         for rule in self.rules:
-            for attr in dir(rule):
-                if attr.startswith("visit_") or attr.startswith("leave_"):
-                    typ = getattr(ast, attr[6:], None)
-                    if isinstance(typ, type):
-                        table = self.visitors if attr[0] == "v" else self.leavers
-                        table.setdefault(typ, []).append((rule, getattr(rule, attr)))
+            if not rule.active:
+                continue
+            for attr, typ, is_visit in _hooks(type(rule)):
+                table = self.visitors if is_visit else self.leavers
+                table.setdefault(typ, []).append((rule, getattr(rule, attr)))
 
     def run(self) -> None:
         self.visit(self.ctx.tree)
         for rule in self.rules:
-            if rule.code not in self.crashed:
+            if rule.code not in self.crashed and rule.active:
                 self._call(rule, rule.finish)
 
     def _call(self, rule, fn, *args) -> None:
@@ -195,7 +195,7 @@ class Walker:
         if method is not None:
             method(self, node)
         else:
-            for child in ast.iter_child_nodes(node):
+            for child in child_nodes(node):
                 self.visit(child)
         self._dispatch(self.leavers, node)
 
@@ -264,10 +264,13 @@ class Walker:
         saved = {target.id: (scope.locals.get(target.id, _MISSING), scope.values.get(target.id, _MISSING))}
         scope.locals[target.id] = loop_element_ref(scope, it)
         scope.values.pop(target.id, None)
+        scope.forget()
         return saved
 
     def _restore(self, saved: dict) -> None:
         scope = self.ctx.scope
+        if saved:
+            scope.forget()
         for name, (ref, value) in saved.items():
             for table, old in ((scope.locals, ref), (scope.values, value)):
                 if old is _MISSING:
@@ -301,6 +304,23 @@ class Walker:
             self.visit(node.elt)
         self._restore(saved)
         self.ctx.loops.pop()
+
+
+_HOOKS: Dict[type, tuple] = {}
+
+
+def _hooks(rule_cls: type) -> tuple:
+    """(method name, ast node type, is-visit) of a rule class, computed once per class."""
+    hit = _HOOKS.get(rule_cls)
+    if hit is None:
+        found = []
+        for attr in dir(rule_cls):
+            if attr.startswith(("visit_", "leave_")):
+                typ = getattr(ast, attr[6:], None)
+                if isinstance(typ, type):
+                    found.append((attr, typ, attr[0] == "v"))
+        hit = _HOOKS[rule_cls] = tuple(found)
+    return hit
 
 
 _SPECIAL = {

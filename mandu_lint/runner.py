@@ -89,6 +89,11 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it);
     ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over)."""
     path = str(project.root / rel)
+    rules = sel.for_file(rel, project.is_non_app(rel))
+    if not rules and tree is None and rel not in project._overrides:
+        facts = project.index.files.get(rel)
+        if facts is not None and facts.error is None:
+            return [], []  # it parsed when it was indexed, and no rule applies here (tests, migrations)
     data = project.data(rel)
     if data is None:
         return [], [Notice(path, "could not be read", error=True)]
@@ -106,7 +111,6 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
         if isinstance(problem, Notice):
             return [], [problem]
         return (fingerprint([problem], rel) if sel.syntax_enabled(rel) else []), []
-    rules = sel.for_file(rel, project.is_non_app(rel))
     if not rules:
         return [], []
     facts = project.index.files.get(rel)

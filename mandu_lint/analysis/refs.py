@@ -154,9 +154,22 @@ class Scope:
         self.locals: Dict[str, Ref] = {}
         self.values: Dict[str, Optional[ast.AST]] = {}  # name -> its only assigned expression
         self.lazy_body: Optional[list] = None  # locals came from the cache; values computed on demand
+        # id(node) -> ref, once every binding is known (see ``freeze``); several rules ask for the
+        # ref of the same call, and a chain's ref contains the refs of its inner calls.
+        self.memo: Optional[Dict[int, Ref]] = None
+
+    def freeze(self) -> None:
+        """Bindings are complete: refs may be memoised from now on."""
+        self.memo = {}
+
+    def forget(self) -> None:
+        """A binding changed (the engine rebinds loop variables): drop memoised refs."""
+        if self.memo:
+            self.memo.clear()
 
     # -- building ---------------------------------------------------------------------------
     def bind(self, name: str, ref: Ref) -> None:
+        self.forget()
         old = self.locals.get(name, self)
         if old is self:
             self.locals[name] = ref
@@ -283,6 +296,16 @@ class Scope:
         return ref
 
     def _ref_of(self, node: ast.AST) -> Ref:
+        memo = self.memo
+        if memo is None or isinstance(node, ast.Name):
+            return self._compute(node)
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        ref = memo[key] = self._compute(node)
+        return ref
+
+    def _compute(self, node: ast.AST) -> Ref:
         if isinstance(node, ast.Name):
             return self.lookup(node.id)
         if isinstance(node, ast.Attribute):

@@ -341,15 +341,18 @@ def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], oute
     if locals_ is not None:
         scope.locals = dict(locals_)
         scope.lazy_body = node.body
+        scope.freeze()
         return scope
     scope.bind_params(node.args, is_method=cls is not None and not is_static, is_classmethod=is_classm)
     scope.collect(node.body, nodes)
+    scope.freeze()
     return scope
 
 
 def module_scope(names: ModuleNames, tree: ast.Module) -> Scope:
     scope = Scope(names, func=None)
     scope.collect(_module_level_nodes(tree.body))
+    scope.freeze()
     return scope
 
 

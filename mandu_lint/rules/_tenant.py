@@ -23,6 +23,7 @@ class TenantRule(Rule):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.tenant = tenant_file(ctx)
+        self.active = self.tenant is not None  # off here: the engine skips it entirely
         self._defs: List[ast.AST] = []  # enclosing classes and functions, innermost last
         self._origins: set = set()
 

@@ -39,6 +39,9 @@ class Rule:
     def __init__(self, ctx: "FileContext"):
         self.ctx = ctx
         self.findings: List[Finding] = []
+        # A rule that has nothing to do in this file (not configured, not in a layer…) sets this
+        # False in ``__init__``; the engine then never calls it, which keeps the walk cheap.
+        self.active = True
 
     @classmethod
     def meta(cls) -> RuleMeta:

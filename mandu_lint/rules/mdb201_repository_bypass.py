@@ -191,6 +191,7 @@ def index(request):
         super().__init__(ctx)
         self.lmap = layer_map(ctx.project.settings)
         self.layer = self.lmap.layer_of(ctx.relpath) if self.lmap.configured else None
+        self.active = self.layer in ABOVE_REPOSITORY  # off here: the engine skips it entirely
         self.covered = set()
 
     def visit_Call(self, node: ast.Call) -> None:

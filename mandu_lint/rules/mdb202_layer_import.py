@@ -154,6 +154,7 @@ class OrderRepository:
         super().__init__(ctx)
         self.lmap = layer_map(ctx.project.settings)
         self.layer = self.lmap.layer_of(ctx.relpath) if self.lmap.configured else None
+        self.active = self.layer is not None  # off here: the engine skips it entirely
         self.type_only: Set[int] = set()  # imports under `if TYPE_CHECKING:`
         self.in_annotation: Set[int] = set()  # Name nodes inside annotations
         self.used: Set[str] = set()  # names loaded outside annotations
