@@ -110,6 +110,14 @@ class FileContext:
     def scope_name(self) -> str:
         return ".".join(self.qual)
 
+    def reporting_frame(self) -> Optional[LoopFrame]:
+        """The innermost loop whose body runs once per row (not a loop that runs once, a retry
+        loop or a fixed/chunked loop), or None: the per-row context loop rules report against."""
+        for frame in reversed(self.loops):
+            if frame.reports:
+                return frame
+        return None
+
     def ref(self, node: ast.AST):
         return self.scope.ref_of(node)
 

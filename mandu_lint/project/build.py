@@ -1,7 +1,6 @@
 """Build (or load from the cache) a project: its settings, files, facts and index."""
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor

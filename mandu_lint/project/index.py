@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Callable, Dict, Iterable, List, Optional
 
-from .extract import ClassFacts, FileFacts, FuncFacts
+from .extract import ClassFacts, FileFacts
 from .models import (DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY, SA_DECL_BASES,
                      SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE, Model, Relation, default_reverse_name,
                      django_app_label, expand_related_name, resolve_target, snake)

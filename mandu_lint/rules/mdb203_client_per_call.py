@@ -239,7 +239,7 @@ def list_orders(e=Depends(get_engine)):
     # -- helpers ----------------------------------------------------------------------------------
     def _loop(self, node: ast.Call):
         """The innermost reporting loop, unless the call's arguments change per iteration."""
-        frame = next((f for f in reversed(self.ctx.loops) if f.reports), None)
+        frame = self.ctx.reporting_frame()
         if frame is None:
             return None
         varying = set(frame.targets) | frame.assigned

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ast
-from typing import Optional
 
 from ..analysis.loading import covers, relation_path
 from ..analysis.loading import strip_all as _strip_all
@@ -196,10 +195,7 @@ def fine(ids, urls):
 
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
-        for frame in reversed(self.ctx.loops):
-            if frame.reports:
-                return frame
-        return None
+        return self.ctx.reporting_frame()
 
     def leave_If(self, node: ast.If) -> None:
         self._flushes.pop()
@@ -397,7 +393,3 @@ def _advice(kind: str, callee: str = "") -> str:
     if kind == "write":
         return "batch the writes (bulk_create/bulk_update/executemany or one set-based statement)"
     return "fetch the rows once before the loop"
-
-
-def first_reporting_frame(loops) -> Optional[object]:
-    return next((f for f in reversed(loops) if f.reports), None)

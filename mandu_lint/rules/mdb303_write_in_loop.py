@@ -137,7 +137,7 @@ def publish(ids, titles, session: Session, objs):
     ]
 
     def _frame(self):
-        frame = next((f for f in reversed(self.ctx.loops) if f.reports), None)
+        frame = self.ctx.reporting_frame()
         return None if frame is None or self._fixed_list(frame) else frame
 
     def _fixed_list(self, frame) -> bool:

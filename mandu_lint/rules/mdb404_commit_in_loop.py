@@ -112,7 +112,7 @@ def retry(session: Session):
 
     def visit_Call(self, node: ast.Call) -> None:
         view = self.view()
-        frame = next((f for f in reversed(self.ctx.loops) if f.reports), None)
+        frame = self.ctx.reporting_frame()
         if frame is None or view is None or id(frame.node) in self._loops or _batchy(frame):
             return
         what = self._commit(node)
