@@ -1,0 +1,562 @@
+"""Real-world validation of mandu-lint: run, sample, triage, tally (issue 11 §1).
+
+    python bench/realworld/triage.py run APP SNAPSHOT_DIR [--config FILE] [--final-draw]
+    python bench/realworld/triage.py sample [--seed N] [--cap 10] [--rejudge 0.2]
+    python bench/realworld/triage.py tally            (also: triage.py --tally)
+    python bench/realworld/triage.py draw
+    python bench/realworld/triage.py verify           (registry and holdout.lock consistency)
+
+The protocol is in bench/realworld/README.md. Standard library plus PyYAML only. Nothing is
+fetched: ``run`` analyses a snapshot already on disk. What is stored is data only — paths
+relative to the snapshot, line numbers, rule ids, the analyser's messages, verdicts and one-line
+reasons — never source code (fix edits, which quote code, are dropped).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import shlex
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+VERDICTS = ("TP", "FP", "NEG")
+SHEET_COLUMNS = ("app", "path", "line", "rule", "message", "verdict", "reason")
+VERDICT_COLUMNS = ("app", "path", "line", "rule", "verdict", "reason", "judge")
+DEFAULT_SAMPLE_SEED = 20261204
+DEFAULT_CAP = 10
+DEFAULT_REJUDGE = 0.2
+MIN_JUDGED_PER_RULE = 15
+REJUDGE_SUFFIX = ".rejudge.csv"
+SKIP_DIRS = {".git", ".hg", ".svn", ".mandu_cache", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
+
+# Never registered, run, triaged or mined (kept out of every pool; netbox is a performance benchmark only).
+RESERVED = {
+    "saleor/saleor", "healthchecks/healthchecks", "wagtail/wagtail", "pretalx/pretalx",
+    "getredash/redash", "DefectDojo/django-DefectDojo", "TandoorRecipes/recipes",
+    "taigaio/taiga-back", "Netflix/dispatch", "mealie-recipes/mealie", "CTFd/CTFd",
+    "netbox-community/netbox",
+}
+RESERVED_NAMES = {"saleor", "healthchecks", "wagtail", "pretalx", "redash", "django-defectdojo",
+                  "recipes", "taiga-back", "dispatch", "mealie", "ctfd", "netbox"}
+
+FAMILIES = {
+    "0": "MDB0xx parse",
+    "1": "MDB1xx tenant scope",
+    "2": "MDB2xx layers and connections",
+    "3": "MDB3xx queries in loops",
+    "4": "MDB4xx transactions",
+}
+
+
+class ProtocolError(Exception):
+    """The protocol forbids the requested action, or its files are inconsistent."""
+
+
+# --------------------------------------------------------------------------- registry and lock
+def load_registry(base: Path = HERE) -> dict:
+    data = yaml.safe_load((base / "apps.yaml").read_text(encoding="utf-8"))
+    apps = data["apps"]
+    for name, app in apps.items():
+        if app.get("pool") not in ("tune", "holdout"):
+            raise ProtocolError(f"apps.yaml: {name}: pool must be tune or holdout")
+        if app.get("family") not in ("django", "sqlalchemy", "dbapi"):
+            raise ProtocolError(f"apps.yaml: {name}: family must be django, sqlalchemy or dbapi")
+        if len(str(app.get("commit", ""))) != 40:
+            raise ProtocolError(f"apps.yaml: {name}: commit must be 40 hex digits")
+        if is_reserved(app["repo"]):
+            raise ProtocolError(f"apps.yaml: {name}: {app['repo']} is reserved and may not be registered")
+    return apps
+
+
+def is_reserved(repo: str) -> bool:
+    return repo in RESERVED or repo.split("/")[-1].lower() in RESERVED_NAMES
+
+
+def load_lock(base: Path = HERE) -> dict:
+    return yaml.safe_load((base / "holdout.lock").read_text(encoding="utf-8"))
+
+
+def pool_digest(pool: list[dict]) -> str:
+    lines = sorted(f"{p['repo']}@{p['commit']}" for p in pool)
+    return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
+
+
+def verify_lock(lock: dict, registry: dict) -> None:
+    """The lock is intact (digest) and agrees with apps.yaml on every holdout app."""
+    pool = lock["pool"]
+    if pool_digest(pool) != lock["pool_digest"]:
+        raise ProtocolError("holdout.lock: pool_digest does not match the pool (the lock was edited)")
+    in_lock = {p["name"]: p for p in pool}
+    in_registry = {n: a for n, a in registry.items() if a["pool"] == "holdout"}
+    if set(in_lock) != set(in_registry):
+        raise ProtocolError(
+            "holdout apps differ between holdout.lock and apps.yaml: "
+            f"{sorted(set(in_lock) ^ set(in_registry))}"
+        )
+    for name, p in in_lock.items():
+        a = in_registry[name]
+        for key in ("repo", "commit", "family"):
+            if p[key] != a[key]:
+                raise ProtocolError(f"{name}: {key} differs between holdout.lock and apps.yaml")
+
+
+# --------------------------------------------------------------------------- the final draw
+def draw_rank(seed: int, repo: str) -> str:
+    return hashlib.sha256(f"{seed}:{repo}".encode()).hexdigest()
+
+
+def final_draw(lock: dict) -> list[str]:
+    """Names of the drawn holdout apps, best rank first. Depends only on the seed, the pool's
+    repos and families, the size and the per-family minimums (not on the order of the pool)."""
+    d = lock["draw"]
+    seed, size, mins = int(d["seed"]), int(d["size"]), dict(d.get("min_per_family") or {})
+    pool = {p["name"]: p for p in lock["pool"]}
+    if size > len(pool):
+        raise ProtocolError(f"draw size {size} exceeds the pool ({len(pool)} apps)")
+    if sum(mins.values()) > size:
+        raise ProtocolError("per-family minimums exceed the draw size")
+    ranked = sorted(pool, key=lambda n: (draw_rank(seed, pool[n]["repo"]), n))
+    drawn = ranked[:size]
+
+    def count(fam):
+        return sum(1 for n in drawn if pool[n]["family"] == fam)
+
+    for fam in sorted(mins):
+        while count(fam) < mins[fam]:
+            outgoing = [n for n in reversed(drawn)
+                        if pool[n]["family"] != fam and count(pool[n]["family"]) > mins.get(pool[n]["family"], 0)]
+            incoming = [n for n in ranked if n not in drawn and pool[n]["family"] == fam]
+            if not outgoing or not incoming:
+                raise ProtocolError(f"cannot satisfy the minimum of {mins[fam]} {fam} apps")
+            drawn[drawn.index(outgoing[0])] = incoming[0]
+    return sorted(drawn, key=ranked.index)
+
+
+# --------------------------------------------------------------------------- run
+def count_py(snapshot: Path) -> tuple[int, int]:
+    """(.py files, physical lines in them) under the snapshot, skipping VCS/cache/venv folders."""
+    files = lines = 0
+    for root, dirs, names in os.walk(snapshot):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in names:
+            if name.endswith(".py"):
+                data = (Path(root) / name).read_bytes()
+                files += 1
+                lines += data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return files, lines
+
+
+def _rel(path: str, snapshot: Path) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(snapshot.resolve())
+        except ValueError:
+            return p.name  # outside the snapshot: keep no machine path
+    s = p.as_posix()
+    return s[2:] if s.startswith("./") else s
+
+
+def strip_report(report: dict, snapshot: Path) -> tuple[list[dict], list[dict]]:
+    """Findings and notices without any source text: fix edits (which quote code) are dropped."""
+    findings = []
+    for f in report.get("findings", []):
+        findings.append({
+            "rule": f["code"],
+            "path": _rel(f["path"], snapshot),
+            "line": f["line"],
+            "column": f.get("column"),
+            "end_line": f.get("end_line"),
+            "message": f.get("message", ""),
+            "fingerprint": f.get("fingerprint", ""),
+            "scope": f.get("scope", ""),
+            "fix_safety": (f.get("fix") or {}).get("safety"),
+            "related": [{"path": _rel(r["path"], snapshot), "line": r["line"], "message": r.get("message", "")}
+                        for r in f.get("related", [])],
+        })
+    notices = [{"path": _rel(n.get("path", ""), snapshot) if n.get("path") else "",
+                "message": n.get("message", ""), "error": bool(n.get("error")), "rule": n.get("rule", "")}
+               for n in report.get("notices", [])]
+    return findings, notices
+
+
+def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag: bool) -> None:
+    """Raise ProtocolError unless the analyser may be run on this app now."""
+    if app not in registry:
+        raise ProtocolError(f"{app} is not registered in apps.yaml; register it (with its commit) first")
+    entry = registry[app]
+    if is_reserved(entry["repo"]):
+        raise ProtocolError(f"{entry['repo']} is reserved: never run")
+    if entry["pool"] == "holdout":
+        verify_lock(lock, registry)
+        if not final_draw_flag:
+            raise ProtocolError(f"{app} is a holdout app: the analyser runs on it only for the final draw "
+                                "(--final-draw)")
+        drawn = final_draw(lock)
+        if app not in drawn:
+            raise ProtocolError(f"{app} is a holdout app not in the final draw {drawn}: never run it")
+
+
+def _snapshot_head(snapshot: Path) -> str | None:
+    if not (snapshot / ".git").exists():
+        return None
+    out = subprocess.run(["git", "-C", str(snapshot), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_flag: bool = False,
+            base: Path = HERE, mandu_cmd: list[str] | None = None) -> Path:
+    registry = load_registry(base)
+    lock = load_lock(base)
+    check_allowed(app, registry, lock, final_draw_flag)
+    entry = registry[app]
+    snapshot = snapshot.resolve()
+    if not snapshot.is_dir():
+        raise ProtocolError(f"{snapshot} is not a directory")
+    head = _snapshot_head(snapshot)
+    if head is not None and head != entry["commit"]:
+        raise ProtocolError(f"snapshot is at {head}, apps.yaml pins {entry['commit']}")
+    if config is None and (base / "configs" / f"{app}.yaml").exists():
+        config = base / "configs" / f"{app}.yaml"
+    cmd = list(mandu_cmd or [sys.executable, "-m", "mandu_lint"])
+    cmd += ["check", "--format", "json", "--exit-zero", "--no-cache"]
+    if config is not None:
+        cmd += ["--config", str(Path(config).resolve())]
+    cmd.append(".")
+    py_files, py_lines = count_py(snapshot)
+    out = subprocess.run(cmd, cwd=snapshot, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise ProtocolError(f"mandu-lint exited {out.returncode}: {out.stderr.strip()[-2000:]}")
+    report = json.loads(out.stdout)
+    findings, notices = strip_report(report, snapshot)
+    record = {
+        "app": app,
+        "repo": entry["repo"],
+        "commit": entry["commit"],
+        "commit_verified": head is not None,
+        "pool": entry["pool"],
+        "family": entry["family"],
+        "final_draw": bool(final_draw_flag),
+        "tool": report.get("tool", {}),
+        "config": None if config is None else {
+            "name": Path(config).name,
+            "sha256": hashlib.sha256(Path(config).read_bytes()).hexdigest(),
+        },
+        "ran_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "py_files": py_files,
+        "py_lines": py_lines,
+        "summary": report.get("summary", {}),
+        "findings": findings,
+        "notices": notices,
+    }
+    dest = base / "runs" / f"{app}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return dest
+
+
+# --------------------------------------------------------------------------- sample
+def load_runs(base: Path = HERE) -> dict[str, dict]:
+    runs = {}
+    for p in sorted((base / "runs").glob("*.json")):
+        rec = json.loads(p.read_text(encoding="utf-8"))
+        runs[rec["app"]] = rec
+    return runs
+
+
+def _finding_key(f: dict) -> tuple:
+    return (f["path"], int(f["line"]), f.get("column") or 0, f["rule"], f.get("message", ""))
+
+
+def sample_findings(runs: dict[str, dict], seed: int = DEFAULT_SAMPLE_SEED,
+                    cap: int = DEFAULT_CAP) -> dict[str, list[dict]]:
+    """Stratified by (app, rule): every finding when a stratum has at most ``cap``, else ``cap``
+    of them drawn without replacement. Each stratum has its own RNG seeded by (seed, app, rule),
+    so adding an app or a rule never changes another stratum's sample."""
+    out = {}
+    for app in sorted(runs):
+        by_rule = defaultdict(list)
+        for f in runs[app]["findings"]:
+            by_rule[f["rule"]].append(f)
+        rows = []
+        for rule in sorted(by_rule):
+            items = sorted(by_rule[rule], key=_finding_key)
+            if len(items) > cap:
+                items = random.Random(f"{seed}:{app}:{rule}").sample(items, cap)
+            rows += [{"app": app, "path": f["path"], "line": int(f["line"]), "rule": rule,
+                      "message": f.get("message", ""), "verdict": "", "reason": ""} for f in items]
+        rows.sort(key=lambda r: (r["path"], r["line"], r["rule"], r["message"]))
+        out[app] = rows
+    return out
+
+
+def rejudge_subset(rows: list[dict], seed: int = DEFAULT_SAMPLE_SEED, fraction: float = DEFAULT_REJUDGE) -> list[dict]:
+    """ceil(fraction * n) rows of one app's sheet for an independent second judge."""
+    if not rows:
+        return []
+    k = math.ceil(fraction * len(rows))
+    picked = random.Random(f"{seed}:rejudge:{rows[0]['app']}").sample(range(len(rows)), k)
+    return [dict(rows[i]) for i in sorted(picked)]
+
+
+def write_sheet(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=SHEET_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in SHEET_COLUMNS} | {"verdict": "", "reason": ""})
+
+
+def write_sheets(base: Path = HERE, seed: int = DEFAULT_SAMPLE_SEED, cap: int = DEFAULT_CAP,
+                 fraction: float = DEFAULT_REJUDGE) -> dict[str, tuple[int, int]]:
+    sampled = sample_findings(load_runs(base), seed, cap)
+    sizes = {}
+    for app, rows in sampled.items():
+        sub = rejudge_subset(rows, seed, fraction)
+        write_sheet(base / "sheets" / f"{app}.csv", rows)
+        write_sheet(base / "sheets" / f"{app}{REJUDGE_SUFFIX}", sub)
+        sizes[app] = (len(rows), len(sub))
+    return sizes
+
+
+# --------------------------------------------------------------------------- tally
+def item_key(row: dict) -> tuple:
+    return (row["app"], row["path"], int(row["line"]), row["rule"])
+
+
+def load_verdicts(base: Path = HERE) -> tuple[list[dict], list[dict]]:
+    """(first-judge rows, second-judge rows). Second-judge files end in ``.rejudge.csv``."""
+    first, second = [], []
+    for p in sorted((base / "verdicts").glob("*.csv")):
+        with p.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = set(VERDICT_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise ProtocolError(f"{p.name}: missing columns {sorted(missing)}")
+            for n, row in enumerate(reader, start=2):
+                row = {k: (row.get(k) or "").strip() for k in VERDICT_COLUMNS}
+                if row["verdict"] not in VERDICTS:
+                    raise ProtocolError(f"{p.name}:{n}: verdict must be one of {VERDICTS}, got {row['verdict']!r}")
+                if "\n" in row["reason"] or "\r" in row["reason"]:
+                    raise ProtocolError(f"{p.name}:{n}: reasons are one line")
+                if not row["judge"]:
+                    raise ProtocolError(f"{p.name}:{n}: judge is empty")
+                row["line"] = int(row["line"])
+                (second if p.name.endswith(REJUDGE_SUFFIX) else first).append(row)
+    return first, second
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> tuple[float | None, float | None]:
+    """(kappa, raw agreement) for two raters' labels on the same items."""
+    n = len(pairs)
+    if n == 0:
+        return None, None
+    po = sum(1 for a, b in pairs if a == b) / n
+    ca, cb = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
+    if pe == 1:
+        return (1.0 if po == 1 else 0.0), po
+    return (po - pe) / (1 - pe), po
+
+
+def family_of(rule: str) -> str:
+    return FAMILIES.get(rule[3:4], f"{rule[:4]}xx")
+
+
+def _prec(c: Counter) -> dict:
+    n = c["TP"] + c["FP"] + c["NEG"]
+    return {
+        "n": n, "TP": c["TP"], "FP": c["FP"], "NEG": c["NEG"],
+        "precision": c["TP"] / n if n else None,              # headline: NEG counts as false
+        "precision_incl_neg": (c["TP"] + c["NEG"]) / n if n else None,
+        "neg_rate": c["NEG"] / n if n else None,
+    }
+
+
+def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], registry: dict | None = None,
+                  min_n: int = MIN_JUDGED_PER_RULE) -> dict:
+    def pool_of(app):
+        if registry and app in registry:
+            return registry[app]["pool"]
+        if app in runs:
+            return runs[app]["pool"]
+        raise ProtocolError(f"verdicts for {app}, which is neither registered nor run")
+
+    seen = {}
+    for row in first:
+        k = item_key(row)
+        if k in seen:
+            raise ProtocolError(f"{k} has two first-judge verdicts")
+        seen[k] = row
+
+    result = {}
+    for pool in ("tune", "holdout"):
+        apps = [a for a in runs if pool_of(a) == pool]
+        totals = Counter()
+        for a in apps:
+            totals.update(f["rule"] for f in runs[a]["findings"])
+        lines = sum(int(runs[a].get("py_lines", 0)) for a in apps)
+        judged = defaultdict(Counter)
+        for row in first:
+            if pool_of(row["app"]) == pool:
+                judged[row["rule"]][row["verdict"]] += 1
+        rules = {}
+        for rule in sorted(set(totals) | set(judged)):
+            rules[rule] = _prec(judged[rule]) | {
+                "findings": totals[rule],
+                "per_10k_lines": (totals[rule] * 10000 / lines) if lines else None,
+            }
+        families = defaultdict(lambda: {"counts": Counter(), "rules": []})
+        for rule, r in rules.items():
+            if 0 < r["n"] < min_n:
+                fam = families[family_of(rule)]
+                fam["counts"].update(judged[rule])
+                fam["rules"].append((rule, r["n"]))
+        pooled = {name: _prec(f["counts"]) | {"rules": f["rules"]} for name, f in sorted(families.items())}
+        weighted = [(r["findings"], r["precision"], r["precision_incl_neg"]) for r in rules.values() if r["n"]]
+        wsum = sum(w for w, _, _ in weighted)
+        all_counts = Counter()
+        for c in judged.values():
+            all_counts.update(c)
+        result[pool] = {
+            "apps": sorted(apps),
+            "py_lines": lines,
+            "rules": rules,
+            "pooled_small_rules": pooled,
+            "weighted_precision": sum(w * p for w, p, _ in weighted) / wsum if wsum else None,
+            "weighted_precision_incl_neg": sum(w * p for w, _, p in weighted) / wsum if wsum else None,
+            "judged": _prec(all_counts),
+            "unjudged_rules": sorted(r for r, v in rules.items() if v["findings"] and not v["n"]),
+        }
+
+    pairs = {"tune": [], "holdout": []}
+    for row in second:
+        k = item_key(row)
+        if k in seen and seen[k]["judge"] != row["judge"]:
+            pairs[pool_of(row["app"])].append((seen[k]["verdict"], row["verdict"]))
+    agreement = {}
+    for name, ps in (("tune", pairs["tune"]), ("holdout", pairs["holdout"]), ("all", pairs["tune"] + pairs["holdout"])):
+        kappa, raw = cohen_kappa(ps)
+        kb, rb = cohen_kappa([(a == "TP" and "TP" or "not", b == "TP" and "TP" or "not") for a, b in ps])
+        agreement[name] = {"n": len(ps), "kappa": kappa, "raw": raw, "kappa_tp_vs_rest": kb, "raw_tp_vs_rest": rb}
+    result["agreement"] = agreement
+    return result
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def format_tally(t: dict, min_n: int = MIN_JUDGED_PER_RULE) -> str:
+    out = []
+    for pool in ("tune", "holdout"):
+        p = t[pool]
+        out.append(f"## {pool}: {len(p['apps'])} apps, {p['py_lines']} .py lines")
+        out.append("")
+        out.append("| rule | findings | per 10k lines | judged | TP | FP | NEG | precision (NEG=false) | incl. NEG |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for rule, r in p["rules"].items():
+            per = "-" if r["per_10k_lines"] is None else f"{r['per_10k_lines']:.2f}"
+            shown = _pct(r["precision"]) if r["n"] >= min_n else f"(n<{min_n}, pooled)" if r["n"] else "-"
+            incl = _pct(r["precision_incl_neg"]) if r["n"] >= min_n else ""
+            out.append(f"| {rule} | {r['findings']} | {per} | {r['n']} | {r['TP']} | {r['FP']} | {r['NEG']} "
+                       f"| {shown} | {incl} |")
+        if p["pooled_small_rules"]:
+            out.append("")
+            out.append(f"Rules with fewer than {min_n} judged findings, pooled by family:")
+            for fam, f in p["pooled_small_rules"].items():
+                listed = ", ".join(f"{r} (n={n})" for r, n in f["rules"])
+                out.append(f"- {fam}: n={f['n']}, precision {_pct(f['precision'])} "
+                           f"(incl. NEG {_pct(f['precision_incl_neg'])}); {listed}")
+        j = p["judged"]
+        out.append("")
+        out.append(f"Overall precision, weighted by each rule's finding count: {_pct(p['weighted_precision'])} "
+                   f"(NEG counted false); {_pct(p['weighted_precision_incl_neg'])} counting NEG as true.")
+        out.append(f"Judged: {j['n']} (TP {j['TP']}, FP {j['FP']}, NEG {j['NEG']}; NEG rate {_pct(j['neg_rate'])}).")
+        if p["unjudged_rules"]:
+            out.append(f"Rules with findings but no verdicts: {', '.join(p['unjudged_rules'])}.")
+        out.append("")
+    out.append("## agreement between first and second judges")
+    out.append("")
+    for name, a in t["agreement"].items():
+        k = "-" if a["kappa"] is None else f"{a['kappa']:.3f}"
+        kb = "-" if a["kappa_tp_vs_rest"] is None else f"{a['kappa_tp_vs_rest']:.3f}"
+        flag = "" if a["kappa"] is None or a["kappa"] >= 0.6 else "  <-- below 0.6: revise the rubric"
+        out.append(f"- {name}: n={a['n']}, Cohen's kappa {k} (TP/FP/NEG), raw agreement {_pct(a['raw'])}; "
+                   f"TP vs rest kappa {kb}, raw {_pct(a['raw_tp_vs_rest'])}{flag}")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--tally" in argv:
+        argv = ["tally" if a == "--tally" else a for a in argv]
+    ap = argparse.ArgumentParser(prog="triage.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", type=Path, default=HERE, help=argparse.SUPPRESS)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run mandu-lint on a local snapshot of a registered app")
+    r.add_argument("app")
+    r.add_argument("snapshot", type=Path)
+    r.add_argument("--config", type=Path)
+    r.add_argument("--final-draw", action="store_true", help="allowed for holdout apps in the final draw only")
+    r.add_argument("--mandu", help="command that runs mandu-lint (default: this Python's -m mandu_lint)")
+    s = sub.add_parser("sample", help="write triage sheets and re-judge subsets from runs/")
+    s.add_argument("--seed", type=int, default=DEFAULT_SAMPLE_SEED)
+    s.add_argument("--cap", type=int, default=DEFAULT_CAP)
+    s.add_argument("--rejudge", type=float, default=DEFAULT_REJUDGE)
+    t = sub.add_parser("tally", help="precision per rule from verdicts/, tune and holdout apart")
+    t.add_argument("--json", action="store_true")
+    sub.add_parser("draw", help="print the final draw from holdout.lock")
+    sub.add_parser("verify", help="check apps.yaml and holdout.lock agree")
+    args = ap.parse_args(argv)
+    base = args.base
+    try:
+        if args.cmd == "run":
+            cmd = shlex.split(args.mandu) if args.mandu else None
+            dest = run_app(args.app, args.snapshot, config=args.config, final_draw_flag=args.final_draw,
+                           base=base, mandu_cmd=cmd)
+            rec = json.loads(dest.read_text(encoding="utf-8"))
+            print(f"{args.app}: {len(rec['findings'])} findings in {rec['py_lines']} .py lines -> {dest}")
+        elif args.cmd == "sample":
+            for app, (n, k) in write_sheets(base, args.seed, args.cap, args.rejudge).items():
+                print(f"{app}: {n} sampled, {k} to re-judge")
+        elif args.cmd == "tally":
+            first, second = load_verdicts(base)
+            t = compute_tally(load_runs(base), first, second, load_registry(base))
+            if args.json:
+                print(json.dumps(t, indent=1))
+            else:
+                print(format_tally(t), end="")
+        elif args.cmd == "draw":
+            registry, lock = load_registry(base), load_lock(base)
+            verify_lock(lock, registry)
+            pool = {p["name"]: p for p in lock["pool"]}
+            print(f"seed {lock['draw']['seed']}, {lock['draw']['size']} of {len(pool)} apps:")
+            for n in final_draw(lock):
+                print(f"  {n:22} {pool[n]['family']:11} {pool[n]['repo']}@{pool[n]['commit']}")
+        elif args.cmd == "verify":
+            registry, lock = load_registry(base), load_lock(base)
+            verify_lock(lock, registry)
+            print(f"ok: {len(registry)} apps, {len(lock['pool'])} in the holdout pool, digest matches")
+    except ProtocolError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
