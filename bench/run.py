@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     one = args.one_file or next(str(p.relative_to(code)) for p in sorted(code.rglob("views.py")))
     rows.append((f"flake8 one file --select=F ({one})", *median_of(args.runs, flake8 + ["--select=F", one], code,
                                                                    env)))
-    rows.append((f"flake8 one file --select=F,MDB, warm index", *median_of(
+    rows.append(("flake8 one file --select=F,MDB, warm index", *median_of(
         args.runs, flake8 + ["--select=F,MDB", one], code, env)))
     rows.append(("flake8 whole tree --select=F", *median_of(1, flake8 + ["--select=F", "."], code, env)))
     rows.append(("flake8 whole tree --select=F,MDB", *median_of(1, flake8 + ["--select=F,MDB", "."], code, env)))

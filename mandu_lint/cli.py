@@ -74,7 +74,7 @@ def _options(args):
     return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
                         config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
                         baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
-                        else None, progress=sys.stderr.isatty())
+                        else None, progress=_progress if sys.stderr.isatty() else None)
 
 
 def cmd_check(args) -> int:
@@ -115,7 +115,7 @@ def cmd_fix(args) -> int:
 def cmd_rules(args) -> int:
     import json
 
-    from .rules import metas
+    from .registry import metas
 
     rows = sorted(metas().values(), key=lambda m: m.code)
     if args.format == "json":
@@ -130,7 +130,7 @@ def cmd_rules(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from .rules import metas
+    from .registry import metas
 
     meta = metas().get(args.code.upper())
     if meta is None:
@@ -217,3 +217,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def entry() -> None:
     sys.exit(main())
+
+
+def _progress(total: int):
+    """The CLI's progress bar on stderr, for runs long enough to want one."""
+    from .reporters.text import Progress
+
+    return Progress(total, sys.stderr) if total > 200 else None

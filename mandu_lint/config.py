@@ -25,6 +25,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import yaml
 
 from . import options
+from . import rules as _catalogue  # noqa: F401 - imports every family, which declares its options
 from .globs import GlobSet, pattern_error
 
 CONFIG_NAME = "mandu.yaml"

@@ -9,157 +9,20 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
-import re
 import sys
-import tokenize
-from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Dict, List, Sequence, Tuple
 
-from .analysis.bounded import bounded_iter
-from .analysis.refs import ModuleNames, Scope, child_nodes, loop_element_ref
-from .model import Finding, Notice, Span
+from .core.bounded import bounded_iter
+from .core.refs import child_nodes, loop_element_ref
+from .core.source import SYNTAX_CODE, decode, parse, parse_tree  # noqa: F401 - the engine's entry points
+from .model import Finding, Notice
 from .noqa import NoqaMap, file_is_skipped
 from .project.extract import function_scope, module_scope
+from .rules.context import FileContext, LoopFrame, node_text  # noqa: F401 - re-exported for the front ends
 
-SYNTAX_CODE = "MDB000"
 _MISSING = object()
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it)
-    (re.compile(r"^\s*type\s+\w+\s*(\[.*\])?\s*="), "3.12"),
-    (re.compile(r"^\s*(async\s+)?def\s+\w+\s*\["), "3.12"),
-    (re.compile(r"^\s*class\s+\w+\s*\["), "3.12"),
-    (re.compile(r"^\s*except\s*\*"), "3.11"),
-    (re.compile(r"^\s*match\s+.+:\s*$"), "3.10"),
-    (re.compile(r"^\s*except\s+[^\s(:][^:(]*,[^:]*:"), "3.14"),  # PEP 758: ``except A, B:``
-]
-
-
-@dataclass
-class LoopFrame:
-    """A per-row context: code inside it runs once per element (or per pass)."""
-
-    node: ast.AST
-    kind: str  # for | while | comp
-    targets: Tuple[str, ...]  # names bound per element
-    iter_node: Optional[ast.AST]
-    once: bool = False  # the body always leaves on its first pass
-    retry: bool = False  # repeats only after a failure
-    bounded: bool = False  # iterates a small literal collection or a worker/poll loop
-    _assigned: Optional[frozenset] = field(default=None, repr=False)
-
-    @property
-    def assigned(self) -> frozenset:
-        """Names assigned inside the per-iteration region."""
-        if self._assigned is None:
-            body = _per_iteration(self.node)
-            names = set()
-            for stmt in body:
-                for n in ast.walk(stmt):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        names.add(n.id)
-            self._assigned = frozenset(names)
-        return self._assigned
-
-    @property
-    def reports(self) -> bool:
-        return not (self.once or self.retry or self.bounded)
-
-
-def _per_iteration(node: ast.AST) -> List[ast.AST]:
-    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-        return list(node.body)
-    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
-        return [node.elt] + [g for g in node.generators]
-    if isinstance(node, ast.DictComp):
-        return [node.key, node.value] + [g for g in node.generators]
-    return []
-
-
-class FileContext:
-    """What a rule can ask about the file being checked."""
-
-    def __init__(self, path: str, relpath: str, source: str, tree: ast.Module, project, facts):
-        self.path = path
-        self.relpath = relpath
-        self.source = source
-        self.tree = tree
-        self.project = project  # engine-facing project (index, settings)
-        self.index = project.index
-        self.typer = project.index.typer
-        self.facts = facts
-        names = ModuleNames(facts.module, facts.is_package)
-        names.names = dict(facts.names)
-        self.names = names
-        if facts.module_locals is not None:
-            self.scope = Scope(names, func=None)
-            self.scope.locals = dict(facts.module_locals)
-            self.scope.lazy_body = [n for n in tree.body if not isinstance(n, _DEFS)]
-            self.scope.freeze()
-        else:
-            self.scope = module_scope(names, tree)
-        self.qual: List[str] = [facts.module] if facts.module else []
-        self.class_stack: List[Optional[str]] = [None]
-        self.loops: List[LoopFrame] = []
-        self.enabled: frozenset = frozenset()  # codes of the rules running on this file
-        self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
-        self._lines: Optional[List[str]] = None
-
-    # -- helpers for rules ----------------------------------------------------------------------
-    @property
-    def scope_name(self) -> str:
-        return ".".join(self.qual)
-
-    def reporting_frame(self) -> Optional[LoopFrame]:
-        """The innermost loop whose body runs once per row (not a loop that runs once, a retry
-        loop or a fixed/chunked loop), or None: the per-row context loop rules report against."""
-        for frame in reversed(self.loops):
-            if frame.reports:
-                return frame
-        return None
-
-    def ref(self, node: ast.AST):
-        return self.scope.ref_of(node)
-
-    def type_of(self, node: ast.AST):
-        return self.typer.type_of(self.scope.ref_of(node))
-
-    def call_info(self, node: ast.Call):
-        ref = self.scope.ref_of(node)
-        if ref is None or ref[0] != "c":
-            return ref, None, None
-        t, ev = self.typer.call(ref)
-        return ref, t, ev
-
-    def line_text(self, line: int) -> str:
-        if self._lines is None:
-            self._lines = self.source.splitlines()
-        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
-
-    def char_col(self, line: int, byte_col: int) -> int:
-        text = self.line_text(line)
-        if text.isascii():
-            return byte_col
-        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
-
-    def span(self, node: ast.AST) -> Span:
-        end_line = getattr(node, "end_lineno", None) or node.lineno
-        end_col = getattr(node, "end_col_offset", None)
-        end_col = node.col_offset if end_col is None else end_col
-        return Span(node.lineno, self.char_col(node.lineno, node.col_offset), end_line,
-                    self.char_col(end_line, end_col))
-
-    def make_finding(self, code: str, node: ast.AST, message: str, related=(), fix=None) -> Finding:
-        return Finding(code=code, message=message, path=self.path, span=self.span(node),
-                       scope=self.scope_name, node_text=node_text(node), related=related, fix=fix)
-
-
-def node_text(node: ast.AST) -> str:
-    try:
-        text = ast.unparse(node)
-    except Exception:  # pragma: no cover - unparse handles every node ast produces
-        text = type(node).__name__
-    return " ".join(text.split())[:200]
 
 
 class Walker:
@@ -226,7 +89,9 @@ class Walker:
         ctx.loops = []
         ctx.qual.append(node.name)
         ctx.class_stack.append(None)
+        ctx.functions.append(node)
         self._visit_all(node.body)
+        ctx.functions.pop()
         ctx.class_stack.pop()
         ctx.qual.pop()
         ctx.scope, ctx.loops = saved
@@ -237,11 +102,13 @@ class Walker:
         saved_loops, ctx.loops = ctx.loops, []
         ctx.qual.append(node.name)
         ctx.class_stack.append(".".join(ctx.qual))
+        ctx.classes.append(node)
         saved_scope = ctx.scope
         if saved_scope.func is not None:  # a class in a function sees module names only
             ctx.scope = module_scope(ctx.names, ast.Module(body=[], type_ignores=[]))
         self._visit_all(node.body)
         ctx.scope = saved_scope
+        ctx.classes.pop()
         ctx.class_stack.pop()
         ctx.qual.pop()
         ctx.loops = saved_loops
@@ -381,105 +248,6 @@ def _sleeps(body: List[ast.stmt]) -> bool:
                 if name == "sleep":
                     return True
     return False
-
-
-# -- checking one file ------------------------------------------------------------------------
-def decode(data: bytes) -> str:
-    """Decode per PEP 263 (a coding cookie or BOM), as Python itself does."""
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    text = data.decode(encoding)
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-_FSTRING = re.compile(r"(?<![\w])[rRbB]?[fF][rR]?['\"]")
-_PEP758 = re.compile(r"^(\s*except\*?\s+)([^\s(:][^:(]*,[^:]*?)(\s*(?:as\s+\w+)?\s*:)")
-_PEP695_DEF = re.compile(r"^(\s*(?:async\s+)?(?:def|class)\s+\w+)\s*\[")
-_PEP695_TYPE = re.compile(r"^(\s*)type\s+(\w+)\s*(\[[^=]*\])?\s*=")
-
-
-def _drop_type_params(lines: List[str], row: int, col: int) -> Optional[List[str]]:
-    """Remove the balanced ``[...]`` opening at (row, col), which may span lines; the line
-    breaks it held move into the parameter/base parentheses, so no later line moves."""
-    text = "\n".join(lines)
-    start = sum(len(x) + 1 for x in lines[:row]) + col
-    depth = 0
-    for end in range(start, len(text)):
-        depth += {"[": 1, "]": -1}.get(text[end], 0)
-        if depth == 0:
-            break
-    else:
-        return None
-    breaks = "\n" * text.count("\n", start, end)
-    rest = text[end + 1:]
-    if rest.lstrip(" ").startswith("("):
-        rest = rest.lstrip(" ")[1:]
-        new = text[:start] + "(" + breaks + rest
-    else:
-        new = text[:start] + "(" + breaks + ")" + rest
-    return new.split("\n")
-
-
-def _downgrade(lines: List[str], row: int) -> Optional[List[str]]:
-    """Rewrite newer syntax at ``row`` into an older equivalent for analysis:
-    ``except A, B:`` (3.14) → ``except (A, B):``; ``class C[T]:``/``def f[T](...)`` (3.12) →
-    without type parameters; ``type X = Y`` (3.12) → ``X = Y``. None when nothing applies."""
-    line = lines[row]
-    fixed = _PEP758.sub(r"\1(\2)\3", line, count=1)
-    if fixed == line:
-        m = _PEP695_DEF.match(line)
-        if m:
-            return _drop_type_params(lines, row, m.end() - 1)
-        m = _PEP695_TYPE.match(line)
-        fixed = f"{m.group(1)}{m.group(2)} ={line[m.end():]}" if m else None
-    if not fixed or fixed == line:
-        return None
-    return lines[:row] + [fixed] + lines[row + 1:]
-
-
-def parse_tree(source: str, path: str) -> ast.Module:
-    """``ast.parse``, tolerant of syntax newer than the running Python where an older spelling
-    means the same to this analysis (see ``_downgrade``); no line moves. Other syntax errors
-    propagate."""
-    try:
-        return ast.parse(source, filename=path)
-    except SyntaxError as exc:
-        error = exc
-    lines = source.split("\n")
-    for _ in range(1000):
-        row = (error.lineno or 0) - 1
-        fixed = _downgrade(lines, row) if 0 <= row < len(lines) else None
-        if fixed is None:
-            raise error
-        lines = fixed
-        try:
-            return ast.parse("\n".join(lines), filename=path)
-        except SyntaxError as again:
-            error = again
-    raise error
-
-
-def parse(source: str, path: str):
-    """(tree, None) or (None, syntax Finding or Notice)."""
-    try:
-        return parse_tree(source, path), None
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None) or 1
-        col = max((getattr(exc, "offset", None) or 1) - 1, 0)
-        lines = source.splitlines()
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        msg = getattr(exc, "msg", str(exc))
-        checks = list(_NEWER_SYNTAX)
-        if msg.startswith("f-string") or (msg.startswith("unterminated string") and _FSTRING.search(text)):
-            # PEP 701 (3.12) lifted the f-string quoting limits
-            checks.append((re.compile(""), "3.12"))
-        for pattern, version in checks:
-            if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
-                running = ".".join(map(str, sys.version_info[:2]))
-                return None, Notice(path, f"line {line}: needs Python {version} or newer to parse "
-                                          f"(running {running}); not checked")
-        msg = getattr(exc, "msg", str(exc))
-        return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),
-                             node_text=msg)
 
 
 def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Finding], List[Notice]]:

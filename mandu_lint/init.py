@@ -15,7 +15,6 @@ a proposal that fails validation falls back to the commented section.
 from __future__ import annotations
 
 import difflib
-import importlib
 import json
 import os
 import re
@@ -36,9 +35,6 @@ from .config import (CONFIG_NAME, DEFAULT_NON_APP, ConfigError, clear_caches, fi
 Proposer = Callable[..., Optional[str]]  # fn(project) -> YAML text for one section, or None
 
 RESERVED = ("tenant", "layers", "transactions")
-# Modules imported before proposing; each calls register_proposer at import.  An explicit list,
-# like the rule registry: init never scans for plugins.
-PROPOSER_MODULES: Tuple[str, ...] = ("mandu_lint.analysis.layers_init", "mandu_lint.analysis.tenant_propose")
 DRIVERS = ("sqlite3", "psycopg", "psycopg2", "asyncpg")
 ORM_ORDER = ("Django", "SQLAlchemy", "Flask-SQLAlchemy", "SQLModel")
 SECTION_NOTES = {
@@ -83,9 +79,13 @@ def unregister_proposer(section: str, fn: Optional[Proposer] = None) -> None:
 
 
 def proposers() -> Dict[str, List[Proposer]]:
-    for name in PROPOSER_MODULES:
-        importlib.import_module(name)
-    return {s: list(fns) for s, fns in _PROPOSERS.items() if fns}
+    """The families' declared proposers (``FamilySpec.proposer``), then registered ones."""
+    from .registry import proposers as declared
+
+    out = declared()
+    for section, fns in _PROPOSERS.items():
+        out.setdefault(section, []).extend(fn for fn in fns if fn not in out[section])
+    return {s: fns for s, fns in out.items() if fns}
 
 
 def _as_section(section: str, text: str) -> str:

@@ -136,3 +136,30 @@ class RunResult:
     @property
     def had_error(self) -> bool:
         return any(n.error for n in self.notices)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What the catalogue knows about a rule without importing it: enough to select it, list
+    it and decide whether it has anything to do. ``target`` is ``"module:Class"`` inside the
+    family package; the class is imported only when the rule runs."""
+
+    code: str
+    name: str
+    target: str
+    default: bool = True
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A rule family as declared by ``mandu_lint/rules/<family>/__init__.py``.
+
+    ``active(settings)`` says whether the family's rules can report anything under a
+    configuration (the tenant rules need ``tenant.models``); when it answers False the rules are
+    neither imported nor run. ``proposer`` is ``"module:function"`` for ``mandu-lint init``."""
+
+    name: str
+    package: str
+    rules: Tuple[RuleSpec, ...]
+    proposer: Optional[str] = None
+    active: Optional[object] = None  # Callable[[Settings], bool]; None = always

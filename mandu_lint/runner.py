@@ -9,7 +9,7 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .config import Settings, find_project, load_settings
@@ -20,7 +20,7 @@ from .model import Finding, Notice, ProjectResult, RunResult, Span
 from .project.build import Project, cpu_count, extract_file
 from .project.files import nested_configs
 from .project.cache import findings_name
-from .rules import is_enabled, metas, select_rules
+from .registry import is_enabled, metas, select_rules
 
 _PARALLEL_MIN = 48
 
@@ -39,7 +39,9 @@ class CheckOptions:
     jobs: int = 0  # 0: the core count
     baseline: Optional[Path] = None
     use_baseline: bool = True  # False when writing a baseline: report everything
-    progress: bool = False
+    # A progress sink factory: ``progress(total)`` returns an object with ``advance(n)`` and
+    # ``close()``, or None for no progress. The front end supplies it (the CLI draws a bar).
+    progress: Optional[Callable[[int], object]] = None
 
 
 @dataclass
@@ -78,7 +80,7 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     select = opts.select if opts.select is not None else settings.select
     extend = list(settings.extend_select or []) + list(opts.extend_select)
     ignore = list(settings.ignore or []) + list(opts.ignore)
-    rules = select_rules(select, extend, ignore)
+    rules = select_rules(select, extend, ignore, settings)
     per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
     return Selection(rules, tuple(r.code for r in rules), select, extend, ignore, per_file)
 
@@ -293,7 +295,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
             continue  # a folder whose files all belong to nested projects
         project.checked = rels
-        progress = _progress(len(rels)) if opts.progress else None
+        progress = opts.progress(len(rels)) if opts.progress else None
         findings, notices = check_project(project, rels, sel, jobs, progress)
         if progress:
             progress.close()
@@ -341,11 +343,3 @@ def run_project_rules(project: Project, sel: Selection) -> Tuple[List[Finding], 
 def automation_id(project: Project) -> str:
     rel = os.path.relpath(project.root, project.vcs_root).replace(os.sep, "/")
     return "mandu-lint/" + ("" if rel == "." else rel + "/")
-
-
-def _progress(total: int):
-    import sys
-
-    from .reporters.text import Progress
-
-    return Progress(total, sys.stderr) if total > 200 else None

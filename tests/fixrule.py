@@ -14,7 +14,7 @@ import ast
 import contextlib
 
 from mandu_lint.model import Edit, Fix, FixSafety
-from mandu_lint.rules import register, unregister
+from mandu_lint.registry import register, unregister
 from mandu_lint.rules.base import Rule
 
 

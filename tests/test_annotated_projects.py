@@ -2,7 +2,6 @@
 ``# ruleid:`` / ``# ok:`` annotations in its files (see annotations.py)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

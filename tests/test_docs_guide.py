@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mandu_lint import docs_check
-from mandu_lint.rules import all_rules
+from mandu_lint.registry import all_rules
 
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = REPO / "docs" / "guide"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mandu_lint import rules
+from mandu_lint import registry as rules
 from mandu_lint.cli import main
 from mandu_lint.rules.base import ProjectRule, Rule
 from mandu_lint.runner import CheckOptions, check_paths
@@ -187,7 +187,8 @@ class OptIn(Rule):
 @pytest.mark.parametrize("kw,runs", [
     ({}, False), ({"extend_select": ["MDB9"]}, False), ({"extend_select": ["MDB"]}, False),
     ({"extend_select": ["MDB981"]}, True), ({"select": ["MDB981"]}, True),
-    ({"extend_select": ["MDB981"], "ignore": ["MDB981"]}, False), ({"extend_select": ["MDB981"], "ignore": ["MDB9"]}, True),
+    ({"extend_select": ["MDB981"], "ignore": ["MDB981"]}, False),
+    ({"extend_select": ["MDB981"], "ignore": ["MDB9"]}, True),
 ])
 def test_opt_in_rules_need_their_full_code(tmp_path, kw, runs):
     root = make(tmp_path, {"app/x.py": "legacy()\n"})
@@ -352,6 +353,6 @@ def test_cache_invalidation_follows_callers(tmp_path):
     p = project.Project(root, load_settings(root / "mandu.yaml", root), use_cache=True)
     before = p.dep_digest("shop/helpers.py")
     (root / "shop/views.py").write_text(caller.replace("    both(a)", "    with transaction.atomic():\n"
-                                                                     "        both(a)"))
+                                        "        both(a)"))
     p2 = project.Project(root, load_settings(root / "mandu.yaml", root), use_cache=True)
     assert p2.dep_digest("shop/helpers.py") != before

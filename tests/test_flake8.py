@@ -18,7 +18,7 @@ import pytest
 from mandu_lint.config import load_settings
 from mandu_lint.integrations import flake8_plugin
 from mandu_lint.integrations.flake8_plugin import ManduPlugin, choose_rules
-from mandu_lint.rules import register, unregister
+from mandu_lint.registry import register, unregister
 from mandu_lint.rules.base import Rule
 
 FILES = {

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mandu_lint.analysis.layers import LayerMap, layer_map
-from mandu_lint.analysis.layers_init import found_layers, propose_layers
+from mandu_lint.rules.layers.analysis import LayerMap, layer_map
+from mandu_lint.rules.layers.propose import found_layers, propose_layers
 from mandu_lint.config import CONFIG_NAME, clear_caches, load_settings
 from mandu_lint.globs import GlobSet
 from mandu_lint.init import run_init

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from mandu_lint import docs_gen
-from mandu_lint.rules import RULES
+from mandu_lint.registry import all_rules
 from mandu_lint.runner import CheckOptions, check_paths
+
+RULES = all_rules()
 
 SECTIONS = ["## What it does", "## Why is this bad?", "## Known problems", "## Example", "## Use instead",
             "## Fix safety"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mandu_lint.analysis.tenant import django_path, tenant_spec, walk_lookup
+from mandu_lint.rules.tenant.spec import django_path, tenant_spec, walk_lookup
 from mandu_lint.config import ConfigError, clear_caches
 from mandu_lint.runner import CheckOptions, load_project
 

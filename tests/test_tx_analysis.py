@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from mandu_lint import config
-from mandu_lint.analysis.transactions import INSIDE, OUTSIDE, UNKNOWN, TxIndex
-from mandu_lint.analysis.txflow import FlowView
+from mandu_lint.rules.transactions.analysis import INSIDE, OUTSIDE, UNKNOWN, TxIndex
+from mandu_lint.rules.transactions.flow import FlowView
 from mandu_lint.runner import CheckOptions, load_project
 
 MODELS = """

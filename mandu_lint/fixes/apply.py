@@ -1,7 +1,7 @@
 """The fix engine behind ``mandu-lint fix``: apply findings' fixes, never make things worse.
 
 A fix is trusted only as far as the checker can confirm it. Each pass splices every chosen,
-non-overlapping edit in one libcst pass (:func:`mandu_lint.fixes.codemod.splice`), then checks
+non-overlapping edit in one libcst pass (:func:`mandu_lint.fixes.splice.splice`), then checks
 the file again: the result must parse, each fixed finding must be gone, and no finding may
 appear that was not there before. When a batch breaks a rule, the fixes are retried one at a
 time and the offenders are dropped. Passes repeat (spans move) until nothing more applies.
@@ -68,7 +68,7 @@ def _key(f: Finding) -> tuple:
 
 
 def _splice(source: str, batch: Sequence[Finding]):
-    from .codemod import splice
+    from .splice import splice
 
     return splice(source, batch)
 
@@ -179,7 +179,7 @@ def _step(st: _State, batch: List[Finding], check: Check, encoding: str) -> None
 # -- files -------------------------------------------------------------------------------------
 def read_source(path: str) -> Tuple[str, str]:
     """(text, encoding) per PEP 263; the text keeps its newlines as they are on disk."""
-    from ..engine import decode
+    from ..core.source import decode
 
     with open(path, "rb") as fh:
         data = fh.read()

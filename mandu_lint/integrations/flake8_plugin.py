@@ -47,12 +47,13 @@ def choose_rules(settings: Settings, named: Iterable[str] = ()) -> list:
     the config's ``select``/``extend-select`` or in ``named`` (flake8's own select options).
     A prefix never turns an opt-in rule on (as in the CLI); flake8 filters the rest.
     Project-level checks are CLI-only: flake8 sees one file at a time."""
-    from ..rules import all_rules
+    from ..registry import select_rules
 
     names = {c.upper() for c in named}
     names.update(settings.select or ())
     names.update(settings.extend_select or ())
-    return [r for r in all_rules() if (r.default or r.code in names) and not getattr(r, "project_level", False)]
+    rules = select_rules(None, sorted(names), [], settings)
+    return [r for r in rules if not getattr(r, "project_level", False)]
 
 
 def _warn(message: str) -> None:
@@ -84,7 +85,7 @@ def _project(key: _Key) -> Optional["Project"]:
 
 def _same(data: Optional[bytes], text: str) -> bool:
     """Is flake8's text the file on disk? flake8 reads files with universal newlines."""
-    from ..engine import decode
+    from ..core.source import decode
 
     if data is None:
         return False

@@ -31,7 +31,7 @@ def read_bytes(path: Path) -> Optional[bytes]:
 
 
 def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[bytes] = None) -> FileFacts:
-    from ..engine import decode, parse_tree
+    from ..core.source import decode, parse_tree
 
     if data is None:
         data = read_bytes(Path(root) / rel) or b""

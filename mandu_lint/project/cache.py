@@ -93,7 +93,6 @@ class Cache:
                 except OSError:
                     pass
 
-
     def prune_dir(self, sub: str, keep: set) -> None:
         """Remove entries of ``sub/`` not in ``keep`` (facts of files that changed or left)."""
         if not self.ok:

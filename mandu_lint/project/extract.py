@@ -10,8 +10,9 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..analysis.loading import eager_paths
-from ..analysis.refs import ModuleNames, Ref, Scope, iter_local_nodes
+from ..core.loading import eager_paths
+from ..core.refs import ModuleNames, Ref, Scope, iter_local_nodes
+from ..core.tags import RT, TK
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ANN_TRANSPARENT = {"Optional", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
@@ -116,15 +117,15 @@ def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
         args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         first = next((a for a in args if not (isinstance(a, ast.Constant) and a.value is None)), None)
         if head == "Annotated":
-            return ("ann", ann_ref(scope, args[0]), tuple(scope.ref_of(a) for a in args[1:]))
+            return (RT.ANNOTATED, ann_ref(scope, args[0]), tuple(scope.ref_of(a) for a in args[1:]))
         if head in _ANN_TRANSPARENT:
             return ann_ref(scope, first)
         if head in _ANN_GEN:
-            return ("gen", ann_ref(scope, args[0]))
+            return (RT.GENERATOR, ann_ref(scope, args[0]))
         if head in _ANN_LIST:
-            return ("list", ann_ref(scope, args[0]))
+            return (TK.LIST, ann_ref(scope, args[0]))
         if head in ("Mapped", "WriteOnlyMapped", "DynamicMapped"):
-            return ("mapped", ann_ref(scope, args[0]))
+            return (RT.MAPPED, ann_ref(scope, args[0]))
         return scope.ref_of(node.value)
     return scope.ref_of(node)
 
@@ -211,7 +212,7 @@ class Extractor:
                            else self.module_scope.ref_of(value))
                     self.facts.assigns[self._qual(self.module, t.id)] = ref
                     lit = _literal(node.value) if isinstance(node.value, (ast.Dict, ast.Constant, ast.List, ast.Tuple,
-                                                                           ast.Set)) else None
+                                                             ast.Set)) else None
                     if lit is not None:
                         self.facts.literals[t.id] = lit
                     size = _display_size(node.value)
@@ -265,7 +266,7 @@ class Extractor:
                 if size is not None:
                     cf.display_sizes[t.id] = size
                 lit = _literal(value) if isinstance(value, ast.Constant) else None
-                cf.attrs[t.id] = ("lit", lit) if lit is not None else scope.ref_of(value)
+                cf.attrs[t.id] = (RT.LIT, lit) if lit is not None else scope.ref_of(value)
 
     def _function(self, node, prefix: str, cls: Optional[str], outer: Scope) -> str:
         qual = self._qual(prefix, node.name)

@@ -9,24 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Callable, Dict, Iterable, List, Optional
 
+from ..core.refs import dotted
 from .extract import ClassFacts, FileFacts
+from .types import Typer
 from .models import (DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY, SA_DECL_BASES,
                      SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE, Model, Relation, default_reverse_name,
                      django_app_label, expand_related_name, resolve_target, snake)
+from ..core.tags import RT, TK
 
 _MAX_ALIAS_HOPS = 8
-
-
-def dotted(ref) -> Optional[str]:
-    """``("a", ("g", "django.db.models"), "Model")`` → ``"django.db.models.Model"``."""
-    parts = []
-    while ref is not None and ref[0] == "a":
-        parts.append(ref[2])
-        ref = ref[1]
-    if ref is None or ref[0] != "g":
-        return None
-    parts.append(ref[1])
-    return ".".join(reversed(parts))
 
 
 class FactsMap(Mapping):
@@ -141,8 +132,7 @@ class ProjectIndex:
         self._mro: Dict[str, List[str]] = {}
         self._owner: Dict[str, Optional[str]] = {}
         self._self_attrs: Dict[str, Dict[str, object]] = {}
-        from .types import Typer  # noqa: E402 - types depends on the index, not the reverse
-
+        self._derived: Dict[object, object] = {}
         if core is None:
             self.module_rel = {f.module: rel for rel, f in self.files.items() if f.module}
             self.models: Dict[str, Model] = {}
@@ -158,6 +148,15 @@ class ProjectIndex:
             self.import_graph = core["graph"]
         self.model_files = sorted({m.path for m in self.models.values()})
         self.typer = Typer(self)
+
+    def derived(self, key: object, build: Callable[[], object]):
+        """A value computed from this index once (``build()``) and kept under ``key`` while the
+        index lives: the one per-index cache the rule families share (``FileContext.derived``)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
 
     def core(self) -> dict:
         """What must be pickled to reopen the index without every file's facts."""
@@ -237,7 +236,7 @@ class ProjectIndex:
     def base_name(self, ref, cf: Optional[ClassFacts] = None) -> Optional[str]:
         """A base class as a canonical dotted name. ``db.Model`` with ``db = SQLAlchemy()``
         becomes ``flask_sqlalchemy.Model``; ``Base = declarative_base()`` marks ``Base``."""
-        if ref is not None and ref[0] == "s":  # a generic base: ``RepositoryBase[Order]``
+        if ref is not None and ref[0] == RT.SUB:  # a generic base: ``RepositoryBase[Order]``
             ref = ref[1]
         d = dotted(ref)
         if d is None:
@@ -246,10 +245,10 @@ class ProjectIndex:
         head, _, last = d.rpartition(".")
         if last == "Model" and head:
             val = self.assigns.get(self.canonical(head))
-            if val is not None and val[0] == "c" and self.canonical(dotted(val[1]) or "") in FLASK_SQLALCHEMY:
+            if val is not None and val[0] == RT.CALL and self.canonical(dotted(val[1]) or "") in FLASK_SQLALCHEMY:
                 return "flask_sqlalchemy.Model"
         val = self.assigns.get(d)
-        if val is not None and val[0] == "c":
+        if val is not None and val[0] == RT.CALL:
             callee = dotted(val[1])
             if callee and self.canonical(callee) in SA_DECL_FACTORIES:
                 return "sqlalchemy.orm.DeclarativeBase"
@@ -337,7 +336,7 @@ class ProjectIndex:
             abstract = cf.attrs.get("__abstract__") == ("lit", True)
             m = Model(qual, cf.name, "sqlalchemy", path, cf.line, abstract=abstract, flask=flask)
             tn = self._inherited_attr(qual, "__tablename__")
-            m.table = str(tn[1]) if tn and tn[0] == "lit" else (
+            m.table = str(tn[1]) if tn and tn[0] == RT.LIT else (
                 snake(cf.name) if flask else cf.name.lower())
             return m
         return None
@@ -356,15 +355,15 @@ class ProjectIndex:
                 continue
             model.fields.update(cf.fields)
             # ``objects = TaskQuerySet.as_manager()`` is extracted as a field (its value is a call)
-            called = [(n, ("c", ff.ctor, (), ())) for n, ff in cf.fields.items() if ff.ctor is not None]
+            called = [(n, (RT.CALL, ff.ctor, (), ())) for n, ff in cf.fields.items() if ff.ctor is not None]
             for name, ref in list(cf.attrs.items()) + called:
-                d = dotted(ref[1]) if ref and ref[0] == "c" else None
+                d = dotted(ref[1]) if ref and ref[0] == RT.CALL else None
                 if d and model.orm == "django":
                     mgr = self.canonical(d)
                     if mgr in self.classes and self.is_subclass(mgr, DJANGO_MANAGER_BASES) or \
                             mgr in DJANGO_MANAGER_BASES:
                         model.managers[name] = mgr if mgr in self.classes else None
-                    elif ref[1][0] == "a" and ref[1][2] in ("as_manager", "from_queryset"):
+                    elif ref[1][0] == RT.ATTR and ref[1][2] in ("as_manager", "from_queryset"):
                         qs = self.canonical(dotted(ref[1][1]) or "")
                         model.managers[name] = qs if qs in self.classes else None
         if model.orm == "django":
@@ -376,7 +375,7 @@ class ProjectIndex:
             last = ctor.rsplit(".", 1)[-1] if ctor else ""
             if model.orm == "django" and last in DJANGO_REL:
                 self._django_relation(model, name, ff, DJANGO_REL[last])
-            elif model.orm == "sqlalchemy" and (last in SA_REL or (ctor is None and ff.ann and ff.ann[0] == "mapped")):
+            elif model.orm == "sqlalchemy" and (last in SA_REL or (ctor is None and ff.ann and ff.ann[0] == RT.MAPPED)):
                 self._sa_relation(model, name, ff, bool(last in SA_REL))
 
     def _target_qual(self, target, owner: Model) -> Optional[str]:
@@ -408,11 +407,11 @@ class ProjectIndex:
                 sub.relations.setdefault(rname, Relation(rname, model.qual, rkind, field_line=ff.line))
 
     def _sa_relation(self, model: Model, name: str, ff, explicit: bool) -> None:
-        ann = ff.ann[1] if ff.ann and ff.ann[0] == "mapped" else None
-        collection = ann is not None and ann[0] == "list"
+        ann = ff.ann[1] if ff.ann and ff.ann[0] == RT.MAPPED else None
+        collection = ann is not None and ann[0] == TK.LIST
         inner = ann[1] if collection else ann
         target = self._target_qual(ff.target, model) if ff.target is not None else None
-        if target is None and inner is not None and inner[0] != "lit":
+        if target is None and inner is not None and inner[0] != RT.LIT:
             target = self._target_qual(inner, model)
         if target is None or (not explicit and target not in self.models):
             return

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from .index import dotted
+from ..core.refs import dotted
+from ..core.tags import EV, RT, TK
 
 # -- Django ---------------------------------------------------------------------------------
 QS_LAZY = frozenset("""all filter exclude select_related prefetch_related order_by reverse distinct values
@@ -54,40 +55,40 @@ CONN_READ = frozenset("execute executemany executescript fetch fetchrow fetchval
 CURSOR_READ = frozenset("execute executemany callproc copy_expert copy_from copy_to".split())
 
 INSTANCE_OF = {
-    **{k: ("sasession",) for k in (
+    **{k: (TK.SASESSION,) for k in (
         "sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session", "sqlalchemy.ext.asyncio.AsyncSession",
         "sqlalchemy.ext.asyncio.session.AsyncSession", "sqlmodel.Session", "sqlmodel.orm.session.Session",
         "sqlmodel.ext.asyncio.session.AsyncSession", "sqlalchemy.orm.scoping.scoped_session",
         "sqlalchemy.orm.scoped_session", "sqlalchemy.ext.asyncio.async_scoped_session")},
-    **{k: ("saconn",) for k in ("sqlalchemy.engine.Connection", "sqlalchemy.Connection",
-                                "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy.engine.base.Connection")},
-    **{k: ("saengine",) for k in ("sqlalchemy.engine.Engine", "sqlalchemy.Engine",
-                                  "sqlalchemy.ext.asyncio.AsyncEngine")},
-    "sqlite3.Connection": ("dbconn", "sqlite3"), "sqlite3.Cursor": ("cursor", "sqlite3"),
-    "psycopg.Connection": ("dbconn", "psycopg"), "psycopg.AsyncConnection": ("dbconn", "psycopg"),
-    "psycopg.Cursor": ("cursor", "psycopg"), "psycopg.AsyncCursor": ("cursor", "psycopg"),
-    "psycopg2.extensions.connection": ("dbconn", "psycopg2"), "psycopg2.extensions.cursor": ("cursor", "psycopg2"),
-    "asyncpg.Connection": ("dbconn", "asyncpg"), "asyncpg.connection.Connection": ("dbconn", "asyncpg"),
-    "asyncpg.Pool": ("pool", "asyncpg"), "asyncpg.pool.Pool": ("pool", "asyncpg"),
-    "django.db.backends.utils.CursorWrapper": ("cursor", "django"),
+    **{k: (TK.SACONN,) for k in ("sqlalchemy.engine.Connection", "sqlalchemy.Connection",
+                                 "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy.engine.base.Connection")},
+    **{k: (TK.SAENGINE,) for k in ("sqlalchemy.engine.Engine", "sqlalchemy.Engine",
+                                   "sqlalchemy.ext.asyncio.AsyncEngine")},
+    "sqlite3.Connection": (TK.DBCONN, "sqlite3"), "sqlite3.Cursor": (TK.CURSOR, "sqlite3"),
+    "psycopg.Connection": (TK.DBCONN, "psycopg"), "psycopg.AsyncConnection": (TK.DBCONN, "psycopg"),
+    "psycopg.Cursor": (TK.CURSOR, "psycopg"), "psycopg.AsyncCursor": (TK.CURSOR, "psycopg"),
+    "psycopg2.extensions.connection": (TK.DBCONN, "psycopg2"), "psycopg2.extensions.cursor": (TK.CURSOR, "psycopg2"),
+    "asyncpg.Connection": (TK.DBCONN, "asyncpg"), "asyncpg.connection.Connection": (TK.DBCONN, "asyncpg"),
+    "asyncpg.Pool": (TK.POOL, "asyncpg"), "asyncpg.pool.Pool": (TK.POOL, "asyncpg"),
+    "django.db.backends.utils.CursorWrapper": (TK.CURSOR, "django"),
 }
 CALL_RESULT = {
-    **{k: v for k, v in INSTANCE_OF.items() if v == ("sasession",)},
-    "sqlalchemy.orm.sessionmaker": ("samaker",), "sqlalchemy.ext.asyncio.async_sessionmaker": ("samaker",),
-    "sqlalchemy.create_engine": ("saengine",), "sqlalchemy.engine.create_engine": ("saengine",),
-    "sqlalchemy.ext.asyncio.create_async_engine": ("saengine",), "sqlmodel.create_engine": ("saengine",),
-    "sqlite3.connect": ("dbconn", "sqlite3"), "psycopg.connect": ("dbconn", "psycopg"),
-    "psycopg.Connection.connect": ("dbconn", "psycopg"), "psycopg.AsyncConnection.connect": ("dbconn", "psycopg"),
-    "psycopg2.connect": ("dbconn", "psycopg2"), "pymysql.connect": ("dbconn", "mysql"),
-    "MySQLdb.connect": ("dbconn", "mysql"), "mysql.connector.connect": ("dbconn", "mysql"),
-    "asyncpg.connect": ("dbconn", "asyncpg"), "asyncpg.create_pool": ("pool", "asyncpg"),
-    "psycopg_pool.ConnectionPool": ("pool", "psycopg"), "psycopg_pool.AsyncConnectionPool": ("pool", "psycopg"),
-    "psycopg2.pool.SimpleConnectionPool": ("pool", "psycopg2"),
-    "psycopg2.pool.ThreadedConnectionPool": ("pool", "psycopg2"),
-    "flask_sqlalchemy.SQLAlchemy": ("fsa",), "flask_sqlalchemy.extension.SQLAlchemy": ("fsa",),
+    **{k: v for k, v in INSTANCE_OF.items() if v == (TK.SASESSION,)},
+    "sqlalchemy.orm.sessionmaker": (TK.SAMAKER,), "sqlalchemy.ext.asyncio.async_sessionmaker": (TK.SAMAKER,),
+    "sqlalchemy.create_engine": (TK.SAENGINE,), "sqlalchemy.engine.create_engine": (TK.SAENGINE,),
+    "sqlalchemy.ext.asyncio.create_async_engine": (TK.SAENGINE,), "sqlmodel.create_engine": (TK.SAENGINE,),
+    "sqlite3.connect": (TK.DBCONN, "sqlite3"), "psycopg.connect": (TK.DBCONN, "psycopg"),
+    "psycopg.Connection.connect": (TK.DBCONN, "psycopg"), "psycopg.AsyncConnection.connect": (TK.DBCONN, "psycopg"),
+    "psycopg2.connect": (TK.DBCONN, "psycopg2"), "pymysql.connect": (TK.DBCONN, "mysql"),
+    "MySQLdb.connect": (TK.DBCONN, "mysql"), "mysql.connector.connect": (TK.DBCONN, "mysql"),
+    "asyncpg.connect": (TK.DBCONN, "asyncpg"), "asyncpg.create_pool": (TK.POOL, "asyncpg"),
+    "psycopg_pool.ConnectionPool": (TK.POOL, "psycopg"), "psycopg_pool.AsyncConnectionPool": (TK.POOL, "psycopg"),
+    "psycopg2.pool.SimpleConnectionPool": (TK.POOL, "psycopg2"),
+    "psycopg2.pool.ThreadedConnectionPool": (TK.POOL, "psycopg2"),
+    "flask_sqlalchemy.SQLAlchemy": (TK.FSA,), "flask_sqlalchemy.extension.SQLAlchemy": (TK.FSA,),
 }
-GLOBAL_VALUE = {"django.db.connection": ("dbconn", "django"), "django.db.connections": ("dbconns",),
-                "django.db.transaction.connection": ("dbconn", "django")}
+GLOBAL_VALUE = {"django.db.connection": (TK.DBCONN, "django"), "django.db.connections": (TK.DBCONNS,),
+                "django.db.transaction.connection": (TK.DBCONN, "django")}
 SELECTS = {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlmodel.select", "sqlalchemy.future.select",
            "sqlalchemy.sql.expression.select"}
 EVALUATING_BUILTINS = {"builtins.list", "builtins.tuple", "builtins.set", "builtins.len", "builtins.sorted",
@@ -97,7 +98,7 @@ GET_OR_404 = {"django.shortcuts.get_object_or_404", "django.shortcuts.get_list_o
               "django.shortcuts.aget_object_or_404", "django.shortcuts.aget_list_or_404"}
 DEPENDS = {"fastapi.Depends", "fastapi.params.Depends"}
 CLOSING = {"contextlib.closing"}
-QUERYING = ("query", "write")
+QUERYING = (EV.QUERY, "write")
 _MAX = 40  # recursion guard for type resolution
 
 
@@ -137,14 +138,14 @@ class Typer:
             return element_type(self.type_of(ref[1]))
         if kind == "s":
             base = self.type_of(ref[1])
-            if base == ("dbconns",):
-                return ("dbconn", "django")
-            if base and base[0] in ("qs", "manager") and base[1]:
-                return ("qs", base[1])  # ``Book.objects.all()[:10]`` is still a queryset
-            return ("list", base[1]) if base and base[0] in ("list", "saquery") and base[1] else None
+            if base == (TK.DBCONNS,):
+                return (TK.DBCONN, "django")
+            if base and base[0] in (TK.QS, TK.MANAGER) and base[1]:
+                return (TK.QS, base[1])  # ``Book.objects.all()[:10]`` is still a queryset
+            return (TK.LIST, base[1]) if base and base[0] in (TK.LIST, TK.SAQUERY) and base[1] else None
         if kind == "self":
             m = self.ix.models.get(ref[1])
-            return ("inst", m.qual) if m else ("obj", ref[1])
+            return (TK.INST, m.qual) if m else (TK.OBJ, ref[1])
         if kind == "p":
             return self.param_type(ref[1], ref[2])
         return None
@@ -153,53 +154,53 @@ class Typer:
         ix = self.ix
         q = ix.canonical(qual)
         if q in ix.models:
-            return ("model", q)
+            return (TK.MODEL, q)
         if q in ix.classes:
-            return ("class", q)
+            return (TK.CLASS, q)
         if q in ix.functions:
-            return ("func", q)
+            return (TK.FUNC, q)
         if q in ix.assigns:
             return self.type_of(ix.assigns[q])
         if q in ix.modules:
-            return ("mod", q)
+            return (TK.MOD, q)
         if q in GLOBAL_VALUE:
             return GLOBAL_VALUE[q]
-        return ("ext", q)
+        return (TK.EXT, q)
 
     def instance_of(self, ann):
         """The type of a value annotated ``ann`` (an annotation ref from extract.ann_ref)."""
         if ann is None:
             return None
-        if ann[0] == "ann":
+        if ann[0] == RT.ANNOTATED:
             inner = self.instance_of(ann[1])
             if inner is not None:
                 return inner
             for meta in ann[2]:
                 t = self.type_of(meta)
-                if t and t[0] == "depends":
+                if t and t[0] == TK.DEPENDS:
                     return t[1]
             return None
-        if ann[0] in ("list", "gen"):
+        if ann[0] in (TK.LIST, RT.GENERATOR):
             inner = self.instance_of(ann[1])
-            return ("list", inner[1]) if ann[0] == "list" and inner and inner[0] == "inst" else (
-                inner if ann[0] == "gen" else None)
-        if ann[0] == "mapped":
+            return (TK.LIST, inner[1]) if ann[0] == TK.LIST and inner and inner[0] == TK.INST else (
+                inner if ann[0] == RT.GENERATOR else None)
+        if ann[0] == RT.MAPPED:
             return self.instance_of(ann[1])
         d = dotted(ann)
         if d:
             alias = self.ix.assigns.get(self.ix.canonical(d))
-            if alias is not None and alias[0] in ("ann", "gen", "list", "mapped"):  # a type alias
+            if alias is not None and alias[0] in (RT.ANNOTATED, RT.GENERATOR, TK.LIST, RT.MAPPED):  # a type alias
                 return self.instance_of(alias)
         t = self.type_of(ann)
         if t is None:
             return None
-        if t[0] == "model":
-            return ("inst", t[1])
-        if t[0] == "class":
-            return ("obj", t[1])
-        if t[0] == "ext":
+        if t[0] == TK.MODEL:
+            return (TK.INST, t[1])
+        if t[0] == TK.CLASS:
+            return (TK.OBJ, t[1])
+        if t[0] == TK.EXT:
             return INSTANCE_OF.get(t[1])
-        if t[0] in ("sasession", "saconn", "dbconn"):
+        if t[0] in (TK.SASESSION, TK.SACONN, TK.DBCONN):
             return t
         return None
 
@@ -212,7 +213,7 @@ class Typer:
                 t = self.instance_of(ann)
                 if t is None and default is not None:
                     d = self.type_of(default)
-                    if d and d[0] == "depends":
+                    if d and d[0] == TK.DEPENDS:
                         return d[1]
                 return t
         return None
@@ -227,60 +228,60 @@ class Typer:
         if kind == "model":
             m = ix.models[base[1]]
             if name in m.managers or name in ("_default_manager", "_base_manager"):
-                return ("manager", m.qual)
+                return (TK.MANAGER, m.qual)
             if name == "query" and m.flask:
-                return ("saquery", m.qual)
+                return (TK.SAQUERY, m.qual)
             return self._class_member(m.qual, name)
         if kind == "inst":
             m = ix.models[base[1]]
             if m.orm == "django" and name in INST_WRITE | INST_READ:
-                return ("method", base, name)  # even when overridden: an override still saves
+                return (TK.METHOD, base, name)  # even when overridden: an override still saves
             rel = m.relations.get(name)
             if rel is not None:
                 if m.orm == "django":
-                    return ("relmgr", rel.target) if rel.to_many else ("inst", rel.target)
-                return ("list", rel.target) if rel.to_many else ("inst", rel.target)
+                    return (TK.RELMGR, rel.target) if rel.to_many else (TK.INST, rel.target)
+                return (TK.LIST, rel.target) if rel.to_many else (TK.INST, rel.target)
             return self._instance_member(m.qual, name)
         if kind == "class":
             return self._class_member(base[1], name)
         if kind == "obj":
             return self._instance_member(base[1], name)
         if kind == "fsa" and name == "session":
-            return ("sasession",)
+            return (TK.SASESSION,)
         if kind == "ext":
             return self.global_type(f"{base[1]}.{name}") if base[1] else None
-        if kind in ("manager", "qs", "relmgr", "sasession", "saquery", "saconn", "saengine", "samaker",
+        if kind in (TK.MANAGER, "qs", "relmgr", "sasession", "saquery", "saconn", "saengine", "samaker",
                     "dbconn", "cursor", "pool", "saselect", "saresult"):
-            return ("method", base, name)
+            return (TK.METHOD, base, name)
         return None
 
     def _class_member(self, cls: str, name: str):
         meth = self.ix.find_method(cls, name)
         if meth is not None:
-            return ("func", meth)
+            return (TK.FUNC, meth)
         val = self.ix.class_attr(cls, name)
-        return self.type_of(val) if val is not None and val[0] != "lit" else None
+        return self.type_of(val) if val is not None and val[0] != RT.LIT else None
 
     def _instance_member(self, cls: str, name: str):
         meth = self.ix.find_method(cls, name)
         if meth is not None:
             fn = self.ix.functions[meth]
-            if any(d in (("g", "builtins.property"),) or (d and d[0] == "a" and d[2] == "cached_property")
+            if any(d in (("g", "builtins.property"),) or (d and d[0] == RT.ATTR and d[2] == "cached_property")
                    or d == ("g", "functools.cached_property") for d in fn.decorators):
                 return self.returns(meth)
-            return ("bound", meth)
+            return (TK.BOUND, meth)
         val = self.ix.class_attr(cls, name)
-        if val is None or val[0] == "lit":
+        if val is None or val[0] == RT.LIT:
             return None
         t = self.type_of(val)
-        if t and t[0] == "class":
+        if t and t[0] == TK.CLASS:
             return None  # a class stored on the instance, not an instance
         return t
 
     # -- calls --------------------------------------------------------------------------------
     def call(self, ref) -> Tuple[object, Optional[tuple]]:
         """(result type, event) of a call ref."""
-        key = ("call",) + ref
+        key = (EV.CALL,) + ref
         if key in self._types:
             return self._types[key]
         self._types[key] = (None, None)
@@ -295,15 +296,15 @@ class Typer:
             return None, None
         kind = callee[0]
         if kind == "func":
-            return self.returns(callee[1]), ("call", callee[1])
+            return self.returns(callee[1]), (EV.CALL, callee[1])
         if kind == "bound":
-            return self.returns(callee[1]), ("call", callee[1])
+            return self.returns(callee[1]), (EV.CALL, callee[1])
         if kind == "class":
-            return ("obj", callee[1]), None
+            return (TK.OBJ, callee[1]), None
         if kind == "model":
-            return ("inst", callee[1]), None
+            return (TK.INST, callee[1]), None
         if kind == "samaker":
-            return ("sasession",), None
+            return (TK.SASESSION,), None
         if kind == "method":
             return self._method(callee[1], callee[2], pos)
         if kind == "ext":
@@ -317,28 +318,28 @@ class Typer:
             return self.type_of(pos[1]), None  # ``AsyncSession = NewType("AsyncSession", _AsyncSession)``
         if name in SELECTS and pos:
             t = self.type_of(pos[0])
-            return ("saselect", t[1] if t and t[0] == "model" else None), None
+            return (TK.SASELECT, t[1] if t and t[0] == TK.MODEL else None), None
         if name in CLOSING and pos:  # ``contextlib.closing(conn)`` is still the connection
             t = self.type_of(pos[0])
-            return (t if t is not None and t[0] in ("dbconn", "cursor", "saconn", "sasession") else None), None
+            return (t if t is not None and t[0] in (TK.DBCONN, TK.CURSOR, TK.SACONN, TK.SASESSION) else None), None
         if name in DEPENDS and pos:
             t = self.type_of(pos[0])
-            if t and t[0] == "func":
-                return ("depends", self.returns(t[1])), None
-            return ("depends", None), None
+            if t and t[0] == TK.FUNC:
+                return (TK.DEPENDS, self.returns(t[1])), None
+            return (TK.DEPENDS, None), None
         if name in EVALUATING_BUILTINS and pos:
             t = self.type_of(pos[0])
-            if t and t[0] in ("qs", "manager", "relmgr", "saquery"):
-                return None, ("query", f"{name.split('.')[-1]}() over a queryset")
+            if t and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY):
+                return None, (EV.QUERY, f"{name.split('.')[-1]}() over a queryset")
         if name in GET_OR_404 and pos:
             t = self.type_of(pos[0])
-            if t and t[0] in ("model", "qs", "manager", "relmgr"):
-                return ("inst", t[1]), ("query", name.rsplit(".", 1)[-1] + "()")
+            if t and t[0] in (TK.MODEL, TK.QS, TK.MANAGER, TK.RELMGR):
+                return (TK.INST, t[1]), (EV.QUERY, name.rsplit(".", 1)[-1] + "()")
         return None, None
 
     def _method(self, base, name: str, pos):
         kind = base[0]
-        if kind in ("manager", "qs", "relmgr"):
+        if kind in (TK.MANAGER, "qs", "relmgr"):
             return self._django_method(base, name)
         if kind == "inst":
             label = self.ix.models[base[1]].name
@@ -349,36 +350,36 @@ class Typer:
             if name in SAQUERY_LAZY:
                 return base, None
             if name in SAQUERY_READ:
-                res = ("inst", base[1]) if name in ("first", "one", "one_or_none", "get") and base[1] else None
+                res = (TK.INST, base[1]) if name in ("first", "one", "one_or_none", "get") and base[1] else None
                 if name == "all" and base[1]:
-                    res = ("list", base[1])
-                return res, ("query", f"Query.{name}()")
+                    res = (TK.LIST, base[1])
+                return res, (EV.QUERY, f"Query.{name}()")
             if name in SAQUERY_WRITE:
-                return None, ("write", f"Query.{name}()")
+                return None, (EV.WRITE, f"Query.{name}()")
             return None, None
         if kind == "saselect":
             return (base, None) if name in SASELECT_LAZY else (None, None)
         if kind == "saresult":
             return _result_method(base, name), None
         if kind == "samaker" and name == "begin":
-            return ("sasession",), None
+            return (TK.SASESSION,), None
         if kind == "saengine":
             if name in ("connect", "begin"):
-                return ("saconn",), (("begin", "engine.begin()") if name == "begin" else None)
+                return (TK.SACONN,), ((EV.BEGIN, "engine.begin()") if name == "begin" else None)
             if name == "execute":
-                return ("saresult", None), ("query", "engine.execute()")
+                return (TK.SARESULT, None), (EV.QUERY, "engine.execute()")
             return None, None
         if kind == "saconn":
-            return self._conn_like(name, SACONN_READ, ("saresult", None), "connection")
+            return self._conn_like(name, SACONN_READ, (TK.SARESULT, None), "connection")
         if kind == "dbconn":
             if name == "cursor":
-                return ("cursor", base[1]), None
+                return (TK.CURSOR, base[1]), None
             if name == "transaction":
-                return None, ("begin", "connection.transaction()")
+                return None, (EV.BEGIN, "connection.transaction()")
             return self._conn_like(name, CONN_READ, None, "connection")
         if kind == "pool":
             if name in ("acquire", "connection", "getconn"):
-                return ("dbconn", base[1]), None
+                return (TK.DBCONN, base[1]), None
             return self._conn_like(name, CONN_READ, None, "pool")
         if kind == "cursor":
             return self._conn_like(name, CURSOR_READ, None, "cursor")
@@ -386,53 +387,53 @@ class Typer:
 
     def _conn_like(self, name: str, reads, result, what: str):
         if name in reads:
-            return result, ("query", f"{what}.{name}()")
-        if name in ("commit", "rollback"):
+            return result, (EV.QUERY, f"{what}.{name}()")
+        if name in (EV.COMMIT, "rollback"):
             return None, (name, f"{what}.{name}()")
         if name == "begin":
-            return None, ("begin", f"{what}.begin()")
+            return None, (EV.BEGIN, f"{what}.begin()")
         return None, None
 
     def _django_method(self, base, name: str):
         model = base[1]
         label = self.ix.models[model].name if model in self.ix.models else "?"
         if name in QS_LAZY:
-            return ("qs", model), None
+            return (TK.QS, model), None
         if name in QS_READ:
-            return (("inst", model) if name in QS_INSTANCE else None), ("query", f"{label}.{name}()")
-        if name in QS_WRITE or (base[0] == "relmgr" and name in RELMGR_WRITE):
-            res = ("inst", model) if name in ("create", "acreate") else None
-            return res, ("write", f"{label}.{name}()")
+            return ((TK.INST, model) if name in QS_INSTANCE else None), (EV.QUERY, f"{label}.{name}()")
+        if name in QS_WRITE or (base[0] == TK.RELMGR and name in RELMGR_WRITE):
+            res = (TK.INST, model) if name in ("create", "acreate") else None
+            return res, (EV.WRITE, f"{label}.{name}()")
         managers = self.ix.models[model].managers.values() if model in self.ix.models else ()
         for cls in filter(None, managers):  # a custom manager's or queryset's own method
             meth = self.ix.find_method(cls, name)
             if meth is not None:
                 # custom queryset methods return querysets (``return self.filter(...)``)
-                return self.returns(meth) or ("qs", model), ("call", meth)
+                return self.returns(meth) or (TK.QS, model), (EV.CALL, meth)
         return None, None
 
     def _session_method(self, name: str, pos):
         if name == "query" and pos:
             t = self.type_of(pos[0])
-            return ("saquery", t[1] if t and t[0] == "model" else None), None
+            return (TK.SAQUERY, t[1] if t and t[0] == TK.MODEL else None), None
         if name in SESSION_READ:
             target = self.type_of(pos[0]) if pos else None
             res = None
-            if name in ("get", "get_one") and target and target[0] == "model":
-                res = ("inst", target[1])
-            elif name in ("scalars", "exec", "execute") and target and target[0] == "saselect":
-                res = ("saresult", target[1])
-            return res, ("query", f"session.{name}()")
+            if name in ("get", "get_one") and target and target[0] == TK.MODEL:
+                res = (TK.INST, target[1])
+            elif name in ("scalars", "exec", "execute") and target and target[0] == TK.SASELECT:
+                res = (TK.SARESULT, target[1])
+            return res, (EV.QUERY, f"session.{name}()")
         if name in SESSION_WRITE:
-            return None, ("write", f"session.{name}()")
+            return None, (EV.WRITE, f"session.{name}()")
         if name in SESSION_STAGE:
-            return None, ("stage", f"session.{name}()")
+            return None, (EV.STAGE, f"session.{name}()")
         if name == "merge":
-            return None, ("query", "session.merge()")
-        if name in ("commit", "rollback"):
+            return None, (EV.QUERY, "session.merge()")
+        if name in (EV.COMMIT, "rollback"):
             return None, (name, f"session.{name}()")
-        if name in ("begin", "begin_nested"):
-            return ("sasession",), ("begin", f"session.{name}()")
+        if name in (EV.BEGIN, "begin_nested"):
+            return (TK.SASESSION,), (EV.BEGIN, f"session.{name}()")
         return None, None
 
     # -- function summaries -------------------------------------------------------------------
@@ -453,7 +454,7 @@ class Typer:
         return t
 
     def event(self, call_ref) -> Optional[tuple]:
-        return self.call(call_ref)[1] if call_ref is not None and call_ref[0] == "c" else None
+        return self.call(call_ref)[1] if call_ref is not None and call_ref[0] == RT.CALL else None
 
     def queries(self, func: str) -> Optional[tuple]:
         """The first database query a project function may run, directly or through project
@@ -475,14 +476,14 @@ class Typer:
                 continue
             if ev[0] in QUERYING:
                 return (ev[0], ev[1], fn.qual, line)
-            if ev[0] == "call" and ev[1] != fn.qual:
+            if ev[0] == EV.CALL and ev[1] != fn.qual:
                 inner = self.queries(ev[1])
                 if inner is not None:
                     return inner
         for ref, line, _col in fn.iters:
             t = self.type_of(ref)
-            if t and t[0] in ("qs", "manager", "relmgr", "saquery"):
-                return ("query", "iterating a queryset", fn.qual, line)
+            if t and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY):
+                return (EV.QUERY, "iterating a queryset", fn.qual, line)
         return None
 
 
@@ -494,12 +495,15 @@ def _memoized(fn) -> bool:
     """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``, or a body that reads Django's
     cache first (``if (hit := cache.get(k)): return hit``): not a query per call."""
     for ref, _line, _col in fn.calls:
-        if ref is not None and ref[0] == "c" and dotted(ref[1]) in _CACHE_READS:
+        if ref is not None and ref[0] == RT.CALL and dotted(ref[1]) in _CACHE_READS:
             return True
     for d in fn.decorators:
-        while d is not None and d[0] == "c":
+        while d is not None and d[0] == RT.CALL:
             d = d[1]
-        name = d[2] if d is not None and d[0] == "a" else (d[1].rsplit(".", 1)[-1] if d and d[0] == "g" else "")
+        if d is not None and d[0] == RT.ATTR:
+            name = d[2]
+        else:
+            name = d[1].rsplit(".", 1)[-1] if d and d[0] == RT.GLOBAL else ""
         if "cache" in name or "memoiz" in name:
             return True
     return False
@@ -510,15 +514,15 @@ def _result_method(base, name: str):
     if not base[1]:
         return None
     if name in SARESULT_LIST:
-        return ("list", base[1])
+        return (TK.LIST, base[1])
     if name in SARESULT_ONE:
-        return ("inst", base[1])
+        return (TK.INST, base[1])
     return base if name in ("unique", "scalars") else None
 
 
 def element_type(t):
     if t is None:
         return None
-    if t[0] in ("qs", "manager", "relmgr", "saquery", "list", "saresult"):
-        return ("inst", t[1]) if t[1] else None
+    if t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY, TK.LIST, TK.SARESULT):
+        return (TK.INST, t[1]) if t[1] else None
     return None

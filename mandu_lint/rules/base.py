@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterable, List, Optional, Sequence, 
 from ..model import Finding, Fix, Location, RuleMeta, Span
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import FileContext
+    from .context import FileContext
 
 
 class Rule:

@@ -1,0 +1,138 @@
+"""Loops that are not "once per row": a fixed, small collection, or a walk over chunks where
+each pass handles many rows with one statement on purpose. Shared by the loop rules through
+``engine.LoopFrame.bounded`` and :func:`is_batched_call`.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+from .tags import RT, TK
+
+MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
+_CHUNKERS = ("chunk", "batch")  # ``itertools.batched``, ``chunked``, a project's ``_chunks``
+_CHOICES = ("enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "django.db.models.Choices",
+            "django.db.models.TextChoices", "django.db.models.IntegerChoices",
+            "django.db.models.enums.Choices")
+
+
+def is_small_display(node: Optional[ast.AST]) -> bool:
+    """A literal display of at most MAX_SMALL items whose items are constants, names,
+    attributes or small displays themselves (``[("a", 1), ("b", 2)]``)."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return len(node.elts) <= MAX_SMALL and all(_item(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return len(node.keys) <= MAX_SMALL and all(isinstance(k, ast.Constant) for k in node.keys)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+        return all(isinstance(a, ast.Constant) for a in node.args)
+    return False
+
+
+def _item(node: ast.AST) -> bool:
+    if isinstance(node, (ast.Constant, ast.Name, ast.Attribute)):
+        return True
+    if isinstance(node, ast.Dict):
+        return all(k is None or isinstance(k, ast.Constant) for k in node.keys)
+    return is_small_display(node)
+
+
+def bounded_iter(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
+    """Does iterating ``node`` run a fixed, small number of times, or over chunks?"""
+    if node is None or depth > 4:
+        return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
+            and node.func.attr in ("items", "keys", "values"):
+        node = node.func.value
+    if isinstance(node, ast.IfExp):
+        return bounded_iter(node.body, ctx, depth + 1) and bounded_iter(node.orelse, ctx, depth + 1)
+    if is_chunk_iter(node):
+        return True
+    if isinstance(node, ast.Name):
+        return _bounded_name(node.id, ctx, depth)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return _class_constant(node, ctx)
+    return is_small_display(node) or _choices_class(node, ctx)
+
+
+def is_chunk_iter(node: ast.AST) -> bool:
+    """``range(start, stop, step)`` over slices, ``batched(xs, n)``, ``chunked(...)``."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    if name == "range":
+        return len(node.args) == 3
+    return any(word in name.lower() for word in _CHUNKERS)
+
+
+def _bounded_name(name: str, ctx, depth: int) -> bool:
+    value = ctx.scope.value_of(name)
+    if value is not None:
+        return bounded_iter(value, ctx, depth + 1) and bool(getattr(value, "elts", None) or
+                                                            getattr(value, "keys", None) or
+                                                            isinstance(value, ast.IfExp))
+    ref = ctx.scope.lookup(name)
+    if ref is None or ref[0] != RT.GLOBAL:
+        return False
+    return _module_constant(ref[1], ctx)
+
+
+def _module_constant(qual: str, ctx) -> bool:
+    """A module-level name (here or imported) bound to a small display."""
+    index = ctx.index
+    qual = index.canonical(qual)
+    owner = index.owner(qual) if qual not in (ctx.facts.module,) else None
+    facts = ctx.facts if qual.rpartition(".")[0] == ctx.facts.module else owner
+    if facts is None:
+        return False
+    short = qual.rpartition(".")[2]
+    size = getattr(facts, "display_sizes", {}).get(short)
+    if size is None:
+        lit = facts.literals.get(short)
+        size = len(lit) if isinstance(lit, (list, tuple, set, frozenset, dict)) else None
+    if size is None and index.classes.get(qual) is not None:
+        return _choices_qual(qual, ctx)
+    return size is not None and 0 < size <= MAX_SMALL
+
+
+def _class_constant(node: ast.Attribute, ctx) -> bool:
+    """``self.CHOICES`` / ``Cls.CHOICES`` bound to a small display in the class body."""
+    ref = ctx.scope.ref_of(node.value)
+    if ref is None:
+        return False
+    cls = ref[1] if ref[0] == RT.SELF else (ctx.index.canonical(ref[1]) if ref[0] == RT.GLOBAL else None)
+    cf = ctx.index.classes.get(cls) if cls else None
+    size = getattr(cf, "display_sizes", {}).get(node.attr) if cf is not None else None
+    return size is not None and 0 < size <= MAX_SMALL
+
+
+def _choices_class(node: ast.AST, ctx) -> bool:
+    if not isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    t = ctx.type_of(node)
+    return t is not None and t[0] == TK.CLASS and _choices_qual(t[1], ctx)
+
+
+def _choices_qual(qual: str, ctx) -> bool:
+    """An Enum, a Django ``Choices`` or a ``*ChoiceSet``/``*Choices`` class: fixed members."""
+    for anc in ctx.index.mro(qual):
+        if anc in _CHOICES or anc.rsplit(".", 1)[-1].endswith(("ChoiceSet", "Choices")):
+            return True
+    return False
+
+
+def is_batched_call(node: ast.Call, frame) -> bool:
+    """``filter(pk__in=chunk)`` / ``.where(Model.id.in_(chunk))`` where ``chunk`` is what the
+    loop hands out (or a ``while batch := ...`` test binds): one statement per batch, on purpose."""
+    names = set(frame.targets)
+    if isinstance(frame.node, ast.While):
+        names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
+    if not names:
+        return False
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.keyword) and sub.arg and sub.arg.endswith("__in") \
+                and isinstance(sub.value, ast.Name) and sub.value.id in names:
+            return True
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "in_" \
+                and sub.args and isinstance(sub.args[0], ast.Name) and sub.args[0].id in names:
+            return True
+    return False

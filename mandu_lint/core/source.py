@@ -1,0 +1,123 @@
+"""A file's text: decoding as Python does (PEP 263) and parsing, tolerant of syntax newer than
+the running Python where an older spelling means the same to this analysis.
+
+Below the project index: the index and the engine both read files through here.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import sys
+import tokenize
+from typing import List, Optional
+
+from ..model import Finding, Notice, Span
+
+SYNTAX_CODE = "MDB000"
+_NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it)
+    (re.compile(r"^\s*type\s+\w+\s*(\[.*\])?\s*="), "3.12"),
+    (re.compile(r"^\s*(async\s+)?def\s+\w+\s*\["), "3.12"),
+    (re.compile(r"^\s*class\s+\w+\s*\["), "3.12"),
+    (re.compile(r"^\s*except\s*\*"), "3.11"),
+    (re.compile(r"^\s*match\s+.+:\s*$"), "3.10"),
+    (re.compile(r"^\s*except\s+[^\s(:][^:(]*,[^:]*:"), "3.14"),  # PEP 758: ``except A, B:``
+]
+
+
+def decode(data: bytes) -> str:
+    """Decode per PEP 263 (a coding cookie or BOM), as Python itself does."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    text = data.decode(encoding)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+_FSTRING = re.compile(r"(?<![\w])[rRbB]?[fF][rR]?['\"]")
+_PEP758 = re.compile(r"^(\s*except\*?\s+)([^\s(:][^:(]*,[^:]*?)(\s*(?:as\s+\w+)?\s*:)")
+_PEP695_DEF = re.compile(r"^(\s*(?:async\s+)?(?:def|class)\s+\w+)\s*\[")
+_PEP695_TYPE = re.compile(r"^(\s*)type\s+(\w+)\s*(\[[^=]*\])?\s*=")
+
+
+def _drop_type_params(lines: List[str], row: int, col: int) -> Optional[List[str]]:
+    """Remove the balanced ``[...]`` opening at (row, col), which may span lines; the line
+    breaks it held move into the parameter/base parentheses, so no later line moves."""
+    text = "\n".join(lines)
+    start = sum(len(x) + 1 for x in lines[:row]) + col
+    depth = 0
+    for end in range(start, len(text)):
+        depth += {"[": 1, "]": -1}.get(text[end], 0)
+        if depth == 0:
+            break
+    else:
+        return None
+    breaks = "\n" * text.count("\n", start, end)
+    rest = text[end + 1:]
+    if rest.lstrip(" ").startswith("("):
+        rest = rest.lstrip(" ")[1:]
+        new = text[:start] + "(" + breaks + rest
+    else:
+        new = text[:start] + "(" + breaks + ")" + rest
+    return new.split("\n")
+
+
+def _downgrade(lines: List[str], row: int) -> Optional[List[str]]:
+    """Rewrite newer syntax at ``row`` into an older equivalent for analysis:
+    ``except A, B:`` (3.14) → ``except (A, B):``; ``class C[T]:``/``def f[T](...)`` (3.12) →
+    without type parameters; ``type X = Y`` (3.12) → ``X = Y``. None when nothing applies."""
+    line = lines[row]
+    fixed = _PEP758.sub(r"\1(\2)\3", line, count=1)
+    if fixed == line:
+        m = _PEP695_DEF.match(line)
+        if m:
+            return _drop_type_params(lines, row, m.end() - 1)
+        m = _PEP695_TYPE.match(line)
+        fixed = f"{m.group(1)}{m.group(2)} ={line[m.end():]}" if m else None
+    if not fixed or fixed == line:
+        return None
+    return lines[:row] + [fixed] + lines[row + 1:]
+
+
+def parse_tree(source: str, path: str) -> ast.Module:
+    """``ast.parse``, tolerant of syntax newer than the running Python where an older spelling
+    means the same to this analysis (see ``_downgrade``); no line moves. Other syntax errors
+    propagate."""
+    try:
+        return ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        error = exc
+    lines = source.split("\n")
+    for _ in range(1000):
+        row = (error.lineno or 0) - 1
+        fixed = _downgrade(lines, row) if 0 <= row < len(lines) else None
+        if fixed is None:
+            raise error
+        lines = fixed
+        try:
+            return ast.parse("\n".join(lines), filename=path)
+        except SyntaxError as again:
+            error = again
+    raise error
+
+
+def parse(source: str, path: str):
+    """(tree, None) or (None, syntax Finding or Notice)."""
+    try:
+        return parse_tree(source, path), None
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        col = max((getattr(exc, "offset", None) or 1) - 1, 0)
+        lines = source.splitlines()
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        msg = getattr(exc, "msg", str(exc))
+        checks = list(_NEWER_SYNTAX)
+        if msg.startswith("f-string") or (msg.startswith("unterminated string") and _FSTRING.search(text)):
+            # PEP 701 (3.12) lifted the f-string quoting limits
+            checks.append((re.compile(""), "3.12"))
+        for pattern, version in checks:
+            if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
+                running = ".".join(map(str, sys.version_info[:2]))
+                return None, Notice(path, f"line {line}: needs Python {version} or newer to parse "
+                                          f"(running {running}); not checked")
+        msg = getattr(exc, "msg", str(exc))
+        return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),
+                             node_text=msg)

@@ -1,0 +1,166 @@
+"""What a rule sees of the file being checked: :class:`FileContext`, kept current by the
+engine's walk (scope, enclosing functions and classes, per-row loop frames), and the
+per-project memo every rule family uses for what it derives from the index.
+
+The rule API layer: above the project index and the shared core, below the rule families.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
+
+from ..core.refs import ModuleNames, Scope
+from ..model import Finding, Span
+from ..project.extract import module_scope
+from ..core.tags import RT
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+T = TypeVar("T")
+
+
+@dataclass
+class LoopFrame:
+    """A per-row context: code inside it runs once per element (or per pass)."""
+
+    node: ast.AST
+    kind: str  # for | while | comp
+    targets: Tuple[str, ...]  # names bound per element
+    iter_node: Optional[ast.AST]
+    once: bool = False  # the body always leaves on its first pass
+    retry: bool = False  # repeats only after a failure
+    bounded: bool = False  # iterates a small literal collection or a worker/poll loop
+    _assigned: Optional[frozenset] = field(default=None, repr=False)
+
+    @property
+    def assigned(self) -> frozenset:
+        """Names assigned inside the per-iteration region."""
+        if self._assigned is None:
+            body = _per_iteration(self.node)
+            names = set()
+            for stmt in body:
+                for n in ast.walk(stmt):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        names.add(n.id)
+            self._assigned = frozenset(names)
+        return self._assigned
+
+    @property
+    def reports(self) -> bool:
+        return not (self.once or self.retry or self.bounded)
+
+
+def _per_iteration(node: ast.AST) -> List[ast.AST]:
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        return list(node.body)
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        return [node.elt] + [g for g in node.generators]
+    if isinstance(node, ast.DictComp):
+        return [node.key, node.value] + [g for g in node.generators]
+    return []
+
+
+class FileContext:
+    """What a rule can ask about the file being checked."""
+
+    def __init__(self, path: str, relpath: str, source: str, tree: ast.Module, project, facts):
+        self.path = path
+        self.relpath = relpath
+        self.source = source
+        self.tree = tree
+        self.project = project  # engine-facing project (index, settings)
+        self.index = project.index
+        self.typer = project.index.typer
+        self.facts = facts
+        names = ModuleNames(facts.module, facts.is_package)
+        names.names = dict(facts.names)
+        self.names = names
+        if facts.module_locals is not None:
+            self.scope = Scope(names, func=None)
+            self.scope.locals = dict(facts.module_locals)
+            self.scope.lazy_body = [n for n in tree.body if not isinstance(n, _DEFS)]
+            self.scope.freeze()
+        else:
+            self.scope = module_scope(names, tree)
+        self.qual: List[str] = [facts.module] if facts.module else []
+        self.class_stack: List[Optional[str]] = [None]
+        # Enclosing definitions, outermost first: every ``def``/``async def`` (lambdas excluded)
+        # and every ``class`` the walk is inside. Rules read these instead of keeping stacks.
+        self.functions: List[ast.AST] = []
+        self.classes: List[ast.ClassDef] = []
+        self.loops: List[LoopFrame] = []
+        self.enabled: frozenset = frozenset()  # codes of the rules running on this file
+        self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
+        self._lines: Optional[List[str]] = None
+
+    # -- helpers for rules ----------------------------------------------------------------------
+    @property
+    def scope_name(self) -> str:
+        return ".".join(self.qual)
+
+    @property
+    def function(self) -> Optional[ast.AST]:
+        """The innermost enclosing function node, or None at module or class level."""
+        return self.functions[-1] if self.functions else None
+
+    @property
+    def klass(self) -> Optional[ast.ClassDef]:
+        """The innermost enclosing class node (a method's class), or None."""
+        return self.classes[-1] if self.classes else None
+
+    def derived(self, key: object, build: Callable[[], T]) -> T:
+        """What a rule family derives from the project index once and reuses for every file of
+        the run (``key`` names it; ``build()`` computes it). The memo lives on the index, so it
+        goes away with it and is never pickled into the cache."""
+        return self.index.derived(key, build)
+
+    def reporting_frame(self) -> Optional[LoopFrame]:
+        """The innermost loop whose body runs once per row (not a loop that runs once, a retry
+        loop or a fixed/chunked loop), or None: the per-row context loop rules report against."""
+        for frame in reversed(self.loops):
+            if frame.reports:
+                return frame
+        return None
+
+    def ref(self, node: ast.AST):
+        return self.scope.ref_of(node)
+
+    def type_of(self, node: ast.AST):
+        return self.typer.type_of(self.scope.ref_of(node))
+
+    def call_info(self, node: ast.Call):
+        ref = self.scope.ref_of(node)
+        if ref is None or ref[0] != RT.CALL:
+            return ref, None, None
+        t, ev = self.typer.call(ref)
+        return ref, t, ev
+
+    def line_text(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        text = self.line_text(line)
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> Span:
+        end_line = getattr(node, "end_lineno", None) or node.lineno
+        end_col = getattr(node, "end_col_offset", None)
+        end_col = node.col_offset if end_col is None else end_col
+        return Span(node.lineno, self.char_col(node.lineno, node.col_offset), end_line,
+                    self.char_col(end_line, end_col))
+
+    def make_finding(self, code: str, node: ast.AST, message: str, related=(), fix=None) -> Finding:
+        return Finding(code=code, message=message, path=self.path, span=self.span(node),
+                       scope=self.scope_name, node_text=node_text(node), related=related, fix=fix)
+
+
+def node_text(node: ast.AST) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every node ast produces
+        text = type(node).__name__
+    return " ".join(text.split())[:200]

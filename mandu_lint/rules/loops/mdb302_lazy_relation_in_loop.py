@@ -1,0 +1,328 @@
+"""MDB302: a relation loaded lazily once per row of a query (N+1)."""
+from __future__ import annotations
+
+import ast
+from typing import List, Optional, Sequence, Tuple
+
+from . import drf
+from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
+from .served import cache_served, missing, row_argument
+from .per_row import RowSource, loop_source, rel_use, walk
+from .reads import is_property, param_reads
+from ..base import Rule
+from .mdb302_examples import BAD, GOOD
+from ...core.tags import EV
+
+
+class LazyRelationInLoop(Rule):
+    """
+    ## What it does
+    Finds a relation read once per row of a query that did not load it: in a `for`/`async for`
+    loop or a comprehension over a Django queryset or a SQLAlchemy query, a forward foreign key
+    or one-to-one (`book.author.name`), a reverse foreign key or many-to-many evaluated through
+    its manager (`book.tags.all()`, `book.review_set.count()`), a SQLAlchemy relationship
+    (`order.user`, `user.orders`), or the same read inside a model method, property or helper
+    the row is handed to (`book.label()` whose body reads `self.author`). Django REST framework
+    serializers used with `many=True` are per-row code too: a `ModelViewSet`/`ListAPIView`
+    whose `queryset` (or `get_queryset()`) does not load what its serializer's nested
+    serializers, `source="author.name"` paths, `SerializerMethodField` methods and many-to-many
+    fields read is reported at that queryset; so is `BookSerializer(qs, many=True)`.
+
+    Primary location: the relation read (or the call that reads it) inside the loop; for a
+    serializer, the view's queryset that should load the relations.
+
+    ## Why is this bad?
+    Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
+    (the "N+1" problem), and the count grows with the data. Loading the relation with the query
+    (`select_related`/`prefetch_related`, `joinedload`/`selectinload`) makes it two queries at
+    most, whatever the number of rows.
+
+    ## Known problems
+    Only queries the analysis can see are checked: the loop iterates a query built in the
+    function (in the loop header or a local variable assigned once), a relation of an outer
+    loop's row, or the result of a project function that builds its query itself. Rows from a
+    parameter, an attribute or an unknown call are not reported. Reading only the key
+    (`book.author_id`) is not a read of the relation. SQLAlchemy relationships configured with
+    `lazy="joined"`/`"selectin"`/`"subquery"` load themselves; `lazy="raise"`, `"noload"`,
+    `"dynamic"` and `"write_only"` never load on access and are not reported. A relation the
+    loop assigns before reading it (`book.author = authors[book.author_id]`) is not reported.
+    Where a helper also runs queries of its own, its call is left to MDB301. A view whose
+    serializer is chosen at run time (`get_serializer_class`, a custom `list`) or whose
+    `get_queryset` comes from a project base class is not checked.
+
+    ## Example
+    ```python
+    def titles():
+        return [f"{b.title} by {b.author.name}" for b in Book.objects.filter(published=True)]
+    ```
+
+    ## Use instead
+    ```python
+    def titles():
+        books = Book.objects.filter(published=True).select_related("author")
+        return [f"{b.title} by {b.author.name}" for b in books]
+    ```
+    With SQLAlchemy: `select(Book).options(joinedload(Book.author))` for a many-to-one,
+    `selectinload(Author.books)` for a collection.
+
+    ## Fix safety
+    The fix adds `select_related("…")` for forward foreign keys and one-to-one chains and
+    `prefetch_related("…")` for reverse foreign keys and many-to-many paths to the iterated query
+    (merged into an existing call), or `.options(joinedload(…))`/`.options(selectinload(…))` with
+    the imports for SQLAlchemy. It is safe when the query is built in the same function, is read
+    only by that loop, and uses no `iterator()`, `only()`/`defer()`, `values()`/`values_list()`,
+    set operations, `select_for_update()`/`with_for_update()` or `Prefetch` objects (Django raises
+    on `iterator()` after `prefetch_related` without `chunk_size` and on `select_related` of a
+    deferred field). Otherwise — and always for a view's queryset, which every action of the
+    view shares — it is unsafe. Where the query is not built in reach (a project function's
+    result) there is no fix.
+    """
+
+    code = "MDB302"
+    name = "lazy-relation-in-loop"
+    summary = "Relation loaded lazily once per row (N+1)"
+    precision = "high"
+    tags = ("performance", "n+1")
+    fixable = True
+    BAD = BAD
+    GOOD = GOOD
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.funcs: List[ast.AST] = [ctx.tree]
+        self.classes: List[ast.ClassDef] = []
+        self.reported = set()  # (loop line, path)
+        self.assigned = {}  # loop node id -> {(var, attr)} assigned in its body
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def visit_FunctionDef(self, node) -> None:
+        self.funcs.append(node)
+
+    def leave_FunctionDef(self, node) -> None:
+        self.funcs.pop()
+
+    visit_AsyncFunctionDef, leave_AsyncFunctionDef = visit_FunctionDef, leave_FunctionDef
+
+    def _source(self, var: str) -> Optional[RowSource]:
+        return loop_source(self.ctx, var)
+
+    # -- to-one relations and SQLAlchemy collections: attribute reads ---------------------------
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if not self.ctx.loops or not isinstance(node.ctx, ast.Load):
+            return
+        got = rel_use(self.ctx, node, self._source)
+        if got is None:
+            self._property(node)
+            return
+        use, src = got
+        last = use.steps[-1]
+        if last.orm == "django" and last.rel.to_many:
+            return  # a related manager: reported where it is evaluated
+        if self._assigned_in_loop(use.var, use.steps[0].name, src):
+            return
+        self._check(node, src, [s.name for s in use.steps], f"`{_text(node)}`", once=True)
+
+    def _assigned_in_loop(self, var: str, attr: str, src: RowSource) -> bool:
+        frame = next((f for f in reversed(self.ctx.loops) if var in f.targets), None)
+        if frame is None:
+            return False
+        key = id(frame.node)
+        if key not in self.assigned:
+            self.assigned[key] = {(n.value.id, n.attr) for n in ast.walk(frame.node)
+                                  if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                                  and isinstance(n.value, ast.Name)}
+        return (var, attr) in self.assigned[key]
+
+    # -- Django collections: where the manager is evaluated ------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        if not self.ctx.loops:
+            self._serializer_call(node)
+            return
+        if self._helper(node):
+            return
+        _ref, _t, ev = self.ctx.call_info(node)
+        if ev is None or ev[0] != EV.QUERY:
+            return
+        expr = node.args[0] if isinstance(node.func, ast.Name) and node.args else node
+        self._evaluated(node, expr)
+
+    def visit_For(self, node) -> None:
+        if self.ctx.loops:
+            self._evaluated(node.iter, node.iter)
+
+    visit_AsyncFor = visit_For
+
+    def visit_ListComp(self, node) -> None:
+        if self.ctx.loops:
+            self._evaluated(node.generators[0].iter, node.generators[0].iter)
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        if self.ctx.loops:
+            self._evaluated(node.iter, node.iter)
+
+    def _evaluated(self, report: ast.AST, expr: ast.AST) -> None:
+        got = rel_use(self.ctx, expr, self._source)
+        if got is None:
+            return
+        use, src = got
+        last = use.steps[-1]
+        if last.orm != "django" or not last.rel.to_many or not cache_served(self.ctx.index, last, use.ops):
+            return
+        self._check(report, src, [s.name for s in use.steps], f"`{_text(expr)}`")
+
+    # -- methods and helpers that read the row's relations ---------------------------------------
+    def _helper(self, node: ast.Call) -> bool:
+        found = self._row_argument(node)
+        if found is None:
+            return False
+        return self._reads_in(node, *found)
+
+    def _property(self, node: ast.Attribute) -> None:
+        """``b.author_name`` where ``author_name`` is a property whose body reads ``self.author``."""
+        if not isinstance(node.value, ast.Name):
+            return
+        src = self._source(node.value.id)
+        if src is None:
+            return
+        meth = self.ctx.index.find_method(src.model, node.attr)
+        fn = self.ctx.index.functions.get(meth) if meth else None
+        if fn is not None and fn.params and is_property(self.ctx.index, meth):
+            self._reads_in(node, meth, fn.params[0][0], src, once=True)
+
+    def _reads_in(self, node: ast.AST, func: str, param: str, src: RowSource, once: bool = False) -> bool:
+        reads, opaque = param_reads(self.ctx.index, func, param, src.model)
+        if opaque or not reads:
+            return False
+        paths = []
+        for r in reads:
+            steps = walk(self.ctx.index, src.model, r.names)
+            last = steps[-1]
+            if last.orm == "django" and last.rel.to_many:
+                if not r.ops:
+                    continue
+                if not cache_served(self.ctx.index, last, r.ops):
+                    return False  # re-queried in the helper: prefetching would not help
+            paths.append((list(r.names), r.text))
+        wanted = [(p, t) for p, t in paths if self._missing(src, p) is not None]
+        if not wanted:
+            return False
+        names, text = wanted[0]
+        short = func.rsplit(".", 1)[-1]
+        self._check(node, src, names, f"`{_text(node)}` reads `{text}` (in `{short}()`), which", once=once)
+        return True
+
+    def _row_argument(self, node: ast.Call):
+        return row_argument(self.ctx, node, self._source)
+
+    # -- deciding and reporting -----------------------------------------------------------------
+    def _missing(self, src: RowSource, names: Sequence[str]) -> Optional[Tuple[Want, int]]:
+        return missing(self.ctx.index, src, names)
+
+    def _check(self, node: ast.AST, src: RowSource, names: Sequence[str], what: str, once: bool = False) -> None:
+        """Report a read the query did not load. Attribute reads (which MDB301 never reports)
+        are reported once per loop and path; calls MDB301 would report are all taken."""
+        missing = self._missing(src, names)
+        if missing is None:
+            return
+        want, i = missing
+        key = (src.line, want.path)
+        if once and (key in self.reported or any(k[0] == src.line and k[1].startswith(want.path + "__")
+                                                 for k in self.reported)):
+            return
+        self.reported.add(key)
+        step = walk(self.ctx.index, src.query_model, want.names)[i]
+        model = self.ctx.index.models[step.owner].name
+        target = self.ctx.index.models[step.rel.target].name if step.rel.target in self.ctx.index.models else "?"
+        advice = _advice(self.ctx.index.models[src.query_model].orm, want, self.ctx)
+        msg = (f"{what} loads relation `{model}.{step.name}` ({target}) lazily on every row of the loop on line "
+               f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
+        self.report(node, msg, fix=self._fix(src, want))
+
+    def _fix(self, src: RowSource, want: Want):
+        if src.query is None or (src.kind == "loop" and self._requeried(src, want)):
+            return None
+        orm = self.ctx.index.models[src.query_model].orm
+        func = self.funcs[-1]
+        safe = (src.kind == "loop" and within(src.query, func) and loads_of_names(func, src.names)
+                and not unsafe_chain(orm, src.query))
+        return fix_for(self.ctx, orm, src.query, [want], safe)
+
+    def _requeried(self, src: RowSource, want: Want) -> bool:
+        """The loop also re-queries a relation this fix would prefetch: the prefetch would be
+        bypassed there (MDB304), so the fix is not offered."""
+        if not want.to_many:
+            return False
+        frame = next((f for f in self.ctx.loops if f.node.lineno == src.line), None)
+        if frame is None:
+            return False
+        for n in ast.walk(frame.node):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+                got = rel_use(self.ctx, n, self._source)
+                if got is None:
+                    continue
+                use, inner = got
+                full = inner.full(use.path)
+                if want.path.startswith(full) and use.ops and not cache_served(
+                        self.ctx.index, use.steps[-1], [op for op in use.ops if op != "all"] or ["all"]):
+                    return True
+        return False
+
+    # -- DRF ------------------------------------------------------------------------------------
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.classes.append(node)
+        for site in drf.viewset_sites(self.ctx, node):
+            self._serializer_site(site)
+
+    def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self.classes.pop()
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if self.ctx.qual and self.ctx.qual[-1] == "get_queryset" and self.classes and \
+                len(self.funcs) >= 2 and self.funcs[-1].name == "get_queryset" and \
+                self.classes[-1].body.__contains__(self.funcs[-1]):
+            site = drf.get_queryset_site(self.ctx, node, self.classes[-1])
+            if site is not None:
+                self._serializer_site(site)
+
+    def _serializer_call(self, node: ast.Call) -> None:
+        site = drf.serializer_call_site(self.ctx, node)
+        if site is not None:
+            self._serializer_site(site)
+
+    def _serializer_site(self, site) -> None:
+        missing = []
+        for read in site.reads:
+            m = self._missing(site.source, read.names)
+            if m is not None and m[0].path not in {w.path for w, _ in missing}:
+                missing.append((m[0], read))
+        if not missing:
+            return
+        orm = self.ctx.index.models[site.source.query_model].orm
+        listed = ", ".join(f"`{w.path}` ({r.where})" for w, r in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        advice = "; ".join(_advice(orm, w, self.ctx) for w, _ in missing[:4])
+        msg = (f"{site.what} serializes each row with `{site.serializer}`, which reads {listed}{more} lazily: one "
+               f"query per row and relation; load them with the query: {advice}")
+        fix = None
+        if site.source.query is not None:
+            fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
+        self.report(site.node, msg, related=site.related, fix=fix)
+
+
+def _advice(orm: str, want: Want, ctx) -> str:
+    if orm == "django":
+        method = "prefetch_related" if want.to_many else "select_related"
+        return f'{method}("{want.path}")'
+    parts = []
+    for name, owner, many in zip(want.names, want.owners, want.many):
+        model = ctx.index.models[owner].name
+        parts.append(f"{'selectinload' if many else 'joinedload'}({model}.{name})")
+    return f".options({'.'.join(parts)})"
+
+
+def _text(node: ast.AST) -> str:
+    from ...core.messages import brief
+
+    return brief(node)

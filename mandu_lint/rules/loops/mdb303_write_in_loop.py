@@ -1,0 +1,234 @@
+"""MDB303: a database write sent once per loop iteration."""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from .writes import (dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
+                     param_write)
+from ...core.bounded import is_batched_call
+from ...model import Location, Span
+from ..base import Rule
+from ...core.messages import brief
+from ...core.tags import EV, TK
+
+ADVICE = {
+    "save": "collect the objects and write them once with bulk_update(objs, fields) (or bulk_create)",
+    "create": "build the objects in the loop and insert them once with bulk_create()",
+    "update": "update all rows with one filter(...).update(...) (Case/When for per-row values) or bulk_update()",
+    "delete": "delete them with one filter(pk__in=...).delete()",
+    "get_or_create": "read the existing rows once, then bulk_create() the missing ones",
+    "m2m": "add or remove them in one call: add(*objs) / remove(*objs) / set(objs)",
+    "flush": "add every object, then flush (or commit) once: SQLAlchemy batches the INSERTs",
+    "dml": "run one statement with a list of parameter sets (executemany), or one set-based statement",
+    "helper": "give the helper the whole batch and let it write once",
+}
+
+
+class WriteInLoop(Rule):
+    """
+    ## What it does
+    Finds a database write sent on every pass of a loop or comprehension: Django `save()`,
+    `delete()`, `create()`, `update()`, `get_or_create()`/`update_or_create()` and related-manager
+    `add()`/`remove()`; SQLAlchemy `session.flush()` (or `add()` committed in the same pass),
+    `Query.update()/delete()`, and `execute()` of an `insert()`/`update()`/`delete()` statement
+    or INSERT/UPDATE/DELETE text (also DB-API cursors and connections) — directly or through a
+    project function that writes.
+
+    Primary location: the write call (or the call of the helper that writes) inside the loop.
+
+    ## Why is this bad?
+    Each write is a round trip and, outside a transaction, a commit: saving 1,000 rows one by one
+    takes 1,000 round trips where one `bulk_create`/`bulk_update`/`executemany` or a single
+    set-based `UPDATE` takes one. The loop gets slower as the data grows and holds locks longer.
+
+    ## Known problems
+    Retry loops (the write repeats only after a failure: `try: …; break`), loops that leave on
+    their first pass, loops over a small literal collection and worker loops (`while True` that
+    sleeps) are not reported. `session.add()` alone is not a write: SQLAlchemy sends the staged
+    rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
+    purpose and are not reported. Bulk operations skip `save()` overrides and signals; when those
+    matter, a loop of `save()` calls may be intended — silence the line with `# noqa: MDB303`.
+
+    ## Example
+    ```python
+    def publish(ids):
+        for book in Book.objects.filter(pk__in=ids):
+            book.published = True
+            book.save()
+    ```
+
+    ## Use instead
+    ```python
+    def publish(ids):
+        Book.objects.filter(pk__in=ids).update(published=True)
+    ```
+
+    ## Fix safety
+    No automatic fix: bulk operations skip `save()` overrides, signals and `auto_now` fields, so
+    the rewrite can change behaviour; it is left to the author.
+    """
+
+    code = "MDB303"
+    name = "write-in-loop"
+    summary = "Database write sent once per loop iteration"
+    precision = "high"
+    tags = ("performance", "n+1")
+    BAD = [
+        {
+            "shop/models.py": """
+from django.db import models
+
+class Book(models.Model):
+    title = models.CharField(max_length=50)
+    published = models.BooleanField(default=False)
+""",
+            "shop/jobs.py": """
+from shop.models import Book
+
+def publish(ids):
+    for book in Book.objects.filter(pk__in=ids):
+        book.published = True
+        book.save()  # error
+    return [Book.objects.create(title=t) for t in ids]  # error
+""",
+        },
+        {
+            "app/jobs.py": """
+import sqlite3
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+def load(session: Session, table, rows):
+    for row in rows:
+        session.execute(insert(table).values(**row))  # error
+    conn = sqlite3.connect("x.db")
+    for row in rows:
+        conn.execute("INSERT INTO t (a) VALUES (?)", (row,))  # error
+""",
+        },
+    ]
+    GOOD = [
+        {
+            "shop/models.py": """
+from django.db import models
+
+class Book(models.Model):
+    title = models.CharField(max_length=50)
+""",
+            "shop/jobs.py": """
+import time
+from sqlalchemy.orm import Session
+from shop.models import Book
+
+def publish(ids, titles, session: Session, objs):
+    Book.objects.filter(pk__in=ids).update(title="x")
+    Book.objects.bulk_create([Book(title=t) for t in titles])
+    for obj in objs:
+        session.add(obj)                 # staged; one flush at commit
+    session.commit()
+    for attempt in range(3):
+        try:
+            Book.objects.create(title="x")
+            break
+        except Exception:
+            time.sleep(1)
+""",
+        },
+    ]
+
+    def _frame(self):
+        frame = self.ctx.reporting_frame()
+        return None if frame is None or self._fixed_list(frame) else frame
+
+    def _fixed_list(self, frame) -> bool:
+        """``for shelf in [{"name": ...}, ...]`` (directly or through a local assigned once)
+        runs a fixed, small number of times."""
+        it = frame.iter_node
+        if isinstance(it, ast.Name):
+            it = self.ctx.scope.value_of(it.id)
+        return isinstance(it, (ast.List, ast.Tuple, ast.Set, ast.Dict))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        frame = self._frame()
+        if frame is None:
+            return
+        _ref, _t, ev = self.ctx.call_info(node)
+        if ev is None:
+            return
+        if ev[0] in (EV.WRITE, EV.STAGE):
+            self._write(node, frame)
+        elif ev[0] == EV.QUERY:
+            what = dml_statement(self.ctx, node)
+            if what is not None:
+                self._report(node, frame, f"runs an {what} statement", "dml")
+        elif ev[0] == EV.CALL:
+            self._helper(node, ev[1], frame)
+
+    def _write(self, node: ast.Call, frame) -> None:
+        name = method_name(node)
+        if is_bulk(node) or is_batched_call(node, frame):
+            return
+        if is_staging(self.ctx, node):
+            commit = self._commit_after(node, frame)
+            if commit is not None:
+                self._report(node, frame, f"is committed by `{brief(commit)}` on line {commit.lineno} in the "
+                                          f"same pass", "flush")
+            return
+        if is_flush(self.ctx, node):
+            self._report(node, frame, "sends the pending rows", "flush")
+            return
+        kind = name[1:] if name.startswith("a") and name[1:] in ADVICE else name
+        if name in ("add", "remove", "set", "clear", "aadd", "aremove", "aset", "aclear"):
+            kind = "m2m"
+        if kind in ("update_or_create",):
+            kind = "get_or_create"
+        self._report(node, frame, "writes to the database", kind if kind in ADVICE else "save")
+
+    def _commit_after(self, node: ast.Call, frame) -> Optional[ast.Call]:
+        """A ``commit()`` of a session in the same pass of the loop, after ``node``."""
+        for n in ast.walk(frame.node):
+            if isinstance(n, ast.Call) and n.lineno > node.lineno and method_name(n) == "commit" \
+                    and n is not node:
+                ev = self.ctx.call_info(n)[2]
+                if ev is not None and ev[0] == EV.COMMIT and _inside_body(n, frame.node):
+                    return n
+        return None
+
+    def _helper(self, node: ast.Call, func: str, frame) -> None:
+        found = function_writes(self.ctx.index, func) or self._row_write(node, func)
+        if found is None:
+            return
+        what, where, line = found
+        path = self.ctx.index.func_path.get(where, "")
+        related = ()
+        if path:
+            related = (Location(str(self.ctx.project.root / path), Span(line, 0, line, 0), f"{what} in {where}"),)
+        site = f"{path}:{line}" if path else f"line {line}"
+        self._report(node, frame, f"writes to the database (`{where}` runs {what} at {site})", "helper", related)
+
+    def _row_write(self, node: ast.Call, func: str):
+        """A model instance handed to a helper that saves or deletes it."""
+        fn = self.ctx.index.functions.get(func)
+        if fn is None:
+            return None
+        t = self.ctx.type_of(node.func)
+        offset = 1 if t is not None and t[0] == TK.BOUND else 0
+        for i, arg in enumerate(node.args):
+            at = self.ctx.type_of(arg)
+            if at is not None and at[0] == TK.INST and i + offset < len(fn.params):
+                found = param_write(self.ctx.index, func, fn.params[i + offset][0])
+                if found is not None:
+                    return found
+        return None
+
+    def _report(self, node, frame, verb: str, kind: str, related=()) -> None:
+        self.report(node, f"`{brief(node)}` {verb} on every iteration of the loop on line {frame.node.lineno}: one "
+                          f"round trip per row; {ADVICE[kind]}", related=related)
+
+
+def _inside_body(node: ast.AST, loop: ast.AST) -> bool:
+    body = getattr(loop, "body", None)
+    if not isinstance(body, list):
+        return True
+    return any(n is node for stmt in body for n in ast.walk(stmt))

@@ -1,0 +1,132 @@
+"""Can the analysis see a query, and where would a fix edit it?
+
+A per-row context is reported only when its query is built from things the analysis can read
+(a model or manager, a ``select(...)``, a project function whose returned queries are such), and
+a fix is offered only when the query-building expression is in the same function
+(:func:`query_target`), not behind a project function's result.
+"""
+from __future__ import annotations
+
+import ast
+from typing import List, Optional, Tuple
+
+from ...core.refs import chain
+from ...core.tags import RT, TK
+
+
+def visible(ctx, ref, depth: int = 0) -> bool:
+    """The query behind ``ref`` is built from things we can read: a model class or manager, a
+    ``select(...)`` statement, or a project function whose returned queries are visible."""
+    if ref is None or depth > 3:
+        return False
+    typer = ctx.typer
+    r, steps = chain(ref)
+    rt = typer.type_of(r)
+    if rt is None:
+        return False
+    if rt[0] in (TK.MODEL, TK.MANAGER):
+        return True
+    if rt[0] == TK.EXT and rt[1] in _SELECTS:
+        return True
+    for step in steps:
+        if step[0] != RT.CALL:
+            continue
+        callee = typer.type_of(step[1])
+        if callee is None:
+            continue
+        if callee[0] in (TK.FUNC, TK.BOUND):
+            return _returns_visible(ctx, callee[1], depth)
+        if callee[0] == TK.METHOD and callee[1][0] in (TK.SASESSION, TK.SACONN):
+            if callee[2] == "query":
+                return True
+            if step[2]:
+                return visible(ctx, step[2][0], depth + 1)
+            return False
+        if callee[0] == TK.METHOD and callee[1][0] == TK.INST:
+            return False
+    if rt[0] == TK.INST:  # ``author.books.filter(...)``: a fresh query on a relation
+        return any(s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
+                   for s in steps[1:])
+    return False
+
+
+_SELECTS = {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlmodel.select", "sqlalchemy.future.select",
+            "sqlalchemy.sql.expression.select"}
+
+
+def _returns_visible(ctx, func: str, depth: int) -> bool:
+    fn = ctx.index.functions.get(func)
+    if fn is None or not fn.returns:
+        return False
+    return all(visible(ctx, r, depth + 1) for r in fn.returns)
+
+
+def returned_eager(ctx, ref) -> set:
+    """Paths loaded by the queries project functions along ``ref`` return."""
+    out = set()
+    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
+        if ref[0] == RT.CALL:
+            callee = ctx.typer.type_of(ref[1])
+            if callee is not None and callee[0] in (TK.FUNC, TK.BOUND):
+                fn = ctx.index.functions.get(callee[1])
+                if fn is not None:
+                    out.update(fn.returns_eager)
+            for arg in ref[2]:  # ``repo.list(statement)``
+                if arg is not None and arg[0] == RT.CALL:
+                    out.update(returned_eager(ctx, arg))
+        ref = ref[1]
+    return out
+
+
+EVALUATE = frozenset("all fetchall unique scalars first one one_or_none".split())
+SA_RUNS = frozenset("scalars execute exec stream stream_scalars".split())
+
+
+def query_target(ctx, it: ast.AST) -> Tuple[Optional[ast.AST], Tuple[str, ...]]:
+    """The query-building expression under an iterated expression (``select(...)`` inside
+    ``session.scalars(...).all()``, ``Book.objects.filter(...)`` under a slice), following local
+    names assigned once; (None, ()) when it is not built in this function."""
+    names: List[str] = []
+    node = it
+    for _ in range(20):
+        if isinstance(node, ast.Await):
+            node = node.value
+        elif isinstance(node, ast.Name):
+            value = ctx.scope.value_of(node.id)
+            if value is None or node.id not in ctx.scope.locals:
+                return None, ()
+            names.append(node.id)
+            node = value
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args and \
+                ctx.typer.type_of(ctx.ref(node.func)) == (TK.EXT, f"builtins.{node.func.id}"):
+            node = node.args[0]  # list(qs), sorted(qs)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SA_RUNS:
+            node = node.args[0] if node.args else node.func.value  # ``result.scalars()``: the result's query
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in EVALUATE \
+                and _is_sa(ctx, node.func.value):
+            node = node.func.value
+        else:
+            break
+    if not isinstance(node, ast.Call) or _calls_project(ctx, node):
+        return None, ()
+    return node, tuple(names)
+
+
+def _calls_project(ctx, node: ast.AST) -> bool:
+    """The chain starts from a project function's result: its query is built elsewhere."""
+    while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Call):
+            t = ctx.type_of(node.func)
+            if t is not None and t[0] in (TK.FUNC, TK.BOUND):
+                return True
+            node = node.func
+        else:
+            node = node.value
+    return False
+
+
+def _is_sa(ctx, node: ast.AST) -> bool:
+    t = ctx.type_of(node)
+    return t is not None and t[0] in (TK.SAQUERY, TK.SARESULT, TK.SASELECT)

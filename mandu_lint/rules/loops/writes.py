@@ -1,0 +1,123 @@
+"""What counts as a write that reaches the database now, for the loop rules.
+
+Not every write *event* is a round trip: SQLAlchemy's ``session.add()``/``delete()`` only stage
+an object (the flush at commit sends the rows together, batched), and ``bulk_create``/
+``bulk_update``/``bulk_save_objects`` are already one statement per batch. A raw ``execute``
+is a write when its statement is an ``insert()``/``update()``/``delete()`` construct or SQL
+text that starts with INSERT/UPDATE/DELETE/REPLACE/MERGE.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from typing import Optional, Tuple
+from ...core.tags import EV, RT, TK
+
+STAGING = frozenset("add add_all delete expunge".split())
+BULK = re.compile(r"^a?bulk_|^bulk_")
+SA_DML = {"sqlalchemy.insert", "sqlalchemy.update", "sqlalchemy.delete", "sqlalchemy.sql.insert",
+          "sqlalchemy.sql.update", "sqlalchemy.sql.delete", "sqlalchemy.sql.expression.insert",
+          "sqlalchemy.sql.expression.update", "sqlalchemy.sql.expression.delete",
+          "sqlalchemy.dialects.postgresql.insert", "sqlalchemy.dialects.sqlite.insert",
+          "sqlalchemy.dialects.mysql.insert", "sqlmodel.insert", "sqlmodel.update", "sqlmodel.delete"}
+WRITE_SQL = re.compile(r"^\s*(insert|update|delete|replace|merge|upsert)\b", re.I)
+EXECUTES = frozenset("execute exec exec_driver_sql".split())
+
+
+def method_name(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
+
+
+def is_staging(ctx, call: ast.Call) -> bool:
+    """``session.add(obj)``: stages the object; nothing is sent until the next flush."""
+    if method_name(call) not in STAGING:
+        return False
+    t = ctx.type_of(call.func.value)
+    return t is not None and t[0] in (TK.SASESSION, TK.FSA)
+
+
+def is_bulk(call: ast.Call) -> bool:
+    return bool(BULK.match(method_name(call)))
+
+
+def is_flush(ctx, call: ast.Call) -> bool:
+    if method_name(call) != "flush":
+        return False
+    t = ctx.type_of(call.func.value)
+    return t is not None and t[0] == TK.SASESSION
+
+
+def dml_statement(ctx, call: ast.Call) -> Optional[str]:
+    """``"INSERT"``/``"UPDATE"``/… when an ``execute`` call runs a data-changing statement."""
+    if method_name(call) not in EXECUTES or not call.args:
+        return None
+    stmt = call.args[0]
+    if isinstance(stmt, ast.Name):
+        stmt = ctx.scope.value_of(stmt.id) or stmt
+    text = _sql_text(stmt)
+    if text is not None:
+        m = WRITE_SQL.match(text)
+        return m.group(1).upper() if m else None
+    node = stmt
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("insert", "update", "delete") and not node.args:
+            return node.func.attr.upper()  # ``table.insert()``
+        node = node.func.value
+    if isinstance(node, ast.Call):
+        t = ctx.type_of(node.func)
+        if t is not None and t[0] == TK.EXT and t[1] in SA_DML:
+            return t[1].rsplit(".", 1)[-1].upper()
+    return None
+
+
+def _sql_text(node: ast.AST) -> Optional[str]:
+    if isinstance(node, ast.Call) and node.args and getattr(node.func, "id", getattr(node.func, "attr", "")) == "text":
+        node = node.args[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    return None
+
+
+def function_writes(index, func: str, depth: int = 0, seen=None) -> Optional[Tuple[str, str, int]]:
+    """The first write a project function sends, directly or through project calls:
+    (what, function, line). Staging calls and bulk operations do not count."""
+    seen = set() if seen is None else seen
+    if func in seen or depth > 1:  # the helper or what it calls directly: deeper writes are rare branches
+        return None
+    seen.add(func)
+    fn = index.functions.get(func)
+    if fn is None:
+        return None
+    typer = index.typer
+    for ref, line, _col in fn.calls:
+        ev = typer.event(ref)
+        if ev is None:
+            continue
+        name = ref[1][2] if ref[1] is not None and ref[1][0] == RT.ATTR else ""
+        staged = name in STAGING and (typer.type_of(ref[1][1]) or ("",))[0] in (TK.SASESSION, TK.FSA)
+        if ev[0] == EV.WRITE and not staged and not BULK.match(name):
+            return ev[1], func, line
+        if ev[0] == EV.CALL and ev[1] != func:
+            inner = function_writes(index, ev[1], depth + 1, seen)
+            if inner is not None:
+                return inner
+    return None
+
+
+ROW_WRITES = frozenset("save delete asave adelete".split())
+
+
+def param_write(index, func: str, param: str) -> Optional[Tuple[str, str, int]]:
+    """``def save_title(book, title): ... book.save()``: the helper writes the row it is given,
+    even when its parameter has no annotation the typer could follow."""
+    fn = index.functions.get(func)
+    if fn is None:
+        return None
+    for ref, line, _col in fn.calls:
+        callee = ref[1] if ref is not None and ref[0] == RT.CALL else None
+        if callee is not None and callee[0] == RT.ATTR and callee[2] in ROW_WRITES \
+                and callee[1] == (RT.PARAM, func, param):
+            return f"{param}.{callee[2]}()", func, line
+    return None

@@ -1,0 +1,240 @@
+"""MDB407: read a value, change it in Python, write it back — a lost update."""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from .flow import FlowView
+from .race import numeric_field, read_model
+from ...model import Edit, Fix, FixSafety
+from ...core.messages import brief
+from .base import TxRule
+from ...core.tags import EV, RT, TK
+
+CREATES = frozenset("create acreate get_or_create aget_or_create update_or_create".split())
+SAVES = frozenset({"save", "asave"})
+
+
+class LostUpdate(TxRule):
+    """
+    ## What it does
+    Finds a numeric model field changed in Python from its own value — `obj.count += 1`,
+    `obj.stock = obj.stock - qty` — on an object read from the database without a row lock,
+    then written back (`obj.save()`; for SQLAlchemy a later flush or commit).
+
+    Primary location: the statement that computes the new value.
+
+    ## Why is this bad?
+    Two requests both read `count = 5`, both compute 6, both save 6: one increment is lost. Stock
+    goes wrong, balances drift, counters undercount — silently, only under load.
+
+    ## Known problems
+    The object must be a model instance the analysis can type (a query result, a loop variable
+    over a queryset, `self` in a model method, an annotated parameter); objects created in the
+    same function, and objects read with `select_for_update()`/`with_for_update()`, are not
+    reported. Non-numeric fields (string or list concatenation) are left alone.
+
+    ## Example
+    ```python
+    post = Post.objects.get(pk=pk)
+    post.views += 1
+    post.save()
+    ```
+
+    ## Use instead
+    ```python
+    Post.objects.filter(pk=pk).update(views=F("views") + 1)
+    # or
+    post.views = F("views") + 1
+    post.save(update_fields=["views"])
+    ```
+
+    ## Fix safety
+    Unsafe (Django, `+=`/`-=` only, when the field is not read again in the function):
+    `obj.f += n` becomes `obj.f = F("f") + n`, so the database computes the new value. After the
+    save, `obj.f` holds an expression until `refresh_from_db()`; and `save()` still writes every
+    other field it loaded.
+    """
+
+    code = "MDB407"
+    name = "lost-update"
+    summary = "Read-modify-write of a field without a lock or an F()/SQL expression"
+    precision = "high"
+    tags = ("concurrency", "consistency")
+    fixable = True
+
+    BAD = [
+        {
+            "blog/models.py": """
+from django.db import models
+
+class Post(models.Model):
+    views = models.IntegerField(default=0)
+
+    def bump(self):
+        self.views += 1  # error
+        self.save(update_fields=["views"])
+""",
+            "blog/views.py": """
+from blog.models import Post
+
+def read(request, pk):
+    post = Post.objects.get(pk=pk)
+    post.views = post.views + 1  # error
+    post.save()
+""",
+        },
+    ]
+    GOOD = [
+        {
+            "blog/models.py": """
+from django.db import models
+
+class Post(models.Model):
+    views = models.IntegerField(default=0)
+    title = models.CharField(max_length=50)
+""",
+            "blog/views.py": """
+from django.db import transaction
+from django.db.models import F
+from blog.models import Post
+
+def read(request, pk):
+    Post.objects.filter(pk=pk).update(views=F("views") + 1)
+
+def locked(request, pk):
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=pk)
+        post.views += 1
+        post.save()
+
+def fresh(request):
+    post = Post(views=0)
+    post.views += 1
+    post.save()
+
+def rename(request, pk):
+    post = Post.objects.get(pk=pk)
+    post.title += " (edited)"
+    post.save()
+""",
+        },
+    ]
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Attribute):
+            self._check(node, node.target)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Attribute):
+            return
+        target, value = node.targets[0], node.value
+        if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)) and \
+                any(_same(side, target) for side in (value.left, value.right)):
+            self._check(node, target)
+
+    def _check(self, stmt: ast.stmt, target: ast.Attribute) -> None:
+        view = self.view()
+        if view is None:
+            return
+        t = view.type_of(target.value) or _read_into(view, target.value)
+        if not (t and t[0] == TK.INST and numeric_field(self.ctx.index, t[1], target.attr)):
+            return
+        if not self._read_unlocked(view, target.value):
+            return
+        model = self.ctx.index.models[t[1]]
+        write = self._write_back(view, stmt, target.value, model.orm)
+        if write is None:
+            return
+        obj = ast.unparse(target.value)
+        fix = self._fix(view, stmt, target, write) if model.orm == "django" else None
+        better = f'`F("{target.attr}")`' if model.orm == "django" else f"`{model.name}.{target.attr}`"
+        self.report(stmt, f"`{obj}.{target.attr}` is read, changed in Python and written back by "
+                          f"`{brief(write)}` (line {write.lineno}): a concurrent update in between is lost; "
+                          f"compute it in the database ({better} + …) or lock the row first", fix=fix)
+
+    def _read_unlocked(self, view: FlowView, obj: ast.AST) -> bool:
+        """The object came from the database (or from the caller) and no lock was taken on it."""
+        if isinstance(obj, ast.Name):
+            if obj.id in ("self", "cls") or view.scope.value_of(obj.id) is None:
+                return not _locked_ref(view.ref(obj))  # self, a parameter, a loop variable
+            value = view.scope.value_of(obj.id)
+            value = value.value if isinstance(value, ast.Await) else value
+            if isinstance(value, ast.Tuple) or not isinstance(value, ast.Call):
+                return False
+            names = {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(value)
+                     if isinstance(n, ast.Call)}
+            if names & {"select_for_update", "with_for_update"} or names & CREATES:
+                return False
+            if any(k.arg == "with_for_update" for n in ast.walk(value) if isinstance(n, ast.Call) for k in n.keywords):
+                return False
+            return _db_read(view, value)
+        return isinstance(obj, ast.Attribute)
+
+    def _write_back(self, view: FlowView, stmt: ast.stmt, obj: ast.AST, orm: str) -> Optional[ast.AST]:
+        text = ast.unparse(obj)
+        for e in view.events:
+            if not isinstance(e.node, ast.Call) or not view.may_follow(stmt, e.node):
+                continue
+            f = e.node.func
+            if orm == "django" and e.letter == "W" and isinstance(f, ast.Attribute) and f.attr in SAVES and \
+                    ast.unparse(f.value) == text:
+                return e.node
+            if orm == "sqlalchemy" and e.stack == "sa" and e.letter in ("W", "C"):
+                return e.node
+        return None
+
+    def _fix(self, view: FlowView, stmt: ast.stmt, target: ast.Attribute, write: ast.AST) -> Optional[Fix]:
+        if not isinstance(stmt, ast.AugAssign):
+            return None
+        text = ast.unparse(target)
+        for n in ast.walk(view.fnode):
+            if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and n.lineno > stmt.end_lineno and \
+                    ast.unparse(n) == text:
+                return None  # read again later: it would see an F() expression
+        value = ast.get_source_segment(self.ctx.source, stmt.value)
+        target_src = ast.get_source_segment(self.ctx.source, target)
+        if value is None or target_src is None:
+            return None
+        op = "+" if isinstance(stmt.op, ast.Add) else "-"
+        if isinstance(stmt.value, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare, ast.Lambda, ast.NamedExpr)):
+            value = f"({value})"
+        new = f'{target_src} = F("{target.attr}") {op} {value}'
+        return Fix(FixSafety.UNSAFE, "let the database compute the new value with `F()`",
+                   (Edit(self.ctx.span(stmt), new),), (("django.db.models", "F"),))
+
+
+def _same(a: ast.AST, b: ast.AST) -> bool:
+    return isinstance(a, ast.Attribute) and ast.dump(a.value) == ast.dump(b.value) and a.attr == b.attr
+
+
+def _locked_ref(ref) -> bool:
+    """A loop variable over ``...select_for_update()``/``with_for_update()``."""
+    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
+        if ref[0] == RT.ATTR and ref[2] in ("select_for_update", "with_for_update"):
+            return True
+        ref = ref[1]
+    return False
+
+
+def _db_read(view: FlowView, value: ast.Call) -> bool:
+    """The value was fetched by a query: a database read event, or a project function that
+    queries (``repository.get_by_id()``); not a constructor or an in-memory helper."""
+    typer = view.ctx.typer
+    for n in ast.walk(value):
+        if isinstance(n, ast.Call):
+            ev = typer.event(view.ref(n))
+            if ev and (ev[0] == EV.QUERY or (ev[0] == EV.CALL and typer.queries(ev[1]) is not None)):
+                return True
+    return False
+
+
+def _read_into(view: FlowView, obj: ast.AST):
+    """``product = session.scalar(select(Product)...)``: an instance of the selected model."""
+    value = view.scope.value_of(obj.id) if isinstance(obj, ast.Name) else None
+    value = value.value if isinstance(value, ast.Await) else value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute) or \
+            value.func.attr not in ("scalar", "scalar_one", "scalar_one_or_none", "first", "one", "one_or_none"):
+        return None
+    model = read_model(view, value)
+    return (TK.INST, model) if model else None

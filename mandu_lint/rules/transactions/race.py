@@ -1,0 +1,184 @@
+"""Recognisers for the race rules (MDB406 check-then-insert, MDB407 lost update): which model
+an existence check reads, which model an insert creates, whether a field is numeric and
+unique, and the ``get_or_create`` rewrite.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional, Tuple
+
+from ...model import Edit, Fix, FixSafety
+from ...core.refs import dotted
+from ...core.tags import RT, TK
+
+DJANGO_CHECKS = frozenset("exists aexists count acount first afirst last alast".split())
+SA_CHECKS = frozenset("first one_or_none scalar scalar_one_or_none get exists count".split())
+NUMERIC = ("IntegerField", "DecimalField", "FloatField", "DurationField", "Integer", "Numeric", "Float",
+           "BigInteger", "SmallInteger", "Decimal")
+NUMERIC_ANN = frozenset({"builtins.int", "builtins.float", "decimal.Decimal"})
+
+
+def _strip(node: ast.AST) -> ast.AST:
+    return node.value if isinstance(node, ast.Await) else node
+
+
+def checked_model(view, test: ast.AST, found: bool = False) -> Optional[Tuple[ast.Call, str]]:
+    """``not X.objects.filter(...).exists()``, ``qs.count() == 0``, ``obj is None`` with ``obj``
+    assigned from ``.first()``/``session.scalar(select(X)...)``: (the check call, X). With
+    ``found``, the positive test instead (``obj is not None``, ``qs.exists()``, ``obj``)."""
+    expr = _tested(test, found)
+    if expr is None:
+        return None
+    expr = _strip(expr)
+    if isinstance(expr, ast.Name):
+        expr = view.scope.value_of(expr.id) or assigned_before(view, expr.id, view.statement(test))
+        expr = _strip(expr) if expr is not None else None
+    if not isinstance(expr, ast.Call):
+        return None
+    model = read_model(view, expr)
+    return (expr, model) if model else None
+
+
+def _tested(test: ast.AST, found: bool) -> Optional[ast.AST]:
+    """The expression whose emptiness ``test`` checks (missing row, or with ``found`` a row)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return None if found else test.operand
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        right, op = test.comparators[0], test.ops[0]
+        if not (isinstance(right, ast.Constant) and right.value in (None, 0) and right.value is not False):
+            return None
+        missing = isinstance(op, (ast.Is, ast.Eq))
+        present = isinstance(op, (ast.IsNot, ast.NotEq, ast.Gt))
+        return test.left if (present if found else missing) else None
+    return test if found and isinstance(test, (ast.Name, ast.Call, ast.Await)) else None
+
+
+def read_model(view, call: ast.Call) -> Optional[str]:
+    """The model a row/existence/count read looks at, or None."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return None
+    t = view.type_of(f)
+    if t and t[0] == TK.METHOD and t[1][0] in (TK.QS, TK.MANAGER, TK.RELMGR) and f.attr in DJANGO_CHECKS:
+        return t[1][1] if t[1][1] in view.ctx.index.models else None
+    if f.attr not in SA_CHECKS:
+        return None
+    for n in ast.walk(call):
+        if isinstance(n, ast.Call):
+            nt = view.type_of(n)
+            if nt and nt[0] in (TK.SASELECT, TK.SAQUERY) and nt[1]:
+                return nt[1]
+            ft = view.type_of(n.func)
+            if ft and ft[0] == TK.METHOD and ft[1] == (TK.SASESSION,) and ft[2] == "get" and n.args:
+                mt = view.type_of(n.args[0])
+                if mt and mt[0] == TK.MODEL:
+                    return mt[1]
+    return None
+
+
+def created_model(view, call: ast.Call) -> Optional[str]:
+    """``X.objects.create(...)``, ``X(...).save()``, ``session.add(X(...))``: X."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return None
+    if f.attr in ("save", "asave") and not call.args:
+        made = _new_instance(view, f.value)
+        return made or None
+    t = view.type_of(f)
+    if not (t and t[0] == TK.METHOD):
+        return None
+    base, name = t[1], t[2]
+    if base[0] in (TK.MANAGER, TK.QS, TK.RELMGR) and name in ("create", "acreate"):
+        return base[1]
+    if base == (TK.SASESSION,) and name == "add" and call.args:
+        return _new_instance(view, call.args[0]) or None
+    return None
+
+
+def assigned_before(view, name: str, stmt: Optional[ast.AST]) -> Optional[ast.AST]:
+    """The value of the last ``name = ...`` among the statements before ``stmt`` in its block."""
+    parent = view.parent(stmt) if stmt is not None else None
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and stmt in block:
+            for prev in reversed(block[: block.index(stmt)]):
+                if isinstance(prev, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name
+                                                        for t in prev.targets):
+                    return prev.value
+    return None
+
+
+def _new_instance(view, node: ast.AST) -> Optional[str]:
+    """X for ``X(...)`` or a name assigned from ``X(...)`` (once, or just before), X a model class."""
+    if isinstance(node, ast.Name):
+        node = view.scope.value_of(node.id) or assigned_before(view, node.id, view.statement(node))
+    if not isinstance(node, ast.Call):
+        return None
+    t = view.type_of(node.func)
+    return t[1] if t and t[0] == TK.MODEL else None
+
+
+def numeric_field(ix, model: str, name: str) -> bool:
+    m = ix.models.get(model)
+    ff = m.fields.get(name) if m is not None else None
+    if ff is None or name in m.relations:
+        return False
+    ctor = dotted(ff.ctor) if ff.ctor else ""
+    if ctor and ctor.rsplit(".", 1)[-1].endswith(NUMERIC):
+        return True
+    ann = ff.ann[1] if ff.ann and ff.ann[0] == RT.MAPPED else None
+    if ann is not None:
+        d = dotted(ann)
+        return bool(d) and ix.canonical(d) in NUMERIC_ANN
+    if ff.args:
+        d = dotted(ff.args[0]) or ""
+        return d.rsplit(".", 1)[-1].endswith(NUMERIC)
+    return False
+
+
+def unique_lookup(ix, model: str, keys) -> bool:
+    """Is the set of field names ``keys`` unique in ``model`` (one unique field, the primary
+    key, or a ``unique_together`` entry)?"""
+    m = ix.models.get(model)
+    if m is None or not keys:
+        return False
+    keys = {k[:-3] if k.endswith("_id") and k[:-3] in m.relations else k for k in keys}
+    if keys & {"pk", "id"}:
+        return True
+    if len(keys) == 1:
+        ff = m.fields.get(next(iter(keys)))
+        if ff is not None and (ff.kw.get("unique") is True or ff.kw.get("primary_key") is True):
+            return True
+    cf = ix.classes.get(model)
+    together = (cf.meta.get("unique_together") if cf is not None else None) or ()
+    if together and isinstance(together[0], str):
+        together = (together,)
+    return any(set(t) == keys for t in together if isinstance(t, (tuple, list)))
+
+
+def fix_get_or_create(view, node: ast.If, check: ast.Call, insert: ast.Call, model: str) -> Optional[Fix]:
+    """``if not X.objects.filter(**k).exists(): X.objects.create(**k, **rest)`` →
+    ``X.objects.get_or_create(**k, defaults={...})`` when ``k`` is unique."""
+    src = view.ctx.source
+    if node.orelse or len(node.body) != 1 or not isinstance(node.body[0], ast.Expr) or node.body[0].value is not insert:
+        return None
+    filt = check.func.value if isinstance(check.func, ast.Attribute) and check.func.attr == "exists" else None
+    if not (isinstance(filt, ast.Call) and isinstance(filt.func, ast.Attribute) and filt.func.attr == "filter"):
+        return None
+    mgr = ast.get_source_segment(src, filt.func.value)
+    if mgr is None or mgr != ast.get_source_segment(src, insert.func.value) or insert.func.attr != "create":
+        return None
+    if filt.args or insert.args or any(k.arg is None for k in filt.keywords + insert.keywords):
+        return None
+    lookup = {k.arg: ast.get_source_segment(src, k.value) for k in filt.keywords}
+    made = {k.arg: ast.get_source_segment(src, k.value) for k in insert.keywords}
+    if any("__" in k or made.get(k) != v for k, v in lookup.items()) or not unique_lookup(view.ctx.index, model,
+                                                                                          set(lookup)):
+        return None
+    args = [f"{k}={v}" for k, v in lookup.items()]
+    rest = {k: v for k, v in made.items() if k not in lookup}
+    if rest:
+        args.append("defaults={" + ", ".join(f'"{k}": {v}' for k, v in rest.items()) + "}")
+    text = f"{mgr}.get_or_create({', '.join(args)})"
+    return Fix(FixSafety.UNSAFE, "use `get_or_create`, which handles the race on a unique lookup",
+               (Edit(view.ctx.span(node), text),))
