@@ -89,9 +89,9 @@ class Walker:
         ctx.loops = []
         ctx.qual.append(node.name)
         ctx.class_stack.append(None)
-        ctx.functions.append(node)
+        ctx.defs.append(node)
         self._visit_all(node.body)
-        ctx.functions.pop()
+        ctx.defs.pop()
         ctx.class_stack.pop()
         ctx.qual.pop()
         ctx.scope, ctx.loops = saved
@@ -102,13 +102,13 @@ class Walker:
         saved_loops, ctx.loops = ctx.loops, []
         ctx.qual.append(node.name)
         ctx.class_stack.append(".".join(ctx.qual))
-        ctx.classes.append(node)
+        ctx.defs.append(node)
         saved_scope = ctx.scope
         if saved_scope.func is not None:  # a class in a function sees module names only
             ctx.scope = module_scope(ctx.names, ast.Module(body=[], type_ignores=[]))
         self._visit_all(node.body)
         ctx.scope = saved_scope
-        ctx.classes.pop()
+        ctx.defs.pop()
         ctx.class_stack.pop()
         ctx.qual.pop()
         ctx.loops = saved_loops

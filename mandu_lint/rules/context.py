@@ -85,9 +85,10 @@ class FileContext:
         self.qual: List[str] = [facts.module] if facts.module else []
         self.class_stack: List[Optional[str]] = [None]
         # Enclosing definitions, outermost first: every ``def``/``async def`` (lambdas excluded)
-        # and every ``class`` the walk is inside. Rules read these instead of keeping stacks.
-        self.functions: List[ast.AST] = []
-        self.classes: List[ast.ClassDef] = []
+        # and ``class`` the walk is inside, pushed before their bodies are walked (a rule's
+        # ``visit_FunctionDef`` runs just before its node is pushed, ``leave_FunctionDef`` just
+        # after it is popped). Rules read these instead of keeping stacks of their own.
+        self.defs: List[ast.AST] = []
         self.loops: List[LoopFrame] = []
         self.enabled: frozenset = frozenset()  # codes of the rules running on this file
         self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
@@ -99,14 +100,28 @@ class FileContext:
         return ".".join(self.qual)
 
     @property
-    def function(self) -> Optional[ast.AST]:
-        """The innermost enclosing function node, or None at module or class level."""
-        return self.functions[-1] if self.functions else None
+    def functions(self) -> List[ast.AST]:
+        """Enclosing function nodes, outermost first."""
+        return [d for d in self.defs if not isinstance(d, ast.ClassDef)]
 
     @property
-    def klass(self) -> Optional[ast.ClassDef]:
-        """The innermost enclosing class node (a method's class), or None."""
-        return self.classes[-1] if self.classes else None
+    def classes(self) -> List[ast.ClassDef]:
+        """Enclosing class nodes, outermost first."""
+        return [d for d in self.defs if isinstance(d, ast.ClassDef)]
+
+    @property
+    def function(self) -> Optional[ast.AST]:
+        """The innermost enclosing function node, or None outside functions."""
+        return next((d for d in reversed(self.defs) if not isinstance(d, ast.ClassDef)), None)
+
+    @property
+    def method_of(self) -> Optional[ast.ClassDef]:
+        """The class whose body directly holds the innermost definition, when that definition
+        is a function (a method); None otherwise."""
+        d = self.defs
+        if len(d) >= 2 and isinstance(d[-2], ast.ClassDef) and not isinstance(d[-1], ast.ClassDef):
+            return d[-2]
+        return None
 
     def derived(self, key: object, build: Callable[[], T]) -> T:
         """What a rule family derives from the project index once and reuses for every file of

@@ -8,7 +8,6 @@ says what its layers are.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 from ...core.tags import EV, RT, TK
@@ -123,9 +122,6 @@ def touched_model(typer, call_ref) -> Optional[str]:
 
 
 # -- repository methods by model ---------------------------------------------------------------
-_REPOS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def access_key(ev: tuple) -> str:
     """"query" for any read; a write keeps its operation (``write:session.delete()``), so that
     a delete is never answered with a repository method that adds."""
@@ -136,7 +132,8 @@ def repository_methods(index, lmap: LayerMap) -> Dict[Tuple[str, str], List[str]
     """(model qual, :func:`access_key`) -> qualified names of repository-layer functions whose
     own calls access that model that way, those doing nothing else with it first; computed once
     per index (it reads every repository module)."""
-    hit = _REPOS.get(index)
+    memo = index.derived("layers.repository_methods", dict)
+    hit = memo.get("value")
     if hit is not None and hit[0] == lmap:
         return hit[1]
     kinds: Dict[str, Dict[str, set]] = {}  # function -> model -> {"query", "write"}
@@ -153,7 +150,7 @@ def repository_methods(index, lmap: LayerMap) -> Dict[Tuple[str, str], List[str]
                 for kind in found:
                     if (found == {kind}) == pure:
                         out.setdefault((model, kind), []).append(qual)
-    _REPOS[index] = (lmap, out)
+    memo["value"] = (lmap, out)
     return out
 
 

@@ -18,7 +18,6 @@ handler reaching a client factory in another module is reported at its call inst
 """
 from __future__ import annotations
 
-import weakref
 from typing import Dict, Optional, Tuple
 
 from ...core.refs import dotted
@@ -89,13 +88,10 @@ def caches_value(fn) -> bool:
 
 
 # -- per-call client factories across the project ---------------------------------------------
-_SUMMARY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def creates_client(index, qual: str, depth: int = 0) -> Optional[tuple]:
     """``(client type, factory, function qual, line)`` when calling project function ``qual``
     builds a new database client every time (directly or through project calls), else None."""
-    table = _SUMMARY.setdefault(index, {})
+    table = index.derived("layers.creates_client", dict)
     if qual in table:
         return table[qual]
     table[qual] = None  # cycle guard

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ast
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from .leaks import escapes, find_leak, stores
 from .clients import client_created
@@ -178,22 +178,17 @@ def session_with(engine):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.funcs: List[Tuple[ast.AST, str, list]] = []  # (def node, qual, opened)
-
-    def visit_FunctionDef(self, node) -> None:
-        self.funcs.append((node, ".".join(self.ctx.qual + [node.name]), []))
-
-    visit_AsyncFunctionDef = visit_FunctionDef
+        self.opened: Dict[int, List[Opened]] = {}  # id(def node) -> handles it opens
 
     def leave_FunctionDef(self, node) -> None:
-        func, _qual, opened = self.funcs.pop()
-        for item in opened:
-            self._judge(func, item)
+        for item in self.opened.pop(id(node), ()):
+            self._judge(node, item)
 
     leave_AsyncFunctionDef = leave_FunctionDef
 
     def visit_Assign(self, node) -> None:
-        if not self.funcs or self.ctx.scope.func != self.funcs[-1][1]:
+        func = self.ctx.function
+        if func is None or self.ctx.scope.func != self.ctx.scope_name:
             return
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if len(targets) != 1 or not isinstance(targets[0], ast.Name) or node.value is None:
@@ -204,7 +199,8 @@ def session_with(engine):
         if isinstance(call, ast.Call):
             kind = self._kind(call)
             if kind is not None:
-                self.funcs[-1][2].append(Opened(node, call, targets[0].id, kind[0], kind[1], awaited))
+                opened = Opened(node, call, targets[0].id, kind[0], kind[1], awaited)
+                self.opened.setdefault(id(func), []).append(opened)
 
     visit_AnnAssign = visit_Assign
 

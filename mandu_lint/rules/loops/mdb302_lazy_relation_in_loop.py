@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ast
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from . import drf
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
@@ -89,19 +89,8 @@ class LazyRelationInLoop(Rule):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.funcs: List[ast.AST] = [ctx.tree]
-        self.classes: List[ast.ClassDef] = []
         self.reported = set()  # (loop line, path)
         self.assigned = {}  # loop node id -> {(var, attr)} assigned in its body
-
-    # -- bookkeeping --------------------------------------------------------------------------
-    def visit_FunctionDef(self, node) -> None:
-        self.funcs.append(node)
-
-    def leave_FunctionDef(self, node) -> None:
-        self.funcs.pop()
-
-    visit_AsyncFunctionDef, leave_AsyncFunctionDef = visit_FunctionDef, leave_FunctionDef
 
     def _source(self, var: str) -> Optional[RowSource]:
         return loop_source(self.ctx, var)
@@ -244,7 +233,7 @@ class LazyRelationInLoop(Rule):
         if src.query is None or (src.kind == "loop" and self._requeried(src, want)):
             return None
         orm = self.ctx.index.models[src.query_model].orm
-        func = self.funcs[-1]
+        func = self.ctx.function or self.ctx.tree
         safe = (src.kind == "loop" and within(src.query, func) and loads_of_names(func, src.names)
                 and not unsafe_chain(orm, src.query))
         return fix_for(self.ctx, orm, src.query, [want], safe)
@@ -271,18 +260,13 @@ class LazyRelationInLoop(Rule):
 
     # -- DRF ------------------------------------------------------------------------------------
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.classes.append(node)
         for site in drf.viewset_sites(self.ctx, node):
             self._serializer_site(site)
 
-    def leave_ClassDef(self, node: ast.ClassDef) -> None:
-        self.classes.pop()
-
     def visit_Return(self, node: ast.Return) -> None:
-        if self.ctx.qual and self.ctx.qual[-1] == "get_queryset" and self.classes and \
-                len(self.funcs) >= 2 and self.funcs[-1].name == "get_queryset" and \
-                self.classes[-1].body.__contains__(self.funcs[-1]):
-            site = drf.get_queryset_site(self.ctx, node, self.classes[-1])
+        cls, fn = self.ctx.method_of, self.ctx.function
+        if cls is not None and fn is not None and fn.name == "get_queryset" and self.ctx.qual[-1] == "get_queryset":
+            site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
 

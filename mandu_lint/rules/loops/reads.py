@@ -9,7 +9,6 @@ it to MDB301.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -32,11 +31,10 @@ class Read:
 
 
 Summary = Tuple[Tuple[Read, ...], bool]  # (reads, opaque)
-_MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def param_reads(index, func: str, param: str, model: str, depth: int = 0) -> Summary:
-    memo: Dict[tuple, Summary] = _MEMO.setdefault(index, {})
+    memo: Dict[tuple, Summary] = index.derived("loops.param_reads", dict)
     key = (func, param, model)
     if key in memo:
         return memo[key]

@@ -7,7 +7,7 @@ They are silent unless ``tenant.models`` is configured, and in files matched by
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import Optional
 
 from .spec import django_path
 from .evaluation import Evaluation, tenant_file
@@ -24,30 +24,17 @@ class TenantRule(Rule):
         super().__init__(ctx)
         self.tenant = tenant_file(ctx)
         self.active = self.tenant is not None  # off here: the engine skips it entirely
-        self._defs: List[ast.AST] = []  # enclosing classes and functions, innermost last
         self._origins: set = set()
 
-    # -- the enclosing function ---------------------------------------------------------------------
-    def visit_FunctionDef(self, node) -> None:
-        self._defs.append(node)
-
-    def leave_FunctionDef(self, node) -> None:
-        self._defs.pop()
-
-    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
-    leave_AsyncFunctionDef = leave_ClassDef = leave_FunctionDef
-
+    # -- the enclosing function (kept by the engine) -------------------------------------------------
     @property
     def fn(self) -> Optional[ast.AST]:
-        return next((d for d in reversed(self._defs) if not isinstance(d, ast.ClassDef)), None)
+        return self.ctx.function
 
     @property
     def cls(self) -> Optional[ast.ClassDef]:
         """The class the current function is a method of."""
-        if len(self._defs) >= 2 and isinstance(self._defs[-2], ast.ClassDef) and \
-                not isinstance(self._defs[-1], ast.ClassDef):
-            return self._defs[-2]
-        return None
+        return self.ctx.method_of
 
     def resolver(self):
         return self.tenant.resolver(self.fn, self.cls)

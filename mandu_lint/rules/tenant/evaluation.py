@@ -206,12 +206,12 @@ def _has_base(ctx, cls: str, prefixes) -> bool:
 def tenant_file(ctx) -> Optional[TenantFile]:
     """The shared state of the tenant rules for this file; None when they are off here (no
     ``tenant.models`` configured, no scoped model, or a ``tenant.system`` file)."""
-    tf = getattr(ctx, "_mandu_tenant", _MISSING)
+    tf = ctx.memo.get("tenant.file", _MISSING)
     if tf is _MISSING:
         tf = None
         settings = ctx.project.settings
         spec = tenant_spec(ctx.index, settings)
         if spec is not None and spec.models and not settings.globset("system", "tenant").match(ctx.relpath):
             tf = TenantFile(ctx, spec)
-        ctx._mandu_tenant = tf
+        ctx.memo["tenant.file"] = tf
     return tf

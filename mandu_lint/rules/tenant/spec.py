@@ -14,14 +14,11 @@ relationship names that mirror those columns are added as keys.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from ...core.refs import dotted
 from ...core.tags import RT
-
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ class TenantSpec:
 
 def tenant_spec(index, settings) -> Optional[TenantSpec]:
     """The spec of a project, or None when no tenant root is configured (the rules are off)."""
-    per_index = _CACHE.setdefault(index, {})
+    per_index = index.derived("tenant.spec", dict)
     key = settings.digest
     if key not in per_index:
         per_index[key] = _build(index, settings.section("tenant"))
@@ -126,6 +123,8 @@ def _paths(qual: str, edges, roots, depth: int, allow_null: bool) -> List[Tuple[
 
 
 # -- edges -----------------------------------------------------------------------------------------
+
+
 def model_edges(index, model) -> List[Edge]:
     if model.orm == "django":
         return _django_edges(model)
@@ -169,9 +168,10 @@ def _sa_edges(index, model) -> List[Edge]:
 def _tables(index) -> Dict[str, List[str]]:
     """Table -> the model that owns it. Single-table inheritance maps many classes to one table:
     the base class stands for all of them."""
-    hit = getattr(index, "_mandu_tables", None)
-    if hit is not None:
-        return hit
+    return index.derived("tenant.tables", lambda: _build_tables(index))
+
+
+def _build_tables(index) -> Dict[str, List[str]]:
     groups: Dict[str, List[str]] = {}
     for m in index.models.values():
         groups.setdefault(m.table, []).append(m.qual)
@@ -179,7 +179,6 @@ def _tables(index) -> Dict[str, List[str]]:
     for table, quals in groups.items():
         bases = [q for q in quals if all(q in index.mro(o) for o in quals)]
         out[table] = bases[:1] or sorted(quals)
-    index._mandu_tables = out
     return out
 
 

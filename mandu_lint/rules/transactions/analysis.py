@@ -14,7 +14,6 @@ Callers are found through a name index of every call in the project's applicatio
 """
 from __future__ import annotations
 
-import weakref
 from typing import Dict, List, Optional, Tuple
 
 from .calls import ON_COMMIT, PARTIAL, opener, origin, strip_call
@@ -23,15 +22,10 @@ from .framework import (INSIDE, OUTSIDE, SAVE_CALLS, SAVED_IN, UNKNOWN, Entry,  
 from .summary import Summaries
 from ...core.tags import EV, RT, TK
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
 
 def tx_index(ctx) -> "TxIndex":
     """The project's transaction facts, built once per index (shared by every file's rules)."""
-    hit = _CACHE.get(ctx.index)
-    if hit is None:
-        hit = _CACHE[ctx.index] = TxIndex(ctx.project)
-    return hit
+    return ctx.derived("transactions.tx_index", lambda: TxIndex(ctx.project))
 
 
 class TxIndex(FrameworkEntries):

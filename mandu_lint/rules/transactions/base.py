@@ -5,30 +5,21 @@ the function (when the engine's scope is that function's) and checked when the w
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import Optional
 
-from .flow import FlowView, view_for
+from .flow import FlowView, view_for, view_key
 from ..base import Rule
 
 
 class TxRule(Rule):
     """Subclasses implement :meth:`check_function`; they may also use :meth:`view` while the
-    walk is inside a function."""
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self._funcs: List[list] = []  # [node, qual, class qual, view]
-
-    def visit_FunctionDef(self, node) -> None:
-        qual = ".".join(self.ctx.qual + [node.name])
-        self._funcs.append([node, qual, self.ctx.class_stack[-1], None])
-
-    visit_AsyncFunctionDef = visit_FunctionDef
+    walk is inside a function. The enclosing function comes from the engine (``ctx.function``);
+    the views are shared by every transaction rule through the file's memo."""
 
     def leave_FunctionDef(self, node) -> None:
-        frame = self._funcs.pop()
-        if frame[3] is not None:
-            self.check_function(frame[3])
+        view = self.ctx.memo.get(view_key(node))
+        if view is not None:
+            self.check_function(view)
 
     leave_AsyncFunctionDef = leave_FunctionDef
 
@@ -36,12 +27,15 @@ class TxRule(Rule):
         self.view()
 
     def view(self) -> Optional[FlowView]:
-        if not self._funcs:
+        """The view of the innermost enclosing function, built at the first call met in its own
+        scope (not in a nested lambda or class body)."""
+        fn = self.ctx.function
+        if fn is None:
             return None
-        frame = self._funcs[-1]
-        if frame[3] is None and self.ctx.scope.func == frame[1]:
-            frame[3] = view_for(self.ctx, frame[0], frame[1], frame[2])
-        return frame[3]
+        hit = self.ctx.memo.get(view_key(fn))
+        if hit is None and self.ctx.scope.func == self.ctx.scope_name:
+            hit = view_for(self.ctx, fn, self.ctx.scope_name, self.ctx.class_stack[-2])
+        return hit
 
     def check_function(self, view: FlowView) -> None:
         """Called once per function that holds at least one call."""

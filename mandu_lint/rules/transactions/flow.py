@@ -227,9 +227,14 @@ def _stack_of_query(view, call: ast.Call) -> Optional[str]:
     return stack_of(view.type_of(call.func.value))
 
 
+def view_key(fnode) -> tuple:
+    """The file memo's key of a function's view."""
+    return ("txflow", id(fnode))
+
+
 def view_for(ctx, fnode, qual: str, cls: Optional[str]) -> FlowView:
     """The shared view of ``fnode``; call it while the walk is inside that function."""
-    key = ("txflow", id(fnode))
+    key = view_key(fnode)
     hit = ctx.memo.get(key)
     if hit is None:
         hit = ctx.memo[key] = FlowView(ctx, fnode, qual, cls).build()

@@ -144,8 +144,7 @@ def per_item(sql, items):
     visit_AsyncFor = visit_While = visit_For
 
     def visit_FunctionDef(self, node) -> None:
-        super().visit_FunctionDef(node)
-        qual = self._funcs[-1][1]
+        qual = ".".join(self.ctx.qual + [node.name])
         if _probe(node.body):
             return
         for d in node.decorator_list:
