@@ -62,6 +62,30 @@ def test_rule_example(tmp_path, rule, kind, i):
         assert found == set()
 
 
+FIX_CASES = [(r, i) for r in RULES for i in range(len(r.FIXED))]
+
+
+@pytest.mark.parametrize("rule,i", FIX_CASES, ids=[f"{r.code}-FIXED-{i}" for r, i in FIX_CASES])
+def test_rule_fix_example(tmp_path, rule, i):
+    """A rule's ``FIXED`` example: the fix gives exactly that text, removes the findings and
+    is idempotent."""
+    import io
+
+    from mandu_lint.fixes.apply import fix_paths
+
+    bad = rule.BAD[i]
+    root = _write(tmp_path / "proj", bad)
+    opts = CheckOptions(use_cache=False, jobs=1, select=[rule.code])
+    fix_paths([str(root)], opts, unsafe=True, diff=False, out=io.StringIO())
+    expected = rule.FIXED[i] if isinstance(rule.FIXED[i], dict) else {"app/module.py": rule.FIXED[i]}
+    for rel, src in expected.items():
+        assert (root / rel).read_text() == textwrap.dedent(src).lstrip("\n"), rel
+    assert _run(root, rule.code) == set()
+    before = {p: p.read_text() for p in root.rglob("*.py")}
+    fix_paths([str(root)], opts, unsafe=True, diff=False, out=io.StringIO())
+    assert {p: p.read_text() for p in root.rglob("*.py")} == before
+
+
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
 def test_rule_doc_sections(rule):
     doc = rule.doc()

@@ -23,6 +23,11 @@ from typing import Any, Optional
 
 from .. import __version__
 
+# Bumped whenever what is pickled changes shape or moves module (classes are pickled by module
+# path): 2 = rule families moved under ``mandu_lint/rules/<family>/``, tags as named constants.
+CACHE_FORMAT = 2
+STAMP = f"{__version__}/{CACHE_FORMAT}"
+
 ENV_VAR = "MANDU_CACHE_DIR"
 _GITIGNORE = "# written by mandu-lint\n*\n"
 
@@ -60,7 +65,7 @@ class Cache:
                 data = pickle.load(fh)
         except Exception:  # missing, truncated, from another version: rebuild
             return None
-        if not isinstance(data, dict) or data.get("__version__") != __version__:
+        if not isinstance(data, dict) or data.get("__version__") != STAMP:
             return None
         return data.get("value")
 
@@ -72,7 +77,7 @@ class Cache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump({"__version__": __version__, "value": value}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump({"__version__": STAMP, "value": value}, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
         except OSError:
             pass

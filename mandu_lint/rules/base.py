@@ -35,6 +35,10 @@ class Rule:
     # {relative path: source}.
     BAD: ClassVar[Sequence[object]] = ()
     GOOD: ClassVar[Sequence[object]] = ()
+    # Optional, for fixable rules: ``FIXED[i]`` is ``{path: source}`` (or a source) of files of
+    # ``BAD[i]`` after ``mandu-lint fix --unsafe-fixes``; the tests apply the fixes, compare,
+    # re-check (the findings are gone) and fix again (nothing changes).
+    FIXED: ClassVar[Sequence[object]] = ()
 
     def __init__(self, ctx: "FileContext"):
         self.ctx = ctx

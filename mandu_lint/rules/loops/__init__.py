@@ -29,5 +29,6 @@ FAMILY = FamilySpec(
         RuleSpec("MDB302", "lazy-relation-in-loop", "mdb302_lazy_relation_in_loop:LazyRelationInLoop"),
         RuleSpec("MDB303", "write-in-loop", "mdb303_write_in_loop:WriteInLoop"),
         RuleSpec("MDB304", "prefetch-bypassed", "mdb304_prefetch_bypassed:PrefetchBypassed"),
+        RuleSpec("MDB305", "count-for-existence", "mdb305_count_for_existence:CountForExistence", default=False),
     ),
 )
