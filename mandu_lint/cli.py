@@ -78,12 +78,40 @@ def _options(args):
 
 
 def cmd_check(args) -> int:
-    from .reporters import render, summary_lines
+    from .config import ConfigError
     from .runner import check_paths
 
     if args.fix:
         return cmd_fix(args)
-    result = check_paths(args.paths, _options(args))
+    try:
+        result = check_paths(args.paths, _options(args))
+    except ConfigError as exc:  # MDB001 in the report too (code scanning shows it), then exit 2
+        _report(args, config_error_result(exc))
+        raise
+    return _report(args, result)
+
+
+def config_error_result(exc):
+    """A run result holding one MDB001 finding at line 1 of each configuration file in ``exc``."""
+    from .config import ConfigError, vcs_root
+    from .diagnostics import CONFIG_CODE, TOOL_METAS, config_not_loaded
+    from .engine import fingerprint
+    from .model import ProjectResult, RunResult
+
+    projects = []
+    for path in dict.fromkeys(p.path for p in exc.problems):
+        absolute = os.path.abspath(path)
+        root = os.path.dirname(absolute)
+        mine = ConfigError([p for p in exc.problems if p.path == path])
+        found = fingerprint([config_not_loaded(absolute, mine)], os.path.basename(absolute))
+        projects.append(ProjectResult(root, str(vcs_root(Path(root)) or root), found, []))
+    return RunResult(projects, {CONFIG_CODE: TOOL_METAS[CONFIG_CODE]}, os.getcwd(), __version__)
+
+
+def _report(args, result) -> int:
+    from .reporters import render, summary_lines
+    from .runner import run_failed
+
     fmt = args.format
     color = fmt == "text" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False))
@@ -99,7 +127,7 @@ def cmd_check(args) -> int:
     stream = sys.stdout if fmt == "text" and args.output is None else sys.stderr
     for line in summary_lines(result, args.statistics, notices=False):
         print(line, file=stream)
-    if result.had_error:
+    if run_failed(result):
         return EXIT_ERROR
     if result.findings and not args.exit_zero:
         return EXIT_FINDINGS
@@ -115,24 +143,25 @@ def cmd_fix(args) -> int:
 def cmd_rules(args) -> int:
     import json
 
-    from .rules import metas
+    from .diagnostics import all_metas
 
-    rows = sorted(metas().values(), key=lambda m: m.code)
+    rows = sorted(all_metas().values(), key=lambda m: m.code)
     if args.format == "json":
         print(json.dumps([{"code": m.code, "name": m.name, "summary": m.summary, "default": m.default,
-                           "fixable": m.fixable, "security": m.security} for m in rows], indent=2))
+                           "always_on": bool(m.extra.get("always_on")), "fixable": m.fixable,
+                           "security": m.security} for m in rows], indent=2))
         return EXIT_CLEAN
     for m in rows:
-        state = "default" if m.default else "opt-in"
+        state = "always" if m.extra.get("always_on") else "default" if m.default else "opt-in"
         fix = " (fixable)" if m.fixable else ""
         print(f"{m.code}  {m.name:<28} {state:<8} {m.summary}{fix}")
     return EXIT_CLEAN
 
 
 def cmd_explain(args) -> int:
-    from .rules import metas
+    from .diagnostics import all_metas
 
-    meta = metas().get(args.code.upper())
+    meta = all_metas().get(args.code.upper())
     if meta is None:
         print(f"mandu-lint: unknown rule {args.code!r} (see `mandu-lint rules`)", file=sys.stderr)
         return EXIT_ERROR
@@ -162,9 +191,15 @@ def cmd_baseline(args) -> int:
             print("mandu-lint: no baseline file given and no `baseline` key in mandu.yaml", file=sys.stderr)
             return EXIT_ERROR
         target = configured[0]
+    from .runner import run_failed
+
     n = baseline.write(result, target)
     print(f"wrote {n} findings to {target}")
-    return EXIT_ERROR if result.had_error else EXIT_CLEAN
+    if run_failed(result):
+        print("mandu-lint: some files were not checked (MDB001/MDB002); they are not in the baseline",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CLEAN
 
 
 def _configured_baselines(result, args):

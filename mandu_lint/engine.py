@@ -23,6 +23,7 @@ from .noqa import NoqaMap, file_is_skipped
 from .project.extract import function_scope, module_scope
 
 SYNTAX_CODE = "MDB000"
+NOT_CHECKED_CODE = "MDB002"  # see diagnostics.py
 _MISSING = object()
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it)
@@ -459,7 +460,8 @@ def parse_tree(source: str, path: str) -> ast.Module:
 
 
 def parse(source: str, path: str):
-    """(tree, None) or (None, syntax Finding or Notice)."""
+    """(tree, None) or (None, a Finding): MDB000 for a syntax error, MDB002 (with the remedy) for
+    grammar newer than the running Python that ``parse_tree`` cannot read as an older spelling."""
     try:
         return parse_tree(source, path), None
     except (SyntaxError, ValueError) as exc:
@@ -475,9 +477,13 @@ def parse(source: str, path: str):
         for pattern, version in checks:
             if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
                 running = ".".join(map(str, sys.version_info[:2]))
-                return None, Notice(path, f"line {line}: needs Python {version} or newer to parse "
-                                          f"(running {running}); not checked")
+                return None, Finding(NOT_CHECKED_CODE, f"file not checked: line {line} needs Python {version} or "
+                                     f"newer to parse (running {running}); run mandu-lint under Python "
+                                     f"≥ {version}", path, Span(line, col, line, col), node_text=msg)
         msg = getattr(exc, "msg", str(exc))
+        if msg.startswith("too many "):  # the parser's own limits (nested parentheses, blocks)
+            return None, Finding(NOT_CHECKED_CODE, f"file not checked: too deeply nested for Python's parser "
+                                 f"({msg})", path, Span(line, col, line, col), node_text=msg)
         return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),
                              node_text=msg)
 
@@ -489,10 +495,12 @@ def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Find
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 10000))
     notices = []
+    unfinished = []
     try:
         walker.run()
-    except RecursionError:
-        notices.append(Notice(ctx.path, "too deeply nested to analyse; skipped", error=False))
+    except RecursionError:  # MDB002: the walk did not finish (what it found so far is kept)
+        unfinished.append(Finding(NOT_CHECKED_CODE, "file not checked: too deeply nested to analyse", ctx.path,
+                                  Span(1, 0, 1, 0), node_text="RecursionError"))
     finally:
         sys.setrecursionlimit(old)
     from . import __version__
@@ -501,7 +509,7 @@ def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Find
         notices.append(Notice(ctx.path, f"rule {code} crashed on this file ({why}); mandu-lint {__version__}",
                               error=True, rule=code))
     findings = [f for r in rules if r.code not in walker.crashed for f in r.findings]
-    return _drop_owned(findings, rule_classes), notices
+    return _drop_owned(findings, rule_classes) + unfinished, notices
 
 
 def _drop_owned(findings: List[Finding], rule_classes) -> List[Finding]:

@@ -13,20 +13,27 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .config import Settings, find_project, load_settings
-from .engine import (SYNTAX_CODE, FileContext, apply_noqa, decode, fingerprint, parse, run_rules,
-                     skipped)
+from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, all_metas, known_codes,
+                          not_checked)
+from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span
 from .project.build import Project, cpu_count, extract_file
 from .project.files import nested_configs
 from .project.cache import findings_name
-from .rules import is_enabled, metas, select_rules
+from .noqa import noqa_problems
+from .rules import is_enabled, select_rules
 
 _PARALLEL_MIN = 48
 
 
 class UsageError(Exception):
     """A bad command line: exit 2 with this message."""
+
+
+def run_failed(result: RunResult) -> bool:
+    """Exit 2: an error notice (a crashed rule) or a file/config that was not checked (MDB001/2)."""
+    return result.had_error or any(f.code in FAILURE_CODES for f in result.findings)
 
 
 @dataclass
@@ -52,6 +59,7 @@ class Selection:
     extend: List[str]
     ignore: List[str]
     per_file: List[Tuple[GlobSet, Tuple[str, ...]]]
+    noqa_check: bool = True  # MDB003 (unknown or unused ``# noqa`` codes)
 
     @property
     def file_rules(self) -> list:
@@ -70,8 +78,7 @@ class Selection:
         return [r for r in self.file_rules if not self.dropped(rel, r.code)]
 
     def syntax_enabled(self, rel: str) -> bool:
-        drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
-        return is_enabled(SYNTAX_CODE, True, self.select, self.extend, self.ignore + drop)
+        return True  # MDB000-MDB002 are always on (diagnostics.py)
 
 
 def selection(settings: Settings, opts: CheckOptions) -> Selection:
@@ -80,14 +87,26 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     ignore = list(settings.ignore or []) + list(opts.ignore)
     rules = select_rules(select, extend, ignore)
     per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
-    return Selection(rules, tuple(r.code for r in rules), select, extend, ignore, per_file)
+    noqa_check = is_enabled(NOQA_CODE, True, select, extend, ignore)
+    codes = tuple(r.code for r in rules) + ((NOQA_CODE,) if noqa_check else ())
+    return Selection(rules, codes, select, extend, ignore, per_file, noqa_check)
 
 
-# -- one file ----------------------------------------------------------------------------------
+# -- one file ---------------------------------------------------------------------------------
+def _read_error(path: str) -> str:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    return "cannot read"
+
+
 def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
                tree=None) -> Tuple[List[Finding], List[Notice]]:
     """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it);
-    ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over)."""
+    ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over).
+    A file that cannot be checked is an MDB000/MDB002 finding (never a note): see diagnostics.py."""
     path = str(project.root / rel)
     rules = sel.for_file(rel, project.is_non_app(rel))
     if not rules and tree is None and rel not in project._overrides:
@@ -96,29 +115,39 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
             return [], []  # it parsed when it was indexed, and no rule applies here (tests, migrations)
     data = project.data(rel)
     if data is None:
-        return [], [Notice(path, "could not be read", error=True)]
+        return fingerprint([not_checked(path, _read_error(path))], rel), []
     try:
         source = decode(data)
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
         f = Finding(SYNTAX_CODE, f"cannot decode file: {exc}", path, Span(1, 0, 1, 0), node_text="decode")
-        return ([f] if sel.syntax_enabled(rel) else []), []
+        return fingerprint([f], rel), []
     if skipped(source):
         return [], []
     problem = None
     if tree is None:
-        tree, problem = parse(source, path)
+        try:
+            tree, problem = parse(source, path)
+        except (RecursionError, MemoryError):
+            problem = not_checked(path, "too deeply nested for Python's parser")
     if tree is None:
-        if isinstance(problem, Notice):
-            return [], [problem]
-        return (fingerprint([problem], rel) if sel.syntax_enabled(rel) else []), []
+        return fingerprint([problem], rel), []
     if not rules:
         return [], []
     facts = project.index.files.get(rel)
     if facts is None:
         facts = extract_file(str(project.root), rel, *project.modules.get(rel, ("", False)), data)
+    if facts.error == "too deeply nested":
+        return fingerprint([not_checked(path, "too deeply nested to analyse")], rel), []
     ctx = FileContext(path, rel, source, tree, project, facts)
     findings, notices = run_rules(ctx, rules)
-    return fingerprint(apply_noqa(findings, source) if noqa else findings, rel), notices
+    if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
+        ran = {r.code for r in rules} | ALWAYS_ON
+        findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
+                     for line, col, text, msg in noqa_problems(source, findings, ran, known_codes())]
+    if noqa:
+        kept = [f for f in findings if f.code in ALWAYS_ON]
+        findings = apply_noqa([f for f in findings if f.code not in ALWAYS_ON], source) + kept
+    return fingerprint(findings, rel), notices
 
 
 def check_file_cached(project: Project, rel: str, sel: Selection):
@@ -131,7 +160,7 @@ def check_file_cached(project: Project, rel: str, sel: Selection):
     if hit is not None and hit[0] == key:
         return hit[1], hit[2]
     findings, notices = check_file(project, rel, sel)
-    if not any(n.error for n in notices):
+    if not any(n.error for n in notices) and not any(f.code in FAILURE_CODES for f in findings):
         cache.store(name, (key, findings, notices))
     return findings, notices
 
@@ -282,6 +311,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     jobs = opts.jobs or cpu_count()
     projects = []
     enabled = {}
+    noqa: List[str] = []
     groups = group_paths(paths, opts.config)
     for (root, config_path), items in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
         project = load_project(root, config_path, opts)
@@ -289,6 +319,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         if projects_out is not None:
             projects_out[str(root)] = (project, sel)
         enabled.update({r.code: r for r in sel.rules})
+        noqa = noqa or ([NOQA_CODE] if sel.noqa_check else [])
         rels = targets(project, items)
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
             continue  # a folder whose files all belong to nested projects
@@ -308,8 +339,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         projects.append(result)
     if not any(getattr(p, "_checked_count", 0) for p in projects) and projects:
         projects[0].notices.append(Notice(", ".join(paths or ["."]), "no Python files found to check"))
-    all_meta = metas()
-    rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}
+    all_meta = all_metas()
+    seen = {f.code for p in projects for f in p.findings} | {SYNTAX_CODE} | (set(noqa) if noqa else set())
+    rules = {code: all_meta[code] for code in sorted(set(enabled) | seen) if code in all_meta}
     return RunResult(projects, rules, os.getcwd(), __version__)
 
 

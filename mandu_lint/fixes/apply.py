@@ -209,10 +209,14 @@ def make_check(project, rel: str, sel, encoding: str) -> Check:
     overridden, so rules see the candidate's facts too). A rule crash makes it unusable."""
     from ..runner import check_file
 
+    from ..diagnostics import FAILURE_CODES, NOQA_CODE
+
     def check(source: str) -> Optional[List[Finding]]:
         project.set_override(rel, source.encode(encoding))
         findings, notices = check_file(project, rel, sel)
-        return None if any(n.error for n in notices) else findings
+        if any(n.error for n in notices) or any(f.code in FAILURE_CODES for f in findings):
+            return None
+        return [f for f in findings if f.code != NOQA_CODE]  # a noqa a fix made unused is no regression
 
     return check
 
@@ -357,6 +361,8 @@ def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None)
         print(f"mandu-lint: {e}", file=sys.stderr)
     remain = len(result.findings) - sum(len(o.applied) for o in outcomes)
     print(summary(result, outcomes, unsafe, diff), file=sys.stderr if diff else out)
-    if result.had_error or errors:
+    from ..runner import run_failed
+
+    if run_failed(result) or errors:
         return 2
     return 1 if (diff and changed) or remain > 0 else 0

@@ -13,9 +13,11 @@ from ``.mandu_cache/`` (built once, under a file lock, by whichever process gets
 Unsaved editor buffers (``flake8 --stdin-display-name app/views.py -``) get a fresh Project
 with the buffer as an override, so a cached Project never sees, or keeps, unsaved text.
 
-Nothing here may raise into flake8 (an exception out of ``run()`` aborts the whole flake8 run):
-a bad ``mandu.yaml`` or an internal error costs the affected files their MDB findings and prints
-one line on stderr; it never changes flake8's exit code.
+Nothing here may raise into flake8 (an exception out of ``run()`` aborts the whole flake8 run),
+and nothing may fail silently either: flake8 fails only on findings, so a configuration that
+cannot be loaded (invalid ``mandu.yaml``, a missing ``--mandu-config``) is an MDB001 finding at
+line 1 of every file it governs, and a file the plugin could not check (an internal error, a file
+nested too deeply) is an MDB002 finding at line 1; both also print one line on stderr.
 """
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def _jobs() -> int:
     return 1 if multiprocessing.current_process().daemon else cpu_count()
 
 
-def _project(key: _Key) -> Optional["Project"]:
+def _project(key: _Key) -> Union["Project", "ConfigError"]:
     from ..config import ConfigError, load_settings
     from ..project.build import Project
 
@@ -77,9 +79,9 @@ def _project(key: _Key) -> Optional["Project"]:
             hit = Project(root, load_settings(config, root), use_cache=True, jobs=_jobs())
         except ConfigError as exc:
             hit = exc
-            _warn(f"invalid configuration, files under {root} are not checked:\n{exc}")
+            _warn(f"invalid configuration, files under {root} are not checked (MDB001):\n{exc}")
         _PROJECTS[key] = hit
-    return hit if isinstance(hit, Project) else None
+    return hit
 
 
 def _same(data: Optional[bytes], text: str) -> bool:
@@ -144,11 +146,13 @@ class ManduPlugin:
             return
         try:
             findings = self._findings()
-        except Exception as exc:  # never abort flake8: this file just gets no MDB findings
+        except Exception as exc:  # never abort flake8, never pass silently: MDB002 at line 1
+            from ..diagnostics import not_checked
+
             why = " ".join(str(exc).split())  # one line, whatever the exception says
-            _warn(f"{self.filename}: internal error, not checked ({type(exc).__name__}: {why}); "
-                  f"mandu-lint {__version__}")
-            return
+            reason = f"internal error ({type(exc).__name__}: {why}); mandu-lint {__version__}, please report it"
+            _warn(f"{self.filename}: {reason}")
+            findings = [not_checked(self.filename, reason)]
         for f in findings:
             yield f.span.line, f.span.col, f"{f.code} {f.message}", type(self)
 
@@ -161,7 +165,12 @@ class ManduPlugin:
         path = Path(os.path.abspath(self.filename))
         key = (self.config.parent, self.config) if self.config is not None else find_project(path)
         project = _project(key)
-        if project is None or path.suffix not in (".py", ".pyi") or not project.files.contains(path):
+        if not isinstance(project, Project):  # MDB001: at line 1 of each file the config governs
+            from ..diagnostics import config_not_loaded
+
+            config = project.problems[0].path if project.problems else str(key[1])
+            return [config_not_loaded(config, project)]
+        if path.suffix not in (".py", ".pyi") or not project.files.contains(path):
             return []
         rel = os.path.relpath(path, project.root).replace(os.sep, "/")
         text = "".join(self.lines)
@@ -171,7 +180,7 @@ class ManduPlugin:
             project = Project(project.root, project.settings, use_cache=True, jobs=_jobs())
             project.set_override(rel, _encode(text))
         rules = choose_rules(project.settings, self.named)
-        sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [])
+        sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [], noqa_check=True)
         findings, notices = check_file(project, rel, sel, noqa=False, tree=self.tree)
         for n in notices:
             if n.error:
