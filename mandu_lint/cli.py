@@ -22,13 +22,48 @@ def _codes(value: str) -> List[str]:
     return [c.strip().upper() for c in value.split(",") if c.strip()]
 
 
+MAX_JOBS = 512
+
+
+def _jobs(value: str) -> int:
+    """``--jobs``: ``auto`` (or 0) for the core count, else 1 to MAX_JOBS."""
+    if value.strip().lower() == "auto":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of processes from 1 to {MAX_JOBS} "
+                                         f"(0 = auto), got {value!r}")
+    return n
+
+
+def validate_selectors(args) -> None:
+    """Unknown codes or prefixes in --select/--extend-select/--ignore are errors (exit 2), each
+    with a "did you mean"; a typo would otherwise select nothing and pass."""
+    from .diagnostics import known_codes, selector_problem
+    from .runner import UsageError
+
+    known = known_codes()
+    problems = []
+    for flag in ("select", "extend_select", "ignore"):
+        for entry in getattr(args, flag, None) or []:
+            why = selector_problem(entry, ignore=flag == "ignore", known=known)
+            if why:
+                problems.append(f"--{flag.replace('_', '-')} {entry}: {why}")
+    if problems:
+        raise UsageError("\n".join(problems))
+
+
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", type=_codes, help="rules to run (codes or prefixes), replacing the config's select")
     p.add_argument("--extend-select", type=_codes, default=[], help="rules to add; opt-in rules need full codes")
     p.add_argument("--ignore", type=_codes, default=[], help="rules not to report (codes or prefixes)")
     p.add_argument("--config", type=Path, help="use this mandu.yaml for every path")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: the core count)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
+                   help=f"worker processes, 1 to {MAX_JOBS} (default: auto, the core count)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args):
     from .runner import CheckOptions
 
+    validate_selectors(args)
     return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
                         config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
                         baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
@@ -81,6 +117,7 @@ def cmd_check(args) -> int:
     from .config import ConfigError
     from .runner import check_paths
 
+    _check_flags(args)
     if args.fix:
         return cmd_fix(args)
     try:
@@ -89,6 +126,23 @@ def cmd_check(args) -> int:
         _report(args, config_error_result(exc))
         raise
     return _report(args, result)
+
+
+def _check_flags(args) -> None:
+    """Flags that make no sense together are usage errors, never silently ignored."""
+    from .runner import UsageError
+
+    if args.fix:
+        if args.sarif_fixes:
+            raise UsageError("--sarif-fixes describes fixes in a SARIF report; --fix applies them (use one)")
+        return
+    if args.diff:
+        raise UsageError("check: --diff shows the fixes' diff and needs --fix (or use `mandu-lint fix --diff`)")
+    if args.unsafe_fixes:
+        raise UsageError("check: --unsafe-fixes needs --fix (or use `mandu-lint fix --unsafe-fixes`)")
+    if args.sarif_fixes and args.format != "sarif":
+        raise UsageError(f"--sarif-fixes adds fixes to SARIF output; the output format is {args.format!r} "
+                         "(add --format sarif)")
 
 
 def config_error_result(exc):

@@ -367,6 +367,12 @@ def _code(node: yaml.Node, ctx: _Ctx) -> str:
         raise ctx.fail(
             node, f"{_describe(node)} is not a rule code (MDB and up to 3 digits, e.g. MDB301)"
         )
+    from .diagnostics import selector_problem  # needs the rule registry: imported on use
+
+    ignoring = ctx.key == "ignore" or ctx.key.startswith("per-file-ignores.")
+    problem = selector_problem(node.value, ignore=ignoring)
+    if problem:
+        raise ctx.fail(node, problem)
     return node.value
 
 
