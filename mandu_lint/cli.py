@@ -60,7 +60,8 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", type=_codes, help="rules to run (codes or prefixes), replacing the config's select")
     p.add_argument("--extend-select", type=_codes, default=[], help="rules to add; opt-in rules need full codes")
     p.add_argument("--ignore", type=_codes, default=[], help="rules not to report (codes or prefixes)")
-    p.add_argument("--config", type=Path, help="use this mandu.yaml for every path")
+    p.add_argument("--config", type=Path, help="use this config file for every path, wherever it lives "
+                   "(the project root stays the path's VCS root, else the current folder)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
     p.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
                    help=f"worker processes, 1 to {MAX_JOBS} (default: auto, the core count)")
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="with --fix: print a diff, write nothing")
+    check.add_argument("--show-settings", action="store_true",
+                       help="print each project's root (and why), config and settings; check nothing")
+    check.add_argument("--show-files", action="store_true", help="print the files that would be checked; "
+                       "check nothing")
     _add_selection(check)
     fix = sub.add_parser("fix", help="apply safe fixes (--unsafe-fixes for the rest)")
     fix.add_argument("paths", nargs="*", default=["."])
@@ -118,6 +123,15 @@ def cmd_check(args) -> int:
     from .runner import check_paths
 
     _check_flags(args)
+    if args.show_settings or args.show_files:
+        from .runner import show_files, show_settings
+
+        opts = _options(args)
+        if args.show_settings:
+            sys.stdout.write(show_settings(args.paths, opts))
+        if args.show_files:
+            sys.stdout.write(show_files(args.paths, opts))
+        return EXIT_CLEAN
     if args.fix:
         return cmd_fix(args)
     try:
@@ -257,13 +271,9 @@ def cmd_baseline(args) -> int:
 
 
 def _configured_baselines(result, args):
-    from .config import find_project, load_settings
-
     for p in result.projects:
-        root, cfg = (args.config.parent, args.config) if args.config else find_project(Path(p.root))
-        settings = load_settings(cfg, root)
-        if settings.baseline is not None:
-            yield settings.baseline
+        if getattr(p, "_baseline_setting", None) is not None:
+            yield p._baseline_setting
 
 
 COMMANDS = {"check": cmd_check, "fix": cmd_fix, "rules": cmd_rules, "explain": cmd_explain, "init": cmd_init,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import Settings, find_project, load_settings
+from .config import Settings, Where, load_settings, locate
 from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, all_metas, known_codes,
                           not_checked)
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
@@ -232,26 +232,31 @@ def _cached(project: Project, rel: str, sel: Selection):
 
 
 # -- a whole run -------------------------------------------------------------------------------
-def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Tuple[Path, Optional[Path]], List[Path]]:
-    groups: Dict[Tuple[Path, Optional[Path]], List[Path]] = {}
+def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Where, List[Path]]:
+    """The paths of a run by project (see :func:`mandu_lint.config.locate`). Without
+    ``config``, a folder holding its own config below a checked folder is a project of its own."""
+    groups: Dict[Where, List[Path]] = {}
     for raw in paths or ["."]:
         p = Path(os.path.abspath(raw))
         if not p.exists():
             raise UsageError(f"{raw}: no such file or directory")
-        if config is not None:
-            key = (Path(os.path.abspath(config)).parent, Path(os.path.abspath(config)))
-        else:
-            key = find_project(p)
-            if p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
-                for sub in nested_configs(p):
-                    groups.setdefault(find_project(sub), []).append(sub)
+        key = locate(p, config)
+        if config is None and p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
+            for sub in nested_configs(p):
+                groups.setdefault(locate(sub), []).append(sub)
         groups.setdefault(key, []).append(p)
     return groups
 
 
-def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions) -> Project:
+def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, how: str = "",
+                 paths: Sequence[Path] = ()) -> Project:
+    """``how`` (config.HOW) and ``paths`` come from :func:`group_paths`: a file checked alone
+    is a project of just that file, a forced config takes in nested configs' folders."""
     settings = load_settings(config_path, root)  # raises ConfigError
-    project = Project(root, settings, use_cache=opts.use_cache, jobs=opts.jobs or cpu_count())
+    alone = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths] if how.endswith("alone") else None
+    project = Project(root, settings, use_cache=opts.use_cache and alone is None, jobs=opts.jobs or cpu_count(),
+                      forced=how.startswith("forced"), only=alone)
+    project.how = how
     validate_model_names(project)
     return project
 
@@ -287,6 +292,8 @@ def validate_model_names(project: Project) -> None:
 
 
 def targets(project: Project, paths: Sequence[Path]) -> List[str]:
+    if project.only is not None:  # a file checked alone
+        return list(project.only)
     out = []
     known = set(project.relfiles)
     for p in paths:
@@ -313,8 +320,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     enabled = {}
     noqa: List[str] = []
     groups = group_paths(paths, opts.config)
-    for (root, config_path), items in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
-        project = load_project(root, config_path, opts)
+    for where, items in sorted(groups.items(), key=lambda kv: str(kv[0].root)):
+        root = where.root
+        project = load_project(where.root, where.config, opts, where.how, items)
         sel = selection(project.settings, opts)
         if projects_out is not None:
             projects_out[str(root)] = (project, sel)
@@ -334,6 +342,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         result._checked_count = len(rels)
+        result._baseline_setting = project.settings.baseline
         if opts.use_baseline:
             apply_baseline(result, project, opts.baseline)
         projects.append(result)
@@ -381,3 +390,64 @@ def _progress(total: int):
     from .reporters.text import Progress
 
     return Progress(total, sys.stderr) if total > 200 else None
+
+
+# -- --show-settings / --show-files ------------------------------------------------------------
+def plan(paths: Sequence[str], opts: CheckOptions):
+    """(Where, Project, Selection, files to check) for each project of a run, without checking."""
+    out = []
+    for where, items in sorted(group_paths(paths, opts.config).items(), key=lambda kv: str(kv[0].root)):
+        project = load_project(where.root, where.config, opts, where.how, items)
+        out.append((where, project, selection(project.settings, opts), targets(project, items)))
+    return out
+
+
+def _yaml_value(value) -> str:
+    import json
+
+    return json.dumps(value) if value is not None else "null"
+
+
+def show_settings(paths: Sequence[str], opts: CheckOptions) -> str:
+    """What a run would use, per project: root and why, config file, source roots, every
+    setting (defaults included), the rules, the file counts."""
+    from .config import DEFAULT_NON_APP, HOW
+    from .options import registry
+
+    lines = []
+    for where, project, sel, rels in plan(paths, opts):
+        settings = project.settings
+        config = str(where.config) if where.config else "none (defaults)"
+        how = HOW[where.how].format(config=where.config)
+        lines.append(f"Project root: {project.root}")
+        lines.append(f"  root chosen as: {how}")
+        lines.append(f"  config: {config}")
+        lines.append(f"  source roots: {', '.join(r or '.' for r in project.roots)}")
+        non_app = [rel for rel in rels if project.is_non_app(rel)]
+        lines.append(f"  files: {len(rels)} to check ({len(non_app)} non-app), {len(project.relfiles)} indexed")
+        lines.append("  settings:")
+        for (section, key), _opt in sorted(registry().items()):
+            name = f"{section}.{key}" if section else key
+            note = ""
+            if (section, key) == ("", "non-app"):
+                user = settings.values.get(("", "non-app"))
+                note = "  # the defaults" if list(user or []) == list(DEFAULT_NON_APP) else \
+                    "  # replaces the defaults"
+            lines.append(f"    {name} = {_yaml_value(settings.values.get((section, key)))}{note}")
+        lines.append(f"  rules: {', '.join(sel.codes) or '(none)'} (MDB000-MDB002 always)")
+    return "\n".join(lines) + "\n"
+
+
+def show_files(paths: Sequence[str], opts: CheckOptions) -> str:
+    """The files a run would check, one per line, relative to the current folder."""
+    cwd = os.getcwd()
+    out = []
+    for _where, project, _sel, rels in plan(paths, opts):
+        for rel in rels:
+            path = os.path.join(str(project.root), rel)
+            try:
+                path = os.path.relpath(path, cwd)
+            except ValueError:
+                pass
+            out.append(path)
+    return "".join(p + "\n" for p in sorted(out))

@@ -239,10 +239,10 @@ def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "u
     from ..runner import group_paths, load_project, selection
 
     path = os.path.abspath(path)
-    (key, _), = group_paths([path], opts.config).items()
+    (key, items), = group_paths([path], opts.config).items()
     projects = {} if projects is None else projects
     if key not in projects:
-        project = load_project(key[0], key[1], opts)
+        project = load_project(key.root, key.config, opts, key.how, items)
         projects[key] = (project, selection(project.settings, opts))
     project, sel = projects[key]
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")

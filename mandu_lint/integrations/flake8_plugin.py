@@ -39,9 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # flake8 imports every plugin on start-up, even for `flake8 --select=E`: the analyser itself is
 # imported on the first file the plugin checks (see _findings).
 
-_Key = Tuple[Path, Optional[Path]]
-# (root, config) -> its Project, or the ConfigError that stopped it (reported once per process).
-_PROJECTS: Dict[_Key, Union["Project", "ConfigError"]] = {}
+# (config.Where, the file when it is checked alone) -> its Project, or the ConfigError that
+# stopped it (reported once per process).
+_PROJECTS: Dict[tuple, Union["Project", "ConfigError"]] = {}
 
 
 def choose_rules(settings: Settings, named: Iterable[str] = ()) -> list:
@@ -68,15 +68,20 @@ def _jobs() -> int:
     return 1 if multiprocessing.current_process().daemon else cpu_count()
 
 
-def _project(key: _Key) -> Union["Project", "ConfigError"]:
+def _project(where, path: Path) -> Union["Project", "ConfigError"]:
     from ..config import ConfigError, load_settings
     from ..project.build import Project
 
+    alone = where.how.endswith("alone")
+    key = (where, path if alone else None)
     hit = _PROJECTS.get(key)
     if hit is None:
-        root, config = key
+        root, config, how = where
+        only = [os.path.relpath(path, root).replace(os.sep, "/")] if alone else None
         try:
-            hit = Project(root, load_settings(config, root), use_cache=True, jobs=_jobs())
+            hit = Project(root, load_settings(config, root), use_cache=not alone, jobs=_jobs(),
+                          forced=how.startswith("forced"), only=only)
+            hit.how = how
         except ConfigError as exc:
             hit = exc
             _warn(f"invalid configuration, files under {root} are not checked (MDB001):\n{exc}")
@@ -128,8 +133,8 @@ class ManduPlugin:
     def add_options(cls, option_manager) -> None:
         option_manager.add_option(
             "--mandu-config", metavar="PATH", default=None, parse_from_config=True, normalize_paths=True,
-            help="use this mandu.yaml for every file (its folder is the project root); "
-                 "default: the nearest mandu.yaml up to the VCS root")
+            help="use this mandu.yaml for every file, wherever it lives (the project root stays each "
+                 "file's VCS root, else the current folder); default: the nearest mandu.yaml up to the VCS root")
 
     @classmethod
     def parse_options(cls, options) -> None:
@@ -157,27 +162,30 @@ class ManduPlugin:
             yield f.span.line, f.span.col, f"{f.code} {f.message}", type(self)
 
     def _findings(self) -> List["Finding"]:
-        from ..config import find_project
+        from ..config import locate
         from ..engine import SYNTAX_CODE
         from ..project.build import Project
         from ..runner import Selection, check_file, targets
 
         path = Path(os.path.abspath(self.filename))
-        key = (self.config.parent, self.config) if self.config is not None else find_project(path)
-        project = _project(key)
+        where = locate(path, self.config)
+        project = _project(where, path)
         if not isinstance(project, Project):  # MDB001: at line 1 of each file the config governs
             from ..diagnostics import config_not_loaded
 
-            config = project.problems[0].path if project.problems else str(key[1])
+            config = project.problems[0].path if project.problems else str(where.config)
             return [config_not_loaded(config, project)]
-        if path.suffix not in (".py", ".pyi") or not project.files.contains(path):
+        if path.suffix not in (".py", ".pyi"):
+            return []
+        if project.only is None and not project.files.contains(path):
             return []
         rel = os.path.relpath(path, project.root).replace(os.sep, "/")
         text = "".join(self.lines)
         if _same(project.data(rel), text):
             targets(project, [path])  # registers a file the project walk skipped, as the CLI does
         else:  # an unsaved buffer, or a file changed since this process read it
-            project = Project(project.root, project.settings, use_cache=True, jobs=_jobs())
+            project = Project(project.root, project.settings, use_cache=project.cache is not None, jobs=_jobs(),
+                              forced=project.how.startswith("forced"), only=project.only)
             project.set_override(rel, _encode(text))
         rules = choose_rules(project.settings, self.named)
         sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [], noqa_check=True)

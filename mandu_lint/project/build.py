@@ -55,12 +55,18 @@ def _extract_batch(args) -> List[FileFacts]:
 class Project:
     """One project root: settings, its files, and its index (built lazily)."""
 
-    def __init__(self, root: Path, settings: Settings, use_cache: bool = True, jobs: int = 1):
+    def __init__(self, root: Path, settings: Settings, use_cache: bool = True, jobs: int = 1,
+                 forced: bool = False, only: Optional[Sequence[str]] = None):
+        """``forced``: the config was given (``--config``), so folders holding their own config
+        are part of this project; ``only``: the files of a project that is just those files (a
+        file checked alone, never walking its folder)."""
         self.root = Path(root)
         self.settings = settings
         self.jobs = max(1, jobs)
-        self.files = ProjectFiles(self.root, settings.exclude or ())
-        self.relfiles = self.files.python_files()
+        self.how = ""  # how the root was chosen (config.HOW), set by the runner
+        self.only = list(only) if only is not None else None
+        self.files = ProjectFiles(self.root, settings.exclude or (), nested_projects=not forced)
+        self.relfiles = list(self.only) if self.only is not None else self.files.python_files()
         self.roots = source_roots(self.root, self.relfiles, settings.src)
         self.modules = modules_for(self.relfiles, self.roots)
         non_app = settings.non_app
