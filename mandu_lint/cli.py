@@ -1,7 +1,8 @@
 """``mandu-lint`` / ``mandu``: check, fix, rules, explain, init, baseline.
 
 ``db:check`` is an alias of ``check`` (the plan's spelling, ``mandu db:check``). Exit codes:
-0 clean, 1 findings remain, 2 usage, config or internal error (``--exit-zero`` never hides 2).
+0 clean, 1 findings remain, 2 usage, config or internal error or a file not checked (``--exit-zero``
+never hides 2), 130 interrupted (Ctrl-C), 141 stdout closed early (``| head``).
 Nothing under analysis is imported or executed.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import List, Optional, Sequence
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE
 ALIASES = {"db:check": "check"}
 
 
@@ -184,8 +186,13 @@ def _report(args, result) -> int:
     color = fmt == "text" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False))
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        from .runner import UsageError
+
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {args.output}: {exc.strerror or exc}") from None
     elif text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     from .reporters.text import notice_lines
@@ -305,7 +312,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"mandu-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return EXIT_ERROR
+        print("mandu-lint: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): entry() ends quietly
     except Exception as exc:  # never a traceback for users; MANDU_DEBUG=1 shows it
         if os.environ.get("MANDU_DEBUG"):
             raise
@@ -315,4 +325,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script. A closed stdout (``mandu-lint check | head``) ends the run quietly
+    with 141 (128 + SIGPIPE, what a shell reports for a process killed by it), never a traceback."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -18,9 +17,9 @@ from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, all_
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span
-from .project.build import Project, cpu_count, extract_file
+from .project.build import Project, cpu_count, extract_file, worker_pool
 from .project.files import nested_configs
-from .project.cache import findings_name
+from .project.cache import findings_name, located, portable
 from .noqa import noqa_problems
 from .rules import is_enabled, select_rules
 
@@ -158,10 +157,10 @@ def check_file_cached(project: Project, rel: str, sel: Selection):
     name = findings_name(rel)
     hit = cache.load(name)
     if hit is not None and hit[0] == key:
-        return hit[1], hit[2]
+        return located(hit[1], project.root), located(hit[2], project.root)
     findings, notices = check_file(project, rel, sel)
     if not any(n.error for n in notices) and not any(f.code in FAILURE_CODES for f in findings):
-        cache.store(name, (key, findings, notices))
+        cache.store(name, (key, portable(findings, project.root), portable(notices, project.root)))
     return findings, notices
 
 
@@ -199,7 +198,7 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
         state = pickle.dumps((project.for_worker(), sel), protocol=pickle.HIGHEST_PROTOCOL)
         size = max(4, len(todo) // (jobs * 6))
         batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(state,)) as pool:
+        with worker_pool(jobs, _init_worker, (state,)) as pool:
             for part in pool.map(_check_batch, batches):
                 for rel, findings, notices in part:
                     results[rel] = (findings, notices)
@@ -227,7 +226,7 @@ def _cached(project: Project, rel: str, sel: Selection):
     key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__)
     hit = project.cache.load(findings_name(rel))
     if hit is not None and hit[0] == key:
-        return hit[1], hit[2]
+        return located(hit[1], project.root), located(hit[2], project.root)
     return None
 
 
@@ -334,6 +333,8 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         project.checked = rels
         progress = _progress(len(rels)) if opts.progress else None
         findings, notices = check_project(project, rels, sel, jobs, progress)
+        if project.cache is not None and project.cache.warning:
+            notices.append(Notice(str(project.cache.dir), project.cache.warning))
         if progress:
             progress.close()
         more, problems = run_project_rules(project, sel)

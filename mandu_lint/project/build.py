@@ -241,7 +241,7 @@ class Project:
             return out + [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
         size = max(8, len(rest) // (self.jobs * 4))
         batches = [(root, list(rest[i:i + size])) for i in range(0, len(rest), size)]
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+        with worker_pool(self.jobs) as pool:
             for part in pool.map(_extract_batch, batches):
                 out.extend(part)
         return out
@@ -297,6 +297,39 @@ class CacheLoader:
     def __call__(self, rel: str) -> Optional[FileFacts]:
         name = self.names.get(rel)
         return self.cache.load(name) if name else None
+
+
+def _quiet_worker(init=None, *args) -> None:
+    """Workers leave Ctrl-C to the main process (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init is not None:
+        init(*args)
+
+
+class worker_pool:
+    """A ProcessPoolExecutor whose workers ignore SIGINT; on an exception in the ``with`` body
+    (Ctrl-C) queued work is cancelled and the workers are stopped instead of awaited."""
+
+    def __init__(self, jobs: int, initializer=None, initargs=()):
+        self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
+                                        initargs=(initializer, *initargs))
+
+    def __enter__(self) -> ProcessPoolExecutor:
+        return self.pool
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            try:
+                proc.terminate()
+            except Exception:  # pragma: no cover - already gone
+                pass
 
 
 def cpu_count() -> int:
