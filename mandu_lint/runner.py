@@ -275,14 +275,15 @@ def validate_model_names(project: Project) -> None:
         value = settings.values.get((section, key))
         if opt.kind not in ("model-list", "auto-or-model-list") or not isinstance(value, list) or not value:
             continue
-        index = project.index
+        indexes = [unit.index for unit in (project.units or [project])]  # a monorepo: per service
         for i, name in enumerate(value):
-            cands = index.model_named(name)
+            found = [ix.model_named(name) for ix in indexes]
+            cands = next((c for c in found if len(c) > 1), None) or next((c for c in found if c), [])
             if len(cands) > 1:
                 listed = ", ".join(sorted(f"{m.app_label}.{m.name}" if m.orm == "django" else m.qual for m in cands))
                 problems.append(settings.problem(section, key, f"model {name!r} is ambiguous: {listed}", item=i))
             elif not cands and "." not in name:
-                close = difflib.get_close_matches(name, list(index.models_by_name), n=1)
+                close = difflib.get_close_matches(name, [n for ix in indexes for n in ix.models_by_name], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 problems.append(settings.problem(section, key, f"no model named {name!r} in the project{hint}",
                                                  item=i))
@@ -332,14 +333,16 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             continue  # a folder whose files all belong to nested projects
         project.checked = rels
         progress = _progress(len(rels)) if opts.progress else None
-        findings, notices = check_project(project, rels, sel, jobs, progress)
+        findings, notices = [], []
+        for unit, unit_rels in project.partition(rels):  # one index per service of a monorepo
+            found, said = check_project(unit, unit_rels, sel, jobs, progress)
+            more, problems = run_project_rules(unit, sel)
+            findings += found + more
+            notices += said + problems
         if project.cache is not None and project.cache.warning:
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
         if progress:
             progress.close()
-        more, problems = run_project_rules(project, sel)
-        findings += more
-        notices += problems
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         result._checked_count = len(rels)

@@ -226,6 +226,7 @@ def fix_in_project(project, sel, path: str, source: str, findings: Sequence[Find
     """Fix one file of a loaded project; afterwards the project sees the fixed text, so the
     files fixed after it are checked against it."""
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")
+    project = project.unit_for(rel)  # a monorepo service's own index
     check = make_check(project, rel, sel, encoding)
     new, applied, skipped = apply_fixes(source, findings, unsafe=unsafe, check=check, encoding=encoding)
     project.set_override(rel, new.encode(encoding))
@@ -246,7 +247,7 @@ def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "u
         projects[key] = (project, selection(project.settings, opts))
     project, sel = projects[key]
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")
-    findings = make_check(project, rel, sel, encoding)(source) or []
+    findings = make_check(project.unit_for(rel), rel, sel, encoding)(source) or []
     return fix_in_project(project, sel, path, source, findings, unsafe=unsafe, encoding=encoding)[0]
 
 

@@ -183,12 +183,16 @@ class ManduPlugin:
             return []
         rel = os.path.relpath(path, project.root).replace(os.sep, "/")
         text = "".join(self.lines)
-        if _same(project.data(rel), text):
-            targets(project, [path])  # registers a file the project walk skipped, as the CLI does
-        else:  # an unsaved buffer, or a file changed since this process read it
-            project = Project(project.root, project.settings, use_cache=project.cache is not None, jobs=_jobs(),
-                              forced=project.how.startswith("forced"), only=project.only)
-            project.set_override(rel, _encode(text))
+        targets(project, [path])  # registers a file the project walk skipped, as the CLI does
+        unit = project.unit_for(rel)  # a monorepo service's own index
+        if not _same(unit.data(rel), text):  # an unsaved buffer, or a file changed since this process read it
+            fresh = Project(project.root, project.settings, use_cache=project.cache is not None, jobs=_jobs(),
+                            forced=project.how.startswith("forced"), only=project.only)
+            fresh.how = project.how
+            targets(fresh, [path])
+            unit = fresh.unit_for(rel)
+            unit.set_override(rel, _encode(text))
+        project = unit
         rules = choose_rules(project.settings, self.named)
         sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [], noqa_check=True)
         findings, notices = check_file(project, rel, sel, noqa=False, tree=self.tree)
