@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import __version__
+from .diagnostics import FAILURE_CODES
 from .model import ProjectResult, RunResult
 
 FORMAT_VERSION = 1
@@ -32,6 +33,8 @@ def build(result: RunResult) -> dict:
     for p in result.projects:
         key = _project_key(p.root, p.vcs_root)
         for f in p.findings:
+            if f.code in FAILURE_CODES:
+                continue  # a file that was not checked is never accepted
             entries.append({"project": key, "path": os.path.relpath(f.path, p.root).replace(os.sep, "/"),
                             "code": f.code, "fingerprint": f.fingerprint, "line": f.span.line,
                             "message": f.message})
@@ -75,7 +78,7 @@ def apply_baseline(result: ProjectResult, project, cli_path: Optional[Path]) -> 
     remaining = Counter(e.get("fingerprint") for e in mine)
     kept = []
     for f in result.findings:
-        if remaining[f.fingerprint] > 0:
+        if f.code not in FAILURE_CODES and remaining[f.fingerprint] > 0:
             remaining[f.fingerprint] -= 1
             result.baselined += 1
         else:

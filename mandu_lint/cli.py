@@ -1,7 +1,8 @@
 """``mandu-lint`` / ``mandu``: check, fix, rules, explain, init, baseline.
 
 ``db:check`` is an alias of ``check`` (the plan's spelling, ``mandu db:check``). Exit codes:
-0 clean, 1 findings remain, 2 usage, config or internal error (``--exit-zero`` never hides 2).
+0 clean, 1 findings remain, 2 usage, config or internal error or a file not checked (``--exit-zero``
+never hides 2), 130 interrupted (Ctrl-C), 141 stdout closed early (``| head``).
 Nothing under analysis is imported or executed.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import List, Optional, Sequence
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE
 ALIASES = {"db:check": "check"}
 
 
@@ -22,13 +24,49 @@ def _codes(value: str) -> List[str]:
     return [c.strip().upper() for c in value.split(",") if c.strip()]
 
 
+MAX_JOBS = 512
+
+
+def _jobs(value: str) -> int:
+    """``--jobs``: ``auto`` (or 0) for the core count, else 1 to MAX_JOBS."""
+    if value.strip().lower() == "auto":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of processes from 1 to {MAX_JOBS} "
+                                         f"(0 = auto), got {value!r}")
+    return n
+
+
+def validate_selectors(args) -> None:
+    """Unknown codes or prefixes in --select/--extend-select/--ignore are errors (exit 2), each
+    with a "did you mean"; a typo would otherwise select nothing and pass."""
+    from .diagnostics import known_codes, selector_problem
+    from .runner import UsageError
+
+    known = known_codes()
+    problems = []
+    for flag in ("select", "extend_select", "ignore"):
+        for entry in getattr(args, flag, None) or []:
+            why = selector_problem(entry, ignore=flag == "ignore", known=known)
+            if why:
+                problems.append(f"--{flag.replace('_', '-')} {entry}: {why}")
+    if problems:
+        raise UsageError("\n".join(problems))
+
+
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", type=_codes, help="rules to run (codes or prefixes), replacing the config's select")
     p.add_argument("--extend-select", type=_codes, default=[], help="rules to add; opt-in rules need full codes")
     p.add_argument("--ignore", type=_codes, default=[], help="rules not to report (codes or prefixes)")
-    p.add_argument("--config", type=Path, help="use this mandu.yaml for every path")
+    p.add_argument("--config", type=Path, help="use this config file for every path, wherever it lives "
+                   "(the project root stays the path's VCS root, else the current folder)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: the core count)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
+                   help=f"worker processes, 1 to {MAX_JOBS} (default: auto, the core count)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="with --fix: print a diff, write nothing")
+    check.add_argument("--show-settings", action="store_true",
+                       help="print each project's root (and why), config and settings; check nothing")
+    check.add_argument("--show-files", action="store_true", help="print the files that would be checked; "
+                       "check nothing")
     _add_selection(check)
     fix = sub.add_parser("fix", help="apply safe fixes (--unsafe-fixes for the rest)")
     fix.add_argument("paths", nargs="*", default=["."])
@@ -71,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args):
     from .runner import CheckOptions
 
+    validate_selectors(args)
     return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
                         config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
                         baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
@@ -78,18 +121,78 @@ def _options(args):
 
 
 def cmd_check(args) -> int:
-    from .reporters import render, summary_lines
+    from .config import ConfigError
     from .runner import check_paths
 
+    _check_flags(args)
+    if args.show_settings or args.show_files:
+        from .runner import show_files, show_settings
+
+        opts = _options(args)
+        if args.show_settings:
+            sys.stdout.write(show_settings(args.paths, opts))
+        if args.show_files:
+            sys.stdout.write(show_files(args.paths, opts))
+        return EXIT_CLEAN
     if args.fix:
         return cmd_fix(args)
-    result = check_paths(args.paths, _options(args))
+    try:
+        result = check_paths(args.paths, _options(args))
+    except ConfigError as exc:  # MDB001 in the report too (code scanning shows it), then exit 2
+        _report(args, config_error_result(exc))
+        raise
+    return _report(args, result)
+
+
+def _check_flags(args) -> None:
+    """Flags that make no sense together are usage errors, never silently ignored."""
+    from .runner import UsageError
+
+    if args.fix:
+        if args.sarif_fixes:
+            raise UsageError("--sarif-fixes describes fixes in a SARIF report; --fix applies them (use one)")
+        return
+    if args.diff:
+        raise UsageError("check: --diff shows the fixes' diff and needs --fix (or use `mandu-lint fix --diff`)")
+    if args.unsafe_fixes:
+        raise UsageError("check: --unsafe-fixes needs --fix (or use `mandu-lint fix --unsafe-fixes`)")
+    if args.sarif_fixes and args.format != "sarif":
+        raise UsageError(f"--sarif-fixes adds fixes to SARIF output; the output format is {args.format!r} "
+                         "(add --format sarif)")
+
+
+def config_error_result(exc):
+    """A run result holding one MDB001 finding at line 1 of each configuration file in ``exc``."""
+    from .config import ConfigError, vcs_root
+    from .diagnostics import CONFIG_CODE, TOOL_METAS, config_not_loaded
+    from .engine import fingerprint
+    from .model import ProjectResult, RunResult
+
+    projects = []
+    for path in dict.fromkeys(p.path for p in exc.problems):
+        absolute = os.path.abspath(path)
+        root = os.path.dirname(absolute)
+        mine = ConfigError([p for p in exc.problems if p.path == path])
+        found = fingerprint([config_not_loaded(absolute, mine)], os.path.basename(absolute))
+        projects.append(ProjectResult(root, str(vcs_root(Path(root)) or root), found, []))
+    return RunResult(projects, {CONFIG_CODE: TOOL_METAS[CONFIG_CODE]}, os.getcwd(), __version__)
+
+
+def _report(args, result) -> int:
+    from .reporters import render, summary_lines
+    from .runner import run_failed
+
     fmt = args.format
     color = fmt == "text" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False))
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        from .runner import UsageError
+
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {args.output}: {exc.strerror or exc}") from None
     elif text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     from .reporters.text import notice_lines
@@ -99,7 +202,7 @@ def cmd_check(args) -> int:
     stream = sys.stdout if fmt == "text" and args.output is None else sys.stderr
     for line in summary_lines(result, args.statistics, notices=False):
         print(line, file=stream)
-    if result.had_error:
+    if run_failed(result):
         return EXIT_ERROR
     if result.findings and not args.exit_zero:
         return EXIT_FINDINGS
@@ -115,24 +218,25 @@ def cmd_fix(args) -> int:
 def cmd_rules(args) -> int:
     import json
 
-    from .registry import metas
+    from .registry import all_metas
 
-    rows = sorted(metas().values(), key=lambda m: m.code)
+    rows = sorted(all_metas().values(), key=lambda m: m.code)
     if args.format == "json":
         print(json.dumps([{"code": m.code, "name": m.name, "summary": m.summary, "default": m.default,
-                           "fixable": m.fixable, "security": m.security} for m in rows], indent=2))
+                           "always_on": bool(m.extra.get("always_on")), "fixable": m.fixable,
+                           "security": m.security} for m in rows], indent=2))
         return EXIT_CLEAN
     for m in rows:
-        state = "default" if m.default else "opt-in"
+        state = "always" if m.extra.get("always_on") else "default" if m.default else "opt-in"
         fix = " (fixable)" if m.fixable else ""
         print(f"{m.code}  {m.name:<28} {state:<8} {m.summary}{fix}")
     return EXIT_CLEAN
 
 
 def cmd_explain(args) -> int:
-    from .registry import metas
+    from .registry import all_metas
 
-    meta = metas().get(args.code.upper())
+    meta = all_metas().get(args.code.upper())
     if meta is None:
         print(f"mandu-lint: unknown rule {args.code!r} (see `mandu-lint rules`)", file=sys.stderr)
         return EXIT_ERROR
@@ -162,19 +266,21 @@ def cmd_baseline(args) -> int:
             print("mandu-lint: no baseline file given and no `baseline` key in mandu.yaml", file=sys.stderr)
             return EXIT_ERROR
         target = configured[0]
+    from .runner import run_failed
+
     n = baseline.write(result, target)
     print(f"wrote {n} findings to {target}")
-    return EXIT_ERROR if result.had_error else EXIT_CLEAN
+    if run_failed(result):
+        print("mandu-lint: some files were not checked (MDB001/MDB002); they are not in the baseline",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CLEAN
 
 
 def _configured_baselines(result, args):
-    from .config import find_project, load_settings
-
     for p in result.projects:
-        root, cfg = (args.config.parent, args.config) if args.config else find_project(Path(p.root))
-        settings = load_settings(cfg, root)
-        if settings.baseline is not None:
-            yield settings.baseline
+        if getattr(p, "_baseline_setting", None) is not None:
+            yield p._baseline_setting
 
 
 COMMANDS = {"check": cmd_check, "fix": cmd_fix, "rules": cmd_rules, "explain": cmd_explain, "init": cmd_init,
@@ -206,7 +312,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"mandu-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return EXIT_ERROR
+        print("mandu-lint: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): entry() ends quietly
     except Exception as exc:  # never a traceback for users; MANDU_DEBUG=1 shows it
         if os.environ.get("MANDU_DEBUG"):
             raise
@@ -216,7 +325,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script. A closed stdout (``mandu-lint check | head``) ends the run quietly
+    with 141 (128 + SIGPIPE, what a shell reports for a process killed by it), never a traceback."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
 
 
 def _progress(total: int):

@@ -103,6 +103,58 @@ def find_project(path: Path) -> Tuple[Path, Optional[Path]]:
     return Path(cwd if inside else start), None
 
 
+class Where(NamedTuple):
+    """Which project a path belongs to, and why (``--show-settings`` prints ``how``)."""
+
+    root: Path
+    config: Optional[Path]
+    how: str  # one of HOW
+
+
+HOW = {
+    "config": "the folder of the nearest config file",
+    "vcs": "the VCS root (no config file up to it)",
+    "cwd": "the current folder (no config file or VCS root above the path, which lies inside it)",
+    "folder": "the checked folder (outside the current folder, no config file or VCS root above it)",
+    "alone": "none: a file outside the current folder with no config file or VCS root above it is "
+             "checked alone, without indexing its folder",
+    "forced-vcs": "the VCS root of the checked path ({config} given by --config)",
+    "forced-cwd": "the current folder (no VCS root above the path, which lies inside it; {config} given "
+                  "by --config)",
+    "forced-folder": "the checked folder (outside the current folder, no VCS root above it; {config} "
+                     "given by --config)",
+    "forced-alone": "none: a file outside the current folder with no VCS root above it is checked alone "
+                    "({config} given by --config)",
+}
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def locate(path: Path, config: Optional[Path] = None) -> Where:
+    """The project of a file or folder. With ``config`` (``--config``/``--mandu-config``) that
+    file governs the path wherever it lives, and the root is the path's VCS root, or else the
+    current folder; the config's own folder plays no part. Without it, the nearest config file
+    up to the VCS root decides, then the VCS root, then the current folder. A path outside the
+    current folder with nothing above it: a folder is its own root, a file is checked alone
+    (indexing whatever folder it sits in could mean a whole home directory)."""
+    start = _start_dir(path)
+    if config is None:
+        found = _config_dir(start)
+        if found:
+            return Where(Path(found), Path(found) / CONFIG_NAME, "config")
+    forced = "forced-" if config is not None else ""
+    config = Path(os.path.abspath(config)) if config is not None else None
+    vcs = _vcs_dir(start)
+    if vcs:
+        return Where(Path(vcs), config, forced + "vcs")
+    cwd = os.path.abspath(os.getcwd())
+    if _inside(start, cwd):
+        return Where(Path(cwd), config, forced + "cwd")
+    return Where(Path(start), config, forced + ("folder" if Path(path).is_dir() else "alone"))
+
+
 def clear_caches() -> None:
     """Forget the filesystem look-ups (tests; long-lived processes after files change)."""
     _vcs_dir.cache_clear()
@@ -368,6 +420,12 @@ def _code(node: yaml.Node, ctx: _Ctx) -> str:
         raise ctx.fail(
             node, f"{_describe(node)} is not a rule code (MDB and up to 3 digits, e.g. MDB301)"
         )
+    from .diagnostics import selector_problem  # needs the rule registry: imported on use
+
+    ignoring = ctx.key == "ignore" or ctx.key.startswith("per-file-ignores.")
+    problem = selector_problem(node.value, ignore=ignoring)
+    if problem:
+        raise ctx.fail(node, problem)
     return node.value
 
 

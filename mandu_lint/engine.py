@@ -16,7 +16,8 @@ from typing import Dict, List, Sequence, Tuple
 from .core.bounded import bounded_iter
 from .core.refs import child_nodes, loop_element_ref
 from .core.source import SYNTAX_CODE, decode, parse, parse_tree  # noqa: F401 - the engine's entry points
-from .model import Finding, Notice
+from .diagnostics import NOT_CHECKED_CODE
+from .model import Finding, Notice, Span
 from .noqa import NoqaMap, file_is_skipped
 from .project.extract import function_scope, module_scope
 from .rules.context import FileContext, LoopFrame, node_text  # noqa: F401 - re-exported for the front ends
@@ -257,10 +258,12 @@ def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Find
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 10000))
     notices = []
+    unfinished = []
     try:
         walker.run()
-    except RecursionError:
-        notices.append(Notice(ctx.path, "too deeply nested to analyse; skipped", error=False))
+    except RecursionError:  # MDB002: the walk did not finish (what it found so far is kept)
+        unfinished.append(Finding(NOT_CHECKED_CODE, "file not checked: too deeply nested to analyse", ctx.path,
+                                  Span(1, 0, 1, 0), node_text="RecursionError"))
     finally:
         sys.setrecursionlimit(old)
     from . import __version__
@@ -269,7 +272,7 @@ def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Find
         notices.append(Notice(ctx.path, f"rule {code} crashed on this file ({why}); mandu-lint {__version__}",
                               error=True, rule=code))
     findings = [f for r in rules if r.code not in walker.crashed for f in r.findings]
-    return _drop_owned(findings, rule_classes), notices
+    return _drop_owned(findings, rule_classes) + unfinished, notices
 
 
 def _drop_owned(findings: List[Finding], rule_classes) -> List[Finding]:

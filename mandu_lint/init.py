@@ -105,10 +105,12 @@ def _propose(project) -> Tuple[Dict[str, Tuple[str, str]], Dict[str, str]]:
     is validated on its own, so a bad one is dropped by name and never breaks the file."""
     chosen, dropped = {}, {}
     for section, fns in proposers().items():
-        for fn in fns:
+        for fn, unit in [(fn, unit) for fn in fns for unit in project.units or [project]]:
+            if section in chosen:
+                break
             name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
             try:
-                text = fn(project)
+                text = fn(unit)  # a monorepo: the first service with a proposal
                 if text is None or not text.strip():
                     continue
                 text = _as_section(section, text)
@@ -169,7 +171,7 @@ def _extra_roots(project) -> List[str]:
                 homes.setdefault(parts[i], set()).add(folder)
     provided = {mod.split(".")[0] for mod, _ in project.modules.values() if mod}
     votes: Counter = Counter()
-    for rel, facts in project.index.files.items():
+    for rel, facts in _own_files(project):
         if project.is_non_app(rel):
             continue
         for top in _import_tops(facts) - provided - set(sys.stdlib_module_names):
@@ -193,13 +195,23 @@ def _extra_non_app(project) -> List[str]:
     return sorted(found)
 
 
+def _own_files(project):
+    """(rel, facts) of every file, each from the index that checks it (a monorepo's services
+    have one index each; shared files appear in several)."""
+    for unit in project.units or [project]:
+        for rel, facts in unit.index.files.items():
+            if project.unit_for(rel) is unit:
+                yield rel, facts
+
+
 def detect(project) -> Detected:
-    index = project.index
     models, abstract, drivers = Counter(), Counter(), Counter()
-    for model in index.models.values():
-        if not project.is_non_app(model.path):
-            (abstract if model.abstract else models)[_orm_label(index, model)] += 1
-    for rel, facts in index.files.items():
+    for unit in project.units or [project]:
+        index = unit.index
+        for model in index.models.values():
+            if not project.is_non_app(model.path) and project.unit_for(model.path) is unit:
+                (abstract if model.abstract else models)[_orm_label(index, model)] += 1
+    for rel, facts in _own_files(project):
         if not project.is_non_app(rel):
             drivers.update(d for d in DRIVERS if d in _import_tops(facts))
     non_app = sum(1 for rel in project.relfiles if project.is_non_app(rel))

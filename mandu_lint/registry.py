@@ -14,17 +14,12 @@ import importlib
 from typing import Dict, Iterable, List, Optional, Sequence, Type
 
 from .model import RuleMeta, RuleSpec
-from .rules import FAMILIES
+from .diagnostics import SYNTAX_META, tool_metas
+from .rules import EXTRA, FAMILIES
 from .rules.base import Rule
 
-_EXTRA: List[Type[Rule]] = []  # registered at run time (tests, plugins)
+_EXTRA: List[Type[Rule]] = EXTRA  # registered at run time (tests, plugins); lives in the catalogue
 _LOADED: Dict[str, Type[Rule]] = {}
-
-SYNTAX_META = RuleMeta(
-    code="MDB000", name="syntax-error", summary="File could not be parsed",
-    doc="## What it does\nReports a file that Python cannot parse. The file is not analysed; the run "
-        "goes on with the other files.\n\nPrimary location: where the parser stopped.",
-    precision="very-high", level="error")
 
 
 def specs() -> List[RuleSpec]:
@@ -65,6 +60,13 @@ def metas() -> Dict[str, RuleMeta]:
     out = {"MDB000": SYNTAX_META}
     out.update({r.code: r.meta() for r in all_rules()})
     return out
+
+
+def all_metas() -> Dict[str, RuleMeta]:
+    """Every code: the rules and the tool codes (imports every rule)."""
+    out = dict(metas())
+    out.update(tool_metas())
+    return dict(sorted(out.items()))
 
 
 def codes() -> Dict[str, bool]:

@@ -6,27 +6,33 @@ from __future__ import annotations
 
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import Settings, find_project, load_settings
-from .engine import (SYNTAX_CODE, FileContext, apply_noqa, decode, fingerprint, parse, run_rules,
-                     skipped)
+from .config import Settings, Where, load_settings, locate
+from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, known_codes,
+                          not_checked)
+from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span
-from .project.build import Project, cpu_count, extract_file
+from .project.build import Project, cpu_count, extract_file, worker_pool
 from .project.files import nested_configs
-from .project.cache import findings_name
-from .registry import is_enabled, metas, select_rules
+from .project.cache import findings_name, located, portable
+from .noqa import noqa_problems
+from .registry import all_metas, is_enabled, select_rules
 
 _PARALLEL_MIN = 48
 
 
 class UsageError(Exception):
     """A bad command line: exit 2 with this message."""
+
+
+def run_failed(result: RunResult) -> bool:
+    """Exit 2: an error notice (a crashed rule) or a file/config that was not checked (MDB001/2)."""
+    return result.had_error or any(f.code in FAILURE_CODES for f in result.findings)
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Selection:
     extend: List[str]
     ignore: List[str]
     per_file: List[Tuple[GlobSet, Tuple[str, ...]]]
+    noqa_check: bool = True  # MDB003 (unknown or unused ``# noqa`` codes)
 
     @property
     def file_rules(self) -> list:
@@ -72,8 +79,7 @@ class Selection:
         return [r for r in self.file_rules if not self.dropped(rel, r.code)]
 
     def syntax_enabled(self, rel: str) -> bool:
-        drop = [c for globs, codes in self.per_file if globs.match(rel) for c in codes]
-        return is_enabled(SYNTAX_CODE, True, self.select, self.extend, self.ignore + drop)
+        return True  # MDB000-MDB002 are always on (diagnostics.py)
 
 
 def selection(settings: Settings, opts: CheckOptions) -> Selection:
@@ -82,14 +88,26 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     ignore = list(settings.ignore or []) + list(opts.ignore)
     rules = select_rules(select, extend, ignore, settings)
     per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
-    return Selection(rules, tuple(r.code for r in rules), select, extend, ignore, per_file)
+    noqa_check = is_enabled(NOQA_CODE, True, select, extend, ignore)
+    codes = tuple(r.code for r in rules) + ((NOQA_CODE,) if noqa_check else ())
+    return Selection(rules, codes, select, extend, ignore, per_file, noqa_check)
 
 
-# -- one file ----------------------------------------------------------------------------------
+# -- one file ---------------------------------------------------------------------------------
+def _read_error(path: str) -> str:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    return "cannot read"
+
+
 def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
                tree=None) -> Tuple[List[Finding], List[Notice]]:
     """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it);
-    ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over)."""
+    ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over).
+    A file that cannot be checked is an MDB000/MDB002 finding (never a note): see diagnostics.py."""
     path = str(project.root / rel)
     rules = sel.for_file(rel, project.is_non_app(rel))
     if not rules and tree is None and rel not in project._overrides:
@@ -98,29 +116,39 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
             return [], []  # it parsed when it was indexed, and no rule applies here (tests, migrations)
     data = project.data(rel)
     if data is None:
-        return [], [Notice(path, "could not be read", error=True)]
+        return fingerprint([not_checked(path, _read_error(path))], rel), []
     try:
         source = decode(data)
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
         f = Finding(SYNTAX_CODE, f"cannot decode file: {exc}", path, Span(1, 0, 1, 0), node_text="decode")
-        return ([f] if sel.syntax_enabled(rel) else []), []
+        return fingerprint([f], rel), []
     if skipped(source):
         return [], []
     problem = None
     if tree is None:
-        tree, problem = parse(source, path)
+        try:
+            tree, problem = parse(source, path)
+        except (RecursionError, MemoryError):
+            problem = not_checked(path, "too deeply nested for Python's parser")
     if tree is None:
-        if isinstance(problem, Notice):
-            return [], [problem]
-        return (fingerprint([problem], rel) if sel.syntax_enabled(rel) else []), []
+        return fingerprint([problem], rel), []
     if not rules:
         return [], []
     facts = project.index.files.get(rel)
     if facts is None:
         facts = extract_file(str(project.root), rel, *project.modules.get(rel, ("", False)), data)
+    if facts.error == "too deeply nested":
+        return fingerprint([not_checked(path, "too deeply nested to analyse")], rel), []
     ctx = FileContext(path, rel, source, tree, project, facts)
     findings, notices = run_rules(ctx, rules)
-    return fingerprint(apply_noqa(findings, source) if noqa else findings, rel), notices
+    if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
+        ran = {r.code for r in rules} | ALWAYS_ON
+        findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
+                     for line, col, text, msg in noqa_problems(source, findings, ran, known_codes())]
+    if noqa:
+        kept = [f for f in findings if f.code in ALWAYS_ON]
+        findings = apply_noqa([f for f in findings if f.code not in ALWAYS_ON], source) + kept
+    return fingerprint(findings, rel), notices
 
 
 def check_file_cached(project: Project, rel: str, sel: Selection):
@@ -131,10 +159,10 @@ def check_file_cached(project: Project, rel: str, sel: Selection):
     name = findings_name(rel)
     hit = cache.load(name)
     if hit is not None and hit[0] == key:
-        return hit[1], hit[2]
+        return located(hit[1], project.root), located(hit[2], project.root)
     findings, notices = check_file(project, rel, sel)
-    if not any(n.error for n in notices):
-        cache.store(name, (key, findings, notices))
+    if not any(n.error for n in notices) and not any(f.code in FAILURE_CODES for f in findings):
+        cache.store(name, (key, portable(findings, project.root), portable(notices, project.root)))
     return findings, notices
 
 
@@ -172,7 +200,7 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
         state = pickle.dumps((project.for_worker(), sel), protocol=pickle.HIGHEST_PROTOCOL)
         size = max(4, len(todo) // (jobs * 6))
         batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(state,)) as pool:
+        with worker_pool(jobs, _init_worker, (state,)) as pool:
             for part in pool.map(_check_batch, batches):
                 for rel, findings, notices in part:
                     results[rel] = (findings, notices)
@@ -200,31 +228,36 @@ def _cached(project: Project, rel: str, sel: Selection):
     key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__)
     hit = project.cache.load(findings_name(rel))
     if hit is not None and hit[0] == key:
-        return hit[1], hit[2]
+        return located(hit[1], project.root), located(hit[2], project.root)
     return None
 
 
 # -- a whole run -------------------------------------------------------------------------------
-def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Tuple[Path, Optional[Path]], List[Path]]:
-    groups: Dict[Tuple[Path, Optional[Path]], List[Path]] = {}
+def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Where, List[Path]]:
+    """The paths of a run by project (see :func:`mandu_lint.config.locate`). Without
+    ``config``, a folder holding its own config below a checked folder is a project of its own."""
+    groups: Dict[Where, List[Path]] = {}
     for raw in paths or ["."]:
         p = Path(os.path.abspath(raw))
         if not p.exists():
             raise UsageError(f"{raw}: no such file or directory")
-        if config is not None:
-            key = (Path(os.path.abspath(config)).parent, Path(os.path.abspath(config)))
-        else:
-            key = find_project(p)
-            if p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
-                for sub in nested_configs(p):
-                    groups.setdefault(find_project(sub), []).append(sub)
+        key = locate(p, config)
+        if config is None and p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
+            for sub in nested_configs(p):
+                groups.setdefault(locate(sub), []).append(sub)
         groups.setdefault(key, []).append(p)
     return groups
 
 
-def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions) -> Project:
+def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, how: str = "",
+                 paths: Sequence[Path] = ()) -> Project:
+    """``how`` (config.HOW) and ``paths`` come from :func:`group_paths`: a file checked alone
+    is a project of just that file, a forced config takes in nested configs' folders."""
     settings = load_settings(config_path, root)  # raises ConfigError
-    project = Project(root, settings, use_cache=opts.use_cache, jobs=opts.jobs or cpu_count())
+    alone = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths] if how.endswith("alone") else None
+    project = Project(root, settings, use_cache=opts.use_cache and alone is None, jobs=opts.jobs or cpu_count(),
+                      forced=how.startswith("forced"), only=alone)
+    project.how = how
     validate_model_names(project)
     return project
 
@@ -244,14 +277,15 @@ def validate_model_names(project: Project) -> None:
         value = settings.values.get((section, key))
         if opt.kind not in ("model-list", "auto-or-model-list") or not isinstance(value, list) or not value:
             continue
-        index = project.index
+        indexes = [unit.index for unit in (project.units or [project])]  # a monorepo: per service
         for i, name in enumerate(value):
-            cands = index.model_named(name)
+            found = [ix.model_named(name) for ix in indexes]
+            cands = next((c for c in found if len(c) > 1), None) or next((c for c in found if c), [])
             if len(cands) > 1:
                 listed = ", ".join(sorted(f"{m.app_label}.{m.name}" if m.orm == "django" else m.qual for m in cands))
                 problems.append(settings.problem(section, key, f"model {name!r} is ambiguous: {listed}", item=i))
             elif not cands and "." not in name:
-                close = difflib.get_close_matches(name, list(index.models_by_name), n=1)
+                close = difflib.get_close_matches(name, [n for ix in indexes for n in ix.models_by_name], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 problems.append(settings.problem(section, key, f"no model named {name!r} in the project{hint}",
                                                  item=i))
@@ -260,6 +294,8 @@ def validate_model_names(project: Project) -> None:
 
 
 def targets(project: Project, paths: Sequence[Path]) -> List[str]:
+    if project.only is not None:  # a file checked alone
+        return list(project.only)
     out = []
     known = set(project.relfiles)
     for p in paths:
@@ -284,34 +320,43 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     jobs = opts.jobs or cpu_count()
     projects = []
     enabled = {}
+    noqa: List[str] = []
     groups = group_paths(paths, opts.config)
-    for (root, config_path), items in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
-        project = load_project(root, config_path, opts)
+    for where, items in sorted(groups.items(), key=lambda kv: str(kv[0].root)):
+        root = where.root
+        project = load_project(where.root, where.config, opts, where.how, items)
         sel = selection(project.settings, opts)
         if projects_out is not None:
             projects_out[str(root)] = (project, sel)
         enabled.update({r.code: r for r in sel.rules})
+        noqa = noqa or ([NOQA_CODE] if sel.noqa_check else [])
         rels = targets(project, items)
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
             continue  # a folder whose files all belong to nested projects
         project.checked = rels
         progress = opts.progress(len(rels)) if opts.progress else None
-        findings, notices = check_project(project, rels, sel, jobs, progress)
+        findings, notices = [], []
+        for unit, unit_rels in project.partition(rels):  # one index per service of a monorepo
+            found, said = check_project(unit, unit_rels, sel, jobs, progress)
+            more, problems = run_project_rules(unit, sel)
+            findings += found + more
+            notices += said + problems
+        if project.cache is not None and project.cache.warning:
+            notices.append(Notice(str(project.cache.dir), project.cache.warning))
         if progress:
             progress.close()
-        more, problems = run_project_rules(project, sel)
-        findings += more
-        notices += problems
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         result._checked_count = len(rels)
+        result._baseline_setting = project.settings.baseline
         if opts.use_baseline:
             apply_baseline(result, project, opts.baseline)
         projects.append(result)
     if not any(getattr(p, "_checked_count", 0) for p in projects) and projects:
         projects[0].notices.append(Notice(", ".join(paths or ["."]), "no Python files found to check"))
-    all_meta = metas()
-    rules = {code: all_meta[code] for code in sorted(set(enabled) | {SYNTAX_CODE})}
+    all_meta = all_metas()
+    seen = {f.code for p in projects for f in p.findings} | {SYNTAX_CODE} | (set(noqa) if noqa else set())
+    rules = {code: all_meta[code] for code in sorted(set(enabled) | seen) if code in all_meta}
     return RunResult(projects, rules, os.getcwd(), __version__)
 
 
@@ -343,3 +388,64 @@ def run_project_rules(project: Project, sel: Selection) -> Tuple[List[Finding], 
 def automation_id(project: Project) -> str:
     rel = os.path.relpath(project.root, project.vcs_root).replace(os.sep, "/")
     return "mandu-lint/" + ("" if rel == "." else rel + "/")
+
+
+# -- --show-settings / --show-files ------------------------------------------------------------
+def plan(paths: Sequence[str], opts: CheckOptions):
+    """(Where, Project, Selection, files to check) for each project of a run, without checking."""
+    out = []
+    for where, items in sorted(group_paths(paths, opts.config).items(), key=lambda kv: str(kv[0].root)):
+        project = load_project(where.root, where.config, opts, where.how, items)
+        out.append((where, project, selection(project.settings, opts), targets(project, items)))
+    return out
+
+
+def _yaml_value(value) -> str:
+    import json
+
+    return json.dumps(value) if value is not None else "null"
+
+
+def show_settings(paths: Sequence[str], opts: CheckOptions) -> str:
+    """What a run would use, per project: root and why, config file, source roots, every
+    setting (defaults included), the rules, the file counts."""
+    from .config import DEFAULT_NON_APP, HOW
+    from .options import registry
+
+    lines = []
+    for where, project, sel, rels in plan(paths, opts):
+        settings = project.settings
+        config = str(where.config) if where.config else "none (defaults)"
+        how = HOW[where.how].format(config=where.config)
+        lines.append(f"Project root: {project.root}")
+        lines.append(f"  root chosen as: {how}")
+        lines.append(f"  config: {config}")
+        lines.append(f"  source roots: {', '.join(r or '.' for r in project.roots)}")
+        non_app = [rel for rel in rels if project.is_non_app(rel)]
+        lines.append(f"  files: {len(rels)} to check ({len(non_app)} non-app), {len(project.relfiles)} indexed")
+        lines.append("  settings:")
+        for (section, key), _opt in sorted(registry().items()):
+            name = f"{section}.{key}" if section else key
+            note = ""
+            if (section, key) == ("", "non-app"):
+                user = settings.values.get(("", "non-app"))
+                note = "  # the defaults" if list(user or []) == list(DEFAULT_NON_APP) else \
+                    "  # replaces the defaults"
+            lines.append(f"    {name} = {_yaml_value(settings.values.get((section, key)))}{note}")
+        lines.append(f"  rules: {', '.join(sel.codes) or '(none)'} (MDB000-MDB002 always)")
+    return "\n".join(lines) + "\n"
+
+
+def show_files(paths: Sequence[str], opts: CheckOptions) -> str:
+    """The files a run would check, one per line, relative to the current folder."""
+    cwd = os.getcwd()
+    out = []
+    for _where, project, _sel, rels in plan(paths, opts):
+        for rel in rels:
+            path = os.path.join(str(project.root), rel)
+            try:
+                path = os.path.relpath(path, cwd)
+            except ValueError:
+                pass
+            out.append(path)
+    return "".join(p + "\n" for p in sorted(out))

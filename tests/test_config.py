@@ -23,7 +23,7 @@ src: [src, lib]
 exclude: ["vendor/", "*.gen.py"]
 non-app: ["qa/"]
 select: [MDB1, MDB3]
-extend-select: [MDB901]
+extend-select: [MDB404]
 ignore: [MDB105]
 per-file-ignores:
   "scripts/*.py": [MDB2]
@@ -79,7 +79,7 @@ def test_full_config_loads_typed_values(tmp_path):
     assert s.exclude == ["vendor/", "*.gen.py"]
     assert s.non_app == ["qa/"]
     assert s.select == ["MDB1", "MDB3"]
-    assert s.extend_select == ["MDB901"]
+    assert s.extend_select == ["MDB404"]
     assert s.ignore == ["MDB105"]
     assert s.per_file_ignores == {"scripts/*.py": ["MDB2"], "legacy/**": ["MDB", "MDB301"]}
     assert s.baseline == tmp_path / ".mandu-baseline.json"

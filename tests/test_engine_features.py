@@ -114,12 +114,17 @@ def test_syntax_error_is_a_finding_and_the_run_goes_on(tmp_path):
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 701 f-strings parse on 3.12+")
-def test_newer_syntax_is_a_notice_not_mdb000(tmp_path):
+def test_newer_syntax_is_mdb002_with_the_remedy(tmp_path):
+    """Issue 12 (4): PEP 701 f-strings under 3.11 were a stderr note and exit 0; now MDB002,
+    always on (even with --select MDB301), exit 2."""
     root = make(tmp_path, {"shop/models.py": MODELS, "shop/new.py": 'd = {}\nx = f"{d["k"]}"\n'})
     found, result = lines_of(root)
-    assert found == []
-    assert any("needs Python 3.12" in n.message for n in result.notices)
-    assert not result.had_error
+    assert found == [("shop/new.py", 2, "MDB002")]
+    (f,) = result.findings
+    assert "needs Python 3.12" in f.message and "run mandu-lint under Python ≥ 3.12" in f.message
+    assert not result.notices
+    code, out, _ = run_cli("check", str(root), "--no-cache", "--exit-zero")
+    assert code == 2 and "MDB002" in out
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 14), reason="all of it parses on 3.14")

@@ -178,11 +178,13 @@ def test_forced_config_from_flake8_config(project: Path):
     assert proc.stdout.splitlines() == ["./shop/reports.py|5|16|MDB301"]
 
 
-def test_broken_config_does_not_crash_flake8(project: Path):
+def test_broken_config_fails_flake8_without_crashing(project: Path):
+    """Issue 12 (3): an invalid mandu.yaml used to exit 0; now MDB001 at line 1 of every file."""
     (project / "mandu.yaml").write_text("select: [MDB301\n")
     found, proc = flake8(project, "--jobs", "1", ".")
-    assert found == set()
-    assert proc.returncode == 0
+    assert found and {code for _, _, code in found} == {"MDB001"} and {line for _, line, _ in found} == {1}
+    assert ("shop/views.py", 1, "MDB001") in found
+    assert proc.returncode == 1
     assert proc.stderr.count("invalid configuration") == 1  # once, not once per file
     assert "mandu.yaml:" in proc.stderr and "invalid YAML" in proc.stderr
     # flake8's own checks still run
@@ -252,7 +254,7 @@ def test_nothing_runs_when_flake8_cannot_report_it(project: Path, monkeypatch):
     assert list(plugin.run()) == [] and len(calls) == 1
 
 
-def test_internal_error_is_one_stderr_line(project: Path, monkeypatch, capsys):
+def test_internal_error_is_mdb002_and_one_stderr_line(project: Path, monkeypatch, capsys):
     def boom(*args, **kwargs):
         raise RuntimeError("kaput")
 
@@ -260,7 +262,8 @@ def test_internal_error_is_one_stderr_line(project: Path, monkeypatch, capsys):
     monkeypatch.setattr(flake8_plugin, "_PROJECTS", {})
     path = project / "shop/views.py"
     lines = path.read_text().splitlines(keepends=True)
-    assert list(ManduPlugin(ast.parse("".join(lines)), str(path), lines).run()) == []
+    (found,) = ManduPlugin(ast.parse("".join(lines)), str(path), lines).run()
+    assert found[:2] == (1, 0) and found[2].startswith("MDB002 file not checked: internal error")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" in err and "kaput" in err
 

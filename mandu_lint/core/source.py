@@ -12,9 +12,9 @@ import sys
 import tokenize
 from typing import List, Optional
 
-from ..model import Finding, Notice, Span
+from ..diagnostics import NOT_CHECKED_CODE, SYNTAX_CODE
+from ..model import Finding, Span
 
-SYNTAX_CODE = "MDB000"
 _NEWER_SYNTAX = [  # (pattern on the failing line, Python version that parses it)
     (re.compile(r"^\s*type\s+\w+\s*(\[.*\])?\s*="), "3.12"),
     (re.compile(r"^\s*(async\s+)?def\s+\w+\s*\["), "3.12"),
@@ -100,7 +100,8 @@ def parse_tree(source: str, path: str) -> ast.Module:
 
 
 def parse(source: str, path: str):
-    """(tree, None) or (None, syntax Finding or Notice)."""
+    """(tree, None) or (None, a Finding): MDB000 for a syntax error, MDB002 (with the remedy) for
+    grammar newer than the running Python that ``parse_tree`` cannot read as an older spelling."""
     try:
         return parse_tree(source, path), None
     except (SyntaxError, ValueError) as exc:
@@ -116,8 +117,12 @@ def parse(source: str, path: str):
         for pattern, version in checks:
             if pattern.match(text) and sys.version_info < tuple(int(p) for p in version.split(".")):
                 running = ".".join(map(str, sys.version_info[:2]))
-                return None, Notice(path, f"line {line}: needs Python {version} or newer to parse "
-                                          f"(running {running}); not checked")
+                return None, Finding(NOT_CHECKED_CODE, f"file not checked: line {line} needs Python {version} or "
+                                     f"newer to parse (running {running}); run mandu-lint under Python "
+                                     f"≥ {version}", path, Span(line, col, line, col), node_text=msg)
         msg = getattr(exc, "msg", str(exc))
+        if msg.startswith("too many "):  # the parser's own limits (nested parentheses, blocks)
+            return None, Finding(NOT_CHECKED_CODE, f"file not checked: too deeply nested for Python's parser "
+                                 f"({msg})", path, Span(line, col, line, col), node_text=msg)
         return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),
                              node_text=msg)

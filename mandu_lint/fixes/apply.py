@@ -209,10 +209,14 @@ def make_check(project, rel: str, sel, encoding: str) -> Check:
     overridden, so rules see the candidate's facts too). A rule crash makes it unusable."""
     from ..runner import check_file
 
+    from ..diagnostics import FAILURE_CODES, NOQA_CODE
+
     def check(source: str) -> Optional[List[Finding]]:
         project.set_override(rel, source.encode(encoding))
         findings, notices = check_file(project, rel, sel)
-        return None if any(n.error for n in notices) else findings
+        if any(n.error for n in notices) or any(f.code in FAILURE_CODES for f in findings):
+            return None
+        return [f for f in findings if f.code != NOQA_CODE]  # a noqa a fix made unused is no regression
 
     return check
 
@@ -222,6 +226,7 @@ def fix_in_project(project, sel, path: str, source: str, findings: Sequence[Find
     """Fix one file of a loaded project; afterwards the project sees the fixed text, so the
     files fixed after it are checked against it."""
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")
+    project = project.unit_for(rel)  # a monorepo service's own index
     check = make_check(project, rel, sel, encoding)
     new, applied, skipped = apply_fixes(source, findings, unsafe=unsafe, check=check, encoding=encoding)
     project.set_override(rel, new.encode(encoding))
@@ -235,14 +240,14 @@ def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "u
     from ..runner import group_paths, load_project, selection
 
     path = os.path.abspath(path)
-    (key, _), = group_paths([path], opts.config).items()
+    (key, items), = group_paths([path], opts.config).items()
     projects = {} if projects is None else projects
     if key not in projects:
-        project = load_project(key[0], key[1], opts)
+        project = load_project(key.root, key.config, opts, key.how, items)
         projects[key] = (project, selection(project.settings, opts))
     project, sel = projects[key]
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")
-    findings = make_check(project, rel, sel, encoding)(source) or []
+    findings = make_check(project.unit_for(rel), rel, sel, encoding)(source) or []
     return fix_in_project(project, sel, path, source, findings, unsafe=unsafe, encoding=encoding)[0]
 
 
@@ -357,6 +362,8 @@ def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None)
         print(f"mandu-lint: {e}", file=sys.stderr)
     remain = len(result.findings) - sum(len(o.applied) for o in outcomes)
     print(summary(result, outcomes, unsafe, diff), file=sys.stderr if diff else out)
-    if result.had_error or errors:
+    from ..runner import run_failed
+
+    if run_failed(result) or errors:
         return 2
     return 1 if (diff and changed) or remain > 0 else 0

@@ -13,9 +13,11 @@ from ``.mandu_cache/`` (built once, under a file lock, by whichever process gets
 Unsaved editor buffers (``flake8 --stdin-display-name app/views.py -``) get a fresh Project
 with the buffer as an override, so a cached Project never sees, or keeps, unsaved text.
 
-Nothing here may raise into flake8 (an exception out of ``run()`` aborts the whole flake8 run):
-a bad ``mandu.yaml`` or an internal error costs the affected files their MDB findings and prints
-one line on stderr; it never changes flake8's exit code.
+Nothing here may raise into flake8 (an exception out of ``run()`` aborts the whole flake8 run),
+and nothing may fail silently either: flake8 fails only on findings, so a configuration that
+cannot be loaded (invalid ``mandu.yaml``, a missing ``--mandu-config``) is an MDB001 finding at
+line 1 of every file it governs, and a file the plugin could not check (an internal error, a file
+nested too deeply) is an MDB002 finding at line 1; both also print one line on stderr.
 """
 from __future__ import annotations
 
@@ -37,9 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # flake8 imports every plugin on start-up, even for `flake8 --select=E`: the analyser itself is
 # imported on the first file the plugin checks (see _findings).
 
-_Key = Tuple[Path, Optional[Path]]
-# (root, config) -> its Project, or the ConfigError that stopped it (reported once per process).
-_PROJECTS: Dict[_Key, Union["Project", "ConfigError"]] = {}
+# (config.Where, the file when it is checked alone) -> its Project, or the ConfigError that
+# stopped it (reported once per process).
+_PROJECTS: Dict[tuple, Union["Project", "ConfigError"]] = {}
 
 
 def choose_rules(settings: Settings, named: Iterable[str] = ()) -> list:
@@ -67,20 +69,27 @@ def _jobs() -> int:
     return 1 if multiprocessing.current_process().daemon else cpu_count()
 
 
-def _project(key: _Key) -> Optional["Project"]:
+def _project(where, path: Path) -> Union["Project", "ConfigError"]:
     from ..config import ConfigError, load_settings
     from ..project.build import Project
 
+    alone = where.how.endswith("alone")
+    key = (where, path if alone else None)
     hit = _PROJECTS.get(key)
     if hit is None:
-        root, config = key
+        root, config, how = where
+        only = [os.path.relpath(path, root).replace(os.sep, "/")] if alone else None
         try:
-            hit = Project(root, load_settings(config, root), use_cache=True, jobs=_jobs())
+            hit = Project(root, load_settings(config, root), use_cache=not alone, jobs=_jobs(),
+                          forced=how.startswith("forced"), only=only)
+            hit.how = how
+            if hit.cache is not None and hit.cache.warning:
+                _warn(hit.cache.warning)  # once per project and process
         except ConfigError as exc:
             hit = exc
-            _warn(f"invalid configuration, files under {root} are not checked:\n{exc}")
+            _warn(f"invalid configuration, files under {root} are not checked (MDB001):\n{exc}")
         _PROJECTS[key] = hit
-    return hit if isinstance(hit, Project) else None
+    return hit
 
 
 def _same(data: Optional[bytes], text: str) -> bool:
@@ -127,8 +136,8 @@ class ManduPlugin:
     def add_options(cls, option_manager) -> None:
         option_manager.add_option(
             "--mandu-config", metavar="PATH", default=None, parse_from_config=True, normalize_paths=True,
-            help="use this mandu.yaml for every file (its folder is the project root); "
-                 "default: the nearest mandu.yaml up to the VCS root")
+            help="use this mandu.yaml for every file, wherever it lives (the project root stays each "
+                 "file's VCS root, else the current folder); default: the nearest mandu.yaml up to the VCS root")
 
     @classmethod
     def parse_options(cls, options) -> None:
@@ -145,34 +154,48 @@ class ManduPlugin:
             return
         try:
             findings = self._findings()
-        except Exception as exc:  # never abort flake8: this file just gets no MDB findings
+        except Exception as exc:  # never abort flake8, never pass silently: MDB002 at line 1
+            from ..diagnostics import not_checked
+
             why = " ".join(str(exc).split())  # one line, whatever the exception says
-            _warn(f"{self.filename}: internal error, not checked ({type(exc).__name__}: {why}); "
-                  f"mandu-lint {__version__}")
-            return
+            reason = f"internal error ({type(exc).__name__}: {why}); mandu-lint {__version__}, please report it"
+            _warn(f"{self.filename}: {reason}")
+            findings = [not_checked(self.filename, reason)]
         for f in findings:
             yield f.span.line, f.span.col, f"{f.code} {f.message}", type(self)
 
     def _findings(self) -> List["Finding"]:
-        from ..config import find_project
+        from ..config import locate
         from ..engine import SYNTAX_CODE
         from ..project.build import Project
         from ..runner import Selection, check_file, targets
 
         path = Path(os.path.abspath(self.filename))
-        key = (self.config.parent, self.config) if self.config is not None else find_project(path)
-        project = _project(key)
-        if project is None or path.suffix not in (".py", ".pyi") or not project.files.contains(path):
+        where = locate(path, self.config)
+        project = _project(where, path)
+        if not isinstance(project, Project):  # MDB001: at line 1 of each file the config governs
+            from ..diagnostics import config_not_loaded
+
+            config = project.problems[0].path if project.problems else str(where.config)
+            return [config_not_loaded(config, project)]
+        if path.suffix not in (".py", ".pyi"):
+            return []
+        if project.only is None and not project.files.contains(path):
             return []
         rel = os.path.relpath(path, project.root).replace(os.sep, "/")
         text = "".join(self.lines)
-        if _same(project.data(rel), text):
-            targets(project, [path])  # registers a file the project walk skipped, as the CLI does
-        else:  # an unsaved buffer, or a file changed since this process read it
-            project = Project(project.root, project.settings, use_cache=True, jobs=_jobs())
-            project.set_override(rel, _encode(text))
+        targets(project, [path])  # registers a file the project walk skipped, as the CLI does
+        unit = project.unit_for(rel)  # a monorepo service's own index
+        if not _same(unit.data(rel), text):  # an unsaved buffer, or a file changed since this process read it
+            fresh = Project(project.root, project.settings, use_cache=project.cache is not None, jobs=_jobs(),
+                            forced=project.how.startswith("forced"), only=project.only)
+            fresh.how = project.how
+            targets(fresh, [path])
+            unit = fresh.unit_for(rel)
+            unit.set_override(rel, _encode(text))
+        project = unit
         rules = choose_rules(project.settings, self.named)
-        sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [])
+        sel = Selection(rules, tuple(r.code for r in rules), None, [], [], [], noqa_check=True)
         findings, notices = check_file(project, rel, sel, noqa=False, tree=self.tree)
         for n in notices:
             if n.error:

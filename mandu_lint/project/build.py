@@ -12,7 +12,7 @@ from ..config import DEFAULT_NON_APP, Settings
 from ..globs import GlobSet
 from .cache import Cache
 from .extract import FileFacts, extract
-from .files import ProjectFiles, modules_for, source_roots
+from .files import ProjectFiles, module_name, modules_for, source_roots
 from .index import FactsMap, ProjectIndex
 
 _PARALLEL_MIN = 64  # below this many files to extract, worker start-up costs more than it saves
@@ -55,12 +55,18 @@ def _extract_batch(args) -> List[FileFacts]:
 class Project:
     """One project root: settings, its files, and its index (built lazily)."""
 
-    def __init__(self, root: Path, settings: Settings, use_cache: bool = True, jobs: int = 1):
+    def __init__(self, root: Path, settings: Settings, use_cache: bool = True, jobs: int = 1,
+                 forced: bool = False, only: Optional[Sequence[str]] = None):
+        """``forced``: the config was given (``--config``), so folders holding their own config
+        are part of this project; ``only``: the files of a project that is just those files (a
+        file checked alone, never walking its folder)."""
         self.root = Path(root)
         self.settings = settings
         self.jobs = max(1, jobs)
-        self.files = ProjectFiles(self.root, settings.exclude or ())
-        self.relfiles = self.files.python_files()
+        self.how = ""  # how the root was chosen (config.HOW), set by the runner
+        self.only = list(only) if only is not None else None
+        self.files = ProjectFiles(self.root, settings.exclude or (), nested_projects=not forced)
+        self.relfiles = list(self.only) if self.only is not None else self.files.python_files()
         self.roots = source_roots(self.root, self.relfiles, settings.src)
         self.modules = modules_for(self.relfiles, self.roots)
         non_app = settings.non_app
@@ -74,6 +80,72 @@ class Project:
         self._stored_deps: Optional[Dict[str, str]] = None
         self._reverse: Optional[Dict[str, List[str]]] = None
         self._key: Optional[str] = None
+        self.unit_root: Optional[str] = None  # for a unit: its source root ("" for shared files)
+        self._use_cache = use_cache
+        self.units: List["Project"] = self._split() if self.only is None else []
+
+    # -- monorepos: one index per source root whose module names collide ---------------------
+    def _split(self) -> List["Project"]:
+        """Services sharing module names (``services/a/core/models.py`` and
+        ``services/b/core/models.py``, each beside its ``manage.py``) cannot share one index:
+        their models would merge. Each such source root becomes a *unit* with its own index -
+        its files plus the shared files (those under no colliding root) whose module names it
+        does not define itself - and the shared files are checked in a unit of their own."""
+        colliding = self._colliding = colliding_roots(self.modules, self.roots)
+        if not colliding:
+            return []
+        groups: Dict[str, List[str]] = {r: [] for r in colliding}
+        shared: List[str] = []
+        for rel in self.relfiles:
+            owner = _owner(rel, colliding)
+            (groups[owner] if owner is not None else shared).append(rel)
+        units = []
+        for r in colliding:
+            own = {self.modules[rel][0] for rel in groups[r]}
+            units.append(self._unit(r, groups[r] + [rel for rel in shared if self.modules[rel][0] not in own]))
+        if shared:
+            units.append(self._unit("", shared))
+        return units
+
+    def _unit(self, unit_root: str, files: List[str]) -> "Project":
+        colliding = set(getattr(self, "_colliding", ()))
+        unit = Project.__new__(Project)
+        unit.__dict__.update(self.__dict__)
+        unit.unit_root = unit_root
+        unit.units = []
+        unit.relfiles = sorted(files)
+        unit.modules = {rel: self.modules[rel] for rel in unit.relfiles}
+        unit.roots = [r for r in self.roots if r not in colliding or r == unit_root]
+        tag = hashlib.blake2b((unit_root or "(shared)").encode(), digest_size=6).hexdigest()
+        unit.cache = Cache(self.root, sub=f"units/{tag}") if self._use_cache else None
+        unit._digests, unit._data, unit._index, unit._deps = None, {}, None, None
+        unit._overrides, unit._stored_deps, unit._reverse, unit._key = set(), None, None, None
+        return unit
+
+    def unit_for(self, rel: str) -> "Project":
+        """The project that indexes and checks ``rel``: this one, or the unit of its source root
+        (a file no unit lists yet - named on the command line, an editor buffer - joins it)."""
+        if not self.units:
+            return self
+        owner = _owner(rel, [u.unit_root for u in self.units if u.unit_root])
+        unit = next((u for u in self.units if u.unit_root == (owner or "")), None)
+        if unit is None:  # the first shared file
+            unit = self._unit("", [])
+            self.units.append(unit)
+        if rel not in unit.modules:
+            unit.relfiles.append(rel)
+            unit.modules[rel] = self.modules.get(rel) or module_name(rel, unit.roots)
+        return unit
+
+    def partition(self, rels: Sequence[str]) -> List[Tuple["Project", List[str]]]:
+        """``rels`` by the project (unit) that checks them, in a stable order."""
+        if not self.units:
+            return [(self, list(rels))]
+        out: Dict[int, Tuple["Project", List[str]]] = {}
+        for rel in rels:
+            unit = self.unit_for(rel)
+            out.setdefault(id(unit), (unit, []))[1].append(rel)
+        return list(out.values())
 
     # -- file contents ------------------------------------------------------------------------
     @property
@@ -235,7 +307,7 @@ class Project:
             return out + [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
         size = max(8, len(rest) // (self.jobs * 4))
         batches = [(root, list(rest[i:i + size])) for i in range(0, len(rest), size)]
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+        with worker_pool(self.jobs) as pool:
             for part in pool.map(_extract_batch, batches):
                 out.extend(part)
         return out
@@ -270,6 +342,29 @@ class Project:
         return h.hexdigest()[:32]
 
 
+def _owner(rel: str, roots: Sequence[str]) -> Optional[str]:
+    """The deepest of ``roots`` holding ``rel``, or None."""
+    best = None
+    for r in roots:
+        if r and rel.startswith(r + "/") and (best is None or len(r) > len(best)):
+            best = r
+    return best
+
+
+def colliding_roots(modules: Dict[str, Tuple[str, bool]], roots: Sequence[str]) -> List[str]:
+    """Source roots (other than the project root) that define a module name another source
+    root defines too."""
+    by_module: Dict[str, set] = {}
+    for rel, (mod, _pkg) in modules.items():
+        if mod:
+            by_module.setdefault(mod, set()).add(_owner(rel, [r for r in roots if r]) or "")
+    out = set()
+    for owners in by_module.values():
+        if len(owners) > 1:
+            out.update(o for o in owners if o)
+    return sorted(out)
+
+
 def _closure(start: str, graph: Dict[str, List[str]]) -> set:
     seen = {start}
     stack = [start]
@@ -291,6 +386,39 @@ class CacheLoader:
     def __call__(self, rel: str) -> Optional[FileFacts]:
         name = self.names.get(rel)
         return self.cache.load(name) if name else None
+
+
+def _quiet_worker(init=None, *args) -> None:
+    """Workers leave Ctrl-C to the main process (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init is not None:
+        init(*args)
+
+
+class worker_pool:
+    """A ProcessPoolExecutor whose workers ignore SIGINT; on an exception in the ``with`` body
+    (Ctrl-C) queued work is cancelled and the workers are stopped instead of awaited."""
+
+    def __init__(self, jobs: int, initializer=None, initargs=()):
+        self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
+                                        initargs=(initializer, *initargs))
+
+    def __enter__(self) -> ProcessPoolExecutor:
+        return self.pool
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            try:
+                proc.terminate()
+            except Exception:  # pragma: no cover - already gone
+                pass
 
 
 def cpu_count() -> int:

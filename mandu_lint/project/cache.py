@@ -7,6 +7,11 @@
 - ``findings/<path hash>.pkl``: a file's findings, valid while its content, the digest of the
   files it depends on, the settings and the enabled rules are unchanged.
 
+Everything is keyed by paths relative to the project root, and findings are stored with relative
+paths (:func:`portable`/:func:`located`), so a checkout that is copied or moved together with its
+``.mandu_cache/`` (a CI cache restored elsewhere, a bind mount, a renamed folder) reuses it and
+reports its own paths. Under ``$MANDU_CACHE_DIR`` the root itself is part of the key.
+
 Writes go to a temporary file and are renamed into place, so a reader never sees half a file.
 One process builds a missing index under a file lock while the others wait for it and load it
 (flake8 ``--jobs``, pre-commit splitting the file list). A cache that cannot be read is rebuilt,
@@ -40,19 +45,36 @@ def cache_dir(root: Path) -> Path:
 
 
 class Cache:
-    def __init__(self, root: Path):
-        self.dir = cache_dir(root)
+    """``ok``: entries can be read; ``writable``: they can be stored. A folder that cannot be
+    created or written (a read-only checkout or mount) makes the run an in-memory one: a
+    ``warning`` is set for the front end to show once, entries that exist are still read, and
+    nothing is stored or locked."""
+
+    def __init__(self, root: Path, sub: str = ""):
+        self.dir = cache_dir(root) / sub if sub else cache_dir(root)
         self.ok = True
+        self.writable = True
+        self.warning = ""
         try:
             (self.dir / "findings").mkdir(parents=True, exist_ok=True)
             (self.dir / "facts").mkdir(parents=True, exist_ok=True)
-            gi = self.dir / ".gitignore"
+            gi = cache_dir(root) / ".gitignore"
             if not gi.exists():
                 gi.write_text(_GITIGNORE)
-        except OSError:
-            self.ok = False
+        except OSError as exc:
+            self.ok = self.dir.is_dir() and os.access(self.dir, os.R_OK | os.X_OK)
+            self.writable = False
+            self.warning = f"cache folder {self.dir} is not writable ({exc.strerror or exc}); running without a cache"
+        else:
+            if not all(os.access(self.dir / d, os.W_OK | os.X_OK) for d in ("", "findings", "facts")):
+                self.writable = False
+                self.warning = f"cache folder {self.dir} is not writable; running without storing a cache"
 
     def lock(self):
+        if not self.writable:
+            import contextlib
+
+            return contextlib.nullcontext()
         from filelock import FileLock
 
         return FileLock(str(self.dir / "index.lock"), timeout=600)
@@ -70,7 +92,7 @@ class Cache:
         return data.get("value")
 
     def store(self, name: str, value: Any) -> None:
-        if not self.ok:
+        if not self.writable:
             return
         target = self.dir / name
         try:
@@ -89,7 +111,7 @@ class Cache:
         return self.dir / name
 
     def prune(self, prefix: str, keep: str) -> None:
-        if not self.ok:
+        if not self.writable:
             return
         for p in self.dir.glob(prefix + "*"):
             if p.name != keep:
@@ -100,7 +122,7 @@ class Cache:
 
     def prune_dir(self, sub: str, keep: set) -> None:
         """Remove entries of ``sub/`` not in ``keep`` (facts of files that changed or left)."""
-        if not self.ok:
+        if not self.writable:
             return
         try:
             names = os.listdir(self.dir / sub)
@@ -116,3 +138,38 @@ class Cache:
 
 def findings_name(rel: str) -> str:
     return "findings/" + hashlib.sha256(rel.encode()).hexdigest()[:24] + ".pkl"
+
+
+def _rel_path(path: str, root: str) -> str:
+    if path and os.path.isabs(path):
+        rel = os.path.relpath(path, root) if path.startswith(root.rstrip(os.sep) + os.sep) else None
+        if rel is not None:
+            return rel.replace(os.sep, "/")
+    return path
+
+
+def _abs_path(path: str, root: str) -> str:
+    return path if not path or os.path.isabs(path) else os.path.join(root, *path.split("/"))
+
+
+def _move(items, root: str, fn):
+    import dataclasses
+
+    out = []
+    for item in items:
+        changes = {"path": fn(item.path, root)}
+        related = getattr(item, "related", None)
+        if related:
+            changes["related"] = tuple(dataclasses.replace(loc, path=fn(loc.path, root)) for loc in related)
+        out.append(dataclasses.replace(item, **changes))
+    return out
+
+
+def portable(items, root) -> list:
+    """Findings or notices with paths inside ``root`` made relative (what the cache stores)."""
+    return _move(items, str(root), _rel_path)
+
+
+def located(items, root) -> list:
+    """The inverse of :func:`portable` for the project's current root."""
+    return _move(items, str(root), _abs_path)

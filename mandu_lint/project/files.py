@@ -24,9 +24,12 @@ def _posix(rel: str) -> str:
 class ProjectFiles:
     """Walks a project root once and answers "is this file part of the project?"."""
 
-    def __init__(self, root: Path, exclude: Sequence[str] = ()):
+    def __init__(self, root: Path, exclude: Sequence[str] = (), nested_projects: bool = True):
+        """``nested_projects``: a folder holding its own config is another project (False when
+        one config is forced for every path)."""
         self.root = Path(root)
         self.exclude = GlobSet(list(exclude))
+        self.nested_projects = nested_projects
         self._ignored: Optional[GlobSet] = None  # .gitignore patterns, gathered by the walk
         self._files: Optional[List[str]] = None
 
@@ -35,6 +38,9 @@ class ProjectFiles:
         if name.startswith(".") or name in NEVER_READ:
             return True
         return os.path.exists(os.path.join(parent, name, "pyvenv.cfg"))
+
+    def _nested(self, folder: str) -> bool:
+        return self.nested_projects and os.path.exists(os.path.join(folder, CONFIG_NAME))
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
         if self._ignored is None:
@@ -59,7 +65,7 @@ class ProjectFiles:
                 ignored = GlobSet(patterns)
             dirnames[:] = sorted(d for d in dirnames if not self._skip_dir_name(dirpath, d)
                                  and not self.exclude.match(rel_dir + d, True) and not ignored.match(rel_dir + d, True)
-                                 and not os.path.exists(os.path.join(dirpath, d, CONFIG_NAME)))
+                                 and not self._nested(os.path.join(dirpath, d)))
             for name in filenames:
                 rel = rel_dir + name
                 if name.endswith(".py") and not self.exclude.match(rel) and not ignored.match(rel):
@@ -80,7 +86,7 @@ class ProjectFiles:
         parts = rel.split("/")
         parent = str(self.root)
         for part in parts[:-1]:
-            if self._skip_dir_name(parent, part) or os.path.exists(os.path.join(parent, part, CONFIG_NAME)):
+            if self._skip_dir_name(parent, part) or self._nested(os.path.join(parent, part)):
                 return False
             parent = os.path.join(parent, part)
         return not self.excluded(rel)

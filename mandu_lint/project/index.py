@@ -86,6 +86,14 @@ class _QualView(Mapping):
         for rel in self._ix.files:
             yield from getattr(self._ix.files[rel], self._attr)
 
+    def items(self):
+        """Every (qual, entry), read file by file: a module whose name is unknown (a file outside
+        every source root) still lists its entries, although ``owner`` cannot look them up."""
+        for rel in self._ix.files:
+            facts = self._ix.files[rel]
+            if facts is not None:
+                yield from getattr(facts, self._attr).items()
+
     def __len__(self) -> int:
         return sum(1 for _ in self)
 

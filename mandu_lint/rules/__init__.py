@@ -9,12 +9,20 @@ Families never import one another; ``tests/test_import_layers.py`` holds that.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 from ..model import FamilySpec
 from . import tenant, layers, loops, transactions  # noqa: I001 - declaration order is option order
 
 FAMILIES: Tuple[FamilySpec, ...] = (tenant.FAMILY, layers.FAMILY, loops.FAMILY, transactions.FAMILY)
+# Rule classes registered at run time (tests, plugins) through ``registry.register``; kept here
+# so that code validation (``diagnostics.known_codes``) sees them without importing any rule.
+EXTRA: List[type] = []
+
+
+def catalogued_codes() -> List[str]:
+    """Every catalogued and registered rule code, without importing a rule module."""
+    return [s.code for f in FAMILIES for s in f.rules] + [r.code for r in EXTRA]
 
 
 def families() -> Dict[str, FamilySpec]:
