@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", type=Path, help="report only findings not in this baseline")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
+    check.add_argument("--confidence", choices=["high", "medium"], default=None,
+                       help="lowest confidence reported: high (default, or the config's `confidence`) or medium")
     check.add_argument("--sarif-fixes", action="store_true", help="include fixes in SARIF (costs a libcst pass)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")
@@ -117,7 +119,8 @@ def _options(args):
     return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
                         config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
                         baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
-                        else None, progress=_progress if sys.stderr.isatty() else None)
+                        else None, progress=_progress if sys.stderr.isatty() else None,
+                        confidence=getattr(args, "confidence", None))
 
 
 def cmd_check(args) -> int:

@@ -241,6 +241,7 @@ class Settings:
     extend_select = property(lambda self: self.values[("", "extend-select")])
     ignore = property(lambda self: self.values[("", "ignore")])
     per_file_ignores = property(lambda self: self.values[("", "per-file-ignores")])
+    confidence = property(lambda self: self.values.get(("", "confidence")) or "high")
 
     @property
     def baseline(self) -> Optional[Path]:

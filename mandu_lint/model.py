@@ -69,6 +69,9 @@ class Finding:
     related: Tuple[Location, ...] = ()
     fix: Optional[Fix] = None
     fingerprint: str = ""  # filled in by the engine
+    # How sure this finding is: "high" (reported by default) or "medium" (``--confidence
+    # medium``). Never part of the fingerprint: a baseline survives a change of confidence.
+    confidence: str = "high"
 
     @property
     def sort_key(self):
@@ -163,3 +166,16 @@ class FamilySpec:
     rules: Tuple[RuleSpec, ...]
     proposer: Optional[str] = None
     active: Optional[object] = None  # Callable[[Settings], bool]; None = always
+
+
+CONFIDENCES = ("high", "medium")
+
+
+def capped(confidence: str, precision: str) -> str:
+    """A finding is never more confident than its rule's measured precision allows."""
+    return "medium" if precision in ("medium", "low") else confidence
+
+
+def shown(finding: "Finding", threshold: str) -> bool:
+    """Is ``finding`` reported at this confidence threshold (``high`` or ``medium``)?"""
+    return threshold == "medium" or finding.confidence == "high"

@@ -16,7 +16,7 @@ from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, know
                           not_checked)
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
-from .model import Finding, Notice, ProjectResult, RunResult, Span
+from .model import Finding, Notice, ProjectResult, RunResult, Span, shown
 from .project.build import Project, cpu_count, extract_file, worker_pool
 from .project.files import nested_configs
 from .project.cache import findings_name, located, portable
@@ -48,6 +48,7 @@ class CheckOptions:
     # A progress sink factory: ``progress(total)`` returns an object with ``advance(n)`` and
     # ``close()``, or None for no progress. The front end supplies it (the CLI draws a bar).
     progress: Optional[Callable[[int], object]] = None
+    confidence: Optional[str] = None  # "high" | "medium"; None: the config's ``confidence``
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Selection:
     ignore: List[str]
     per_file: List[Tuple[GlobSet, Tuple[str, ...]]]
     noqa_check: bool = True  # MDB003 (unknown or unused ``# noqa`` codes)
+    confidence: str = "high"  # lowest confidence reported (ownership is decided before this filter)
 
     @property
     def file_rules(self) -> list:
@@ -90,7 +92,8 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
     noqa_check = is_enabled(NOQA_CODE, True, select, extend, ignore)
     codes = tuple(r.code for r in rules) + ((NOQA_CODE,) if noqa_check else ())
-    return Selection(rules, codes, select, extend, ignore, per_file, noqa_check)
+    confidence = opts.confidence or settings.confidence
+    return Selection(rules, codes, select, extend, ignore, per_file, noqa_check, confidence)
 
 
 # -- one file ---------------------------------------------------------------------------------
@@ -345,6 +348,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
         if progress:
             progress.close()
+        findings = [f for f in findings if shown(f, sel.confidence)]
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         result._checked_count = len(rels)

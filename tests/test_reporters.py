@@ -117,6 +117,7 @@ def test_json_document(tmp_path):
         "end_column": 13,
         "message": "query in a loop over `rows`",
         "fingerprint": "f1",
+        "confidence": "high",
         "scope": "views.index",
         "project_root": ".",
         "fix": {

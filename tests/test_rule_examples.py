@@ -32,7 +32,7 @@ def _write(root: Path, example) -> Path:
 
 
 def _run(root: Path, code: str):
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=[code]))
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=[code], confidence="medium"))
     assert not result.had_error, result.notices
     return {(Path(f.path).relative_to(root).as_posix(), f.span.line) for f in result.findings if f.code == code}
 

@@ -81,7 +81,9 @@ def test_mdb105_is_opt_in(tmp_path):
     root = project(tmp_path, "tenant:\n  models: [Organization]\n", {"app/views.py": views})
     assert found(root) == []
     assert found(root, select=["MDB1"]) == []  # a prefix does not enable an opt-in rule
-    assert found(root, extend_select=["MDB105"]) == [("app/views.py", "MDB105")]
+    # opt-in and medium: it needs its code named and the medium threshold
+    assert found(root, extend_select=["MDB105"]) == []
+    assert found(root, extend_select=["MDB105"], confidence="medium") == [("app/views.py", "MDB105")]
 
 
 def test_sqlglot_is_imported_only_for_sql_strings(tmp_path):

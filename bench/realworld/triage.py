@@ -237,9 +237,13 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
     cmd.append(".")
     py_files, py_lines = count_py(snapshot)
     out = subprocess.run(cmd, cwd=snapshot, capture_output=True, text=True)
-    if out.returncode != 0:
+    # exit 2 with a JSON report = files not checked (MDB001/MDB002), listed in the report: keep it
+    try:
+        report = json.loads(out.stdout) if out.returncode in (0, 2) else None
+    except json.JSONDecodeError:
+        report = None
+    if report is None:
         raise ProtocolError(f"mandu-lint exited {out.returncode}: {out.stderr.strip()[-2000:]}")
-    report = json.loads(out.stdout)
     findings, notices = strip_report(report, snapshot)
     record = {
         "app": app,

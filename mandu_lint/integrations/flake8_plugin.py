@@ -138,11 +138,16 @@ class ManduPlugin:
             "--mandu-config", metavar="PATH", default=None, parse_from_config=True, normalize_paths=True,
             help="use this mandu.yaml for every file, wherever it lives (the project root stays each "
                  "file's VCS root, else the current folder); default: the nearest mandu.yaml up to the VCS root")
+        option_manager.add_option(
+            "--mandu-confidence", metavar="LEVEL", default=None, parse_from_config=True, choices=["high", "medium"],
+            help="lowest confidence of mandu-lint findings to report: high (default, or the config's "
+                 "`confidence`) or medium")
 
     @classmethod
     def parse_options(cls, options) -> None:
         config = getattr(options, "mandu_config", None)
         cls.config = Path(os.path.abspath(config)) if config else None
+        cls.confidence = getattr(options, "mandu_confidence", None)
         select = getattr(options, "select", None)
         cls.named = tuple(select or ()) + tuple(getattr(options, "extend_select", None) or ())
         # flake8 runs every plugin and filters afterwards; an explicit --select that names
@@ -167,6 +172,7 @@ class ManduPlugin:
     def _findings(self) -> List["Finding"]:
         from ..config import locate
         from ..engine import SYNTAX_CODE
+        from ..model import shown
         from ..project.build import Project
         from ..runner import Selection, check_file, targets
 
@@ -200,4 +206,5 @@ class ManduPlugin:
         for n in notices:
             if n.error:
                 _warn(n.message)
-        return [f for f in findings if f.code != SYNTAX_CODE]  # flake8 reports E999 itself
+        threshold = getattr(self, "confidence", None) or project.settings.confidence
+        return [f for f in findings if f.code != SYNTAX_CODE and shown(f, threshold)]  # flake8 reports E999

@@ -17,6 +17,7 @@ new keys may be added. The whole document::
           "line": 12, "column": 9, "end_line": 12, "end_column": 30,
           "message": "query in a loop ...",
           "fingerprint": "stable id, survives unrelated edits (baselines, code scanning)",
+          "confidence": "high" | "medium",     # how sure the finding is (--confidence medium shows medium)
           "scope": "views.BookList.get",      # enclosing function/class, "" at module level
           "project_root": "." ,               # project the file belongs to, relative like path
           "fix": null | {
@@ -80,6 +81,7 @@ def _finding(f: Finding, root: str, cwd: str) -> dict:
         **_span(f.span),
         "message": f.message,
         "fingerprint": f.fingerprint,
+        "confidence": f.confidence,
         "scope": f.scope,
         "project_root": display_path(root, cwd),
         "fix": None if f.fix is None else _fix(f.fix),

@@ -155,6 +155,7 @@ def _result(f: Finding, rules: Dict[str, RuleMeta], index: Dict[str, int], vcs_r
     res["locations"] = [_physical(f.path, f.span, vcs_root)]
     if f.fingerprint:
         res["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
+    res["properties"] = {"confidence": f.confidence}
     if f.related:
         res["relatedLocations"] = [_related(i, loc, vcs_root) for i, loc in enumerate(f.related, 1)]
     if fixes and f.fix is not None and f.fix.edits and f.fix.safety != FixSafety.DISPLAY:

@@ -36,7 +36,8 @@ def format_finding(finding: Finding, cwd: str, *, color: bool = False) -> str:
     code = finding.code
     if color:
         path, code = f"{_BOLD}{path}{_RESET}", f"{_RED}{code}{_RESET}"
-    return f"{path}:{finding.span.line}:{finding.span.col + 1}: {code} {finding.message}"
+    marker = "" if finding.confidence == "high" else f" [{finding.confidence}]"
+    return f"{path}:{finding.span.line}:{finding.span.col + 1}: {code}{marker} {finding.message}"
 
 
 def render_text(result: RunResult, *, color: bool = False) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Iterable, List, Optional, Sequence, Tuple
 
-from ..model import Finding, Fix, Location, RuleMeta, Span
+from ..model import Finding, Fix, Location, RuleMeta, Span, capped
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import FileContext
@@ -58,8 +59,12 @@ class Rule:
         return inspect.cleandoc(cls.__doc__ or "")
 
     def report(self, node: ast.AST, message: str, *, related: Iterable[Location] = (),
-               fix: Optional[Fix] = None) -> None:
-        self.findings.append(self.ctx.make_finding(self.code, node, message, tuple(related), fix))
+               fix: Optional[Fix] = None, confidence: str = "high") -> None:
+        """Report ``node``. ``confidence`` is ``high`` when the evidence settles it, ``medium``
+        when it is likely (shown with ``--confidence medium``); the rule's ``precision`` caps it."""
+        finding = self.ctx.make_finding(self.code, node, message, tuple(related), fix)
+        level = capped(confidence, self.precision)
+        self.findings.append(finding if level == "high" else replace(finding, confidence=level))
 
     def finish(self) -> None:
         """Called once after the walk; rules that collect first and decide later report here."""
