@@ -64,6 +64,9 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", type=_codes, default=[], help="rules not to report (codes or prefixes)")
     p.add_argument("--config", type=Path, help="use this config file for every path, wherever it lives "
                    "(the project root stays the path's VCS root, else the current folder)")
+    p.add_argument("--confidence", choices=["high", "medium"], default=None,
+                   help="lowest confidence reported (and fixed): high (default, or the config's `confidence`, or "
+                        "$MANDU_LINT_CONFIDENCE) or medium")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
     p.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
                    help=f"worker processes, 1 to {MAX_JOBS} (default: auto, the core count)")
@@ -81,8 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", type=Path, help="report only findings not in this baseline")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
-    check.add_argument("--confidence", choices=["high", "medium"], default=None,
-                       help="lowest confidence reported: high (default, or the config's `confidence`) or medium")
     check.add_argument("--sarif-fixes", action="store_true", help="include fixes in SARIF (costs a libcst pass)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")

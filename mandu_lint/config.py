@@ -241,7 +241,13 @@ class Settings:
     extend_select = property(lambda self: self.values[("", "extend-select")])
     ignore = property(lambda self: self.values[("", "ignore")])
     per_file_ignores = property(lambda self: self.values[("", "per-file-ignores")])
-    confidence = property(lambda self: self.values.get(("", "confidence")) or "high")
+
+    @property
+    def confidence(self) -> str:
+        """The lowest confidence reported: the config's ``confidence``, else the environment's
+        ``MANDU_LINT_CONFIDENCE``, else ``high`` (a CLI ``--confidence`` overrides all three)."""
+        value = self.values.get(("", "confidence")) or os.environ.get("MANDU_LINT_CONFIDENCE", "")
+        return value if value in ("high", "medium") else "high"
 
     @property
     def baseline(self) -> Optional[Path]:

@@ -37,6 +37,8 @@ def rule_page(rule) -> str:
     lines = [HEADER, f"# {meta.code}: {meta.name}\n", f"{meta.summary}.\n",
              f"- **State:** {state}", f"- **Precision:** {meta.precision}", f"- **Level:** {meta.level}",
              f"- **Fixable:** {'yes' if meta.fixable else 'no'}"]
+    if meta.extra.get("confidence"):
+        lines.append(f"- **Confidence:** {meta.extra['confidence']}")
     if meta.security:
         lines.append(f"- **Security severity:** {meta.security_severity}")
     if meta.tags:

@@ -35,6 +35,9 @@ from .config import (CONFIG_NAME, DEFAULT_NON_APP, ConfigError, clear_caches, fi
 Proposer = Callable[..., Optional[str]]  # fn(project) -> YAML text for one section, or None
 
 RESERVED = ("tenant", "layers", "transactions")
+# Sections whose proposal is written commented out: read off folder names, a layering guess would
+# report a project's deliberate conventions as violations (measured on real apps: docs/realworld.md).
+POLICY_SECTIONS = frozenset({"layers"})
 DRIVERS = ("sqlite3", "psycopg", "psycopg2", "asyncpg")
 ORM_ORDER = ("Django", "SQLAlchemy", "Flask-SQLAlchemy", "SQLModel")
 SECTION_NOTES = {
@@ -337,7 +340,13 @@ def render(found: Detected, proposals: Dict[str, Tuple[str, str]], dropped: Dict
     if any(s not in proposals for s in _section_order()):
         blocks.append("# Sections commented out below are not configured yet: uncomment and fill in to use them.")
     for section in _section_order():
-        if section in proposals:
+        if section in proposals and section in POLICY_SECTIONS:
+            name, text = proposals[section]
+            body = "\n".join(f"# {line}" if line.strip() else "#" for line in text.splitlines())
+            blocks.append("\n".join(_note(section) + [
+                f"# Proposed by {name}, left commented out: layering is a policy only the team can choose "
+                "(uncomment to enforce it).", body]))
+        elif section in proposals:
             name, text = proposals[section]
             blocks.append("\n".join(_note(section) + [f"# Proposed by {name}: review it.", text]))
         else:

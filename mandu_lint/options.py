@@ -72,5 +72,5 @@ declare("", "extend-select", "code-list", [], "Rules added to `select`; names op
 declare("", "ignore", "code-list", [], "Rules not to report (codes or prefixes).")
 declare("", "per-file-ignores", "glob-codes", {}, "{glob: [codes]} ignored in matching files.")
 declare("", "baseline", "path", None, "A baseline file; only findings not in it are reported.")
-declare("", "confidence", "str", "high", "Lowest confidence reported: `high` (default) or `medium`.",
+declare("", "confidence", "str", None, "Lowest confidence reported: `high` (default) or `medium`.",
         choices=("high", "medium"))

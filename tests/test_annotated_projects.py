@@ -13,7 +13,7 @@ PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 
 
 def findings_of(project: Path):
-    result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1))
+    result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
     out = set()
     for f in result.findings:
         out.add((Path(f.path).relative_to(project).as_posix(), f.span.line, f.code))

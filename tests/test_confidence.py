@@ -4,6 +4,7 @@ between rules is decided before the filter; fingerprints ignore confidence."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,12 @@ class Weak(Rule):
 
     def visit_Call(self, node):
         self.report(node, "weak call")  # asks for high; the rule's precision caps it
+
+
+@pytest.fixture(autouse=True)
+def default_threshold(monkeypatch):
+    """The suite shows medium findings by default (conftest); these tests check the real default."""
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
 
 
 @pytest.fixture
@@ -145,8 +152,18 @@ def test_flake8_option(tmp_path):
         "from app.models import Invoice\n\n\ndef by_org(request):\n"
         "    return list(Invoice.objects.filter(organization_id=request.GET['org']))\n")
 
+    env = {k: v for k, v in os.environ.items() if k != "MANDU_LINT_CONFIDENCE"}
+
     def run(*extra):
         return subprocess.run([sys.executable, "-m", "flake8", "--select=MDB105", *extra, "app/views.py"],
-                              cwd=root, capture_output=True, text=True, timeout=120).stdout
+                              cwd=root, capture_output=True, text=True, timeout=120, env=env).stdout
     assert "MDB105" not in run()
     assert "MDB105" in run("--mandu-confidence=medium")
+
+
+def test_the_environment_sets_the_default(project, monkeypatch):
+    monkeypatch.setenv("MANDU_LINT_CONFIDENCE", "medium")
+    assert ("MDB982", 2, "medium") in lines(project, ["MDB982"])
+    (project / "mandu.yaml").write_text("confidence: high\n")  # the config wins over the environment
+    config.clear_caches()
+    assert lines(project, ["MDB982"]) == [("MDB982", 1, "high")]

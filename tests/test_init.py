@@ -224,13 +224,13 @@ def test_proposer_output_is_written_uncommented(django_project, proposer):
 
 
 def test_proposer_may_return_the_whole_section(django_project, proposer):
-    proposer("layers", lambda project: """
-        layers:
-          handler: ["shop/views.py"]
+    proposer("transactions", lambda project: """
+        transactions:
+          helpers: ["shop.db.atomic"]
         """)  # indented as a triple-quoted string in a function body: dedented
-    proposer("layers", lambda project: pytest.fail("the first answer wins"))
+    proposer("transactions", lambda project: pytest.fail("the first answer wins"))
     assert init_text(django_project)[0] == 0
-    assert load(django_project).section("layers").handler == ["shop/views.py"]
+    assert load(django_project).section("transactions").helpers == ["shop.db.atomic"]
 
 
 def test_proposer_returning_none_leaves_the_section_commented(django_project, proposer):

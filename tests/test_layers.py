@@ -57,14 +57,23 @@ def test_proposal_is_the_hand_written_config(name):
     assert hand.allow_skip == (name != "layers_django")
 
 
-def test_init_writes_the_proposal_uncommented(tmp_path):
+def test_init_writes_the_proposal_commented_out(tmp_path):
+    """Layering is a policy: init proposes it, commented out; uncommented, it loads."""
     root = tmp_path / "app"
     shutil.copytree(PROJECTS / "layers_fastapi", root)
     (root / CONFIG_NAME).unlink()
     (root / ".git").mkdir()
     assert run_init(root, out=io.StringIO()) == 0
     text = (root / CONFIG_NAME).read_text()
-    assert "\nlayers:\n" in text and "\n# layers:\n" not in text
+    assert "\n# layers:\n" in text and "\nlayers:\n" not in text and "repositories/**" in text
+    clear_caches()
+    assert not load_settings(root / CONFIG_NAME, root).section("layers").repository
+    start = text.index("\n# layers:\n") + 1
+    end = text.find("\n\n", start)
+    block = text[start:end if end > 0 else len(text)]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line for line in block.splitlines()
+                            if not line.startswith("# Proposed") and line != "#")
+    (root / CONFIG_NAME).write_text(text.replace(block, uncommented))
     clear_caches()
     assert load_settings(root / CONFIG_NAME, root).section("layers").repository == ["**/repositories/**"]
 

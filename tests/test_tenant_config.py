@@ -71,7 +71,8 @@ def test_system_and_non_app_files_are_not_checked(tmp_path):
     assert found(root) == [("app/views.py", "MDB101")]
 
 
-def test_mdb105_is_opt_in(tmp_path):
+def test_mdb105_is_opt_in(tmp_path, monkeypatch):
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
     views = """
     from app.models import Invoice
 

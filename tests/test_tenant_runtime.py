@@ -35,7 +35,7 @@ def mandu(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def codes(root: Path) -> list:
-    out = mandu("check", ".", "--select", "MDB1", "--format", "json", cwd=root)
+    out = mandu("check", ".", "--select", "MDB1", "--format", "json", "--confidence", "medium", cwd=root)
     assert out.returncode in (0, 1), out.stderr
     return sorted(f["code"] for f in json.loads(out.stdout)["findings"])
 
@@ -44,7 +44,7 @@ def fix(root: Path, tmp: Path) -> Path:
     """The real CLI on a temporary copy; the original stays as it was."""
     copy = tmp / (root.name + "_fixed")
     shutil.copytree(root, copy)
-    out = mandu("fix", ".", "--unsafe-fixes", cwd=copy)
+    out = mandu("fix", ".", "--unsafe-fixes", "--confidence", "medium", cwd=copy)
     assert out.returncode in (0, 1), out.stdout + out.stderr
     return copy
 

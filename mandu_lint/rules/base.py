@@ -29,6 +29,10 @@ class Rule:
     level: ClassVar[str] = "warning"
     tags: ClassVar[Tuple[str, ...]] = ()
     fixable: ClassVar[bool] = False
+    # Execution contexts (``project/contexts.py``) in which a finding can be ``high``: when set,
+    # a finding in a function that runs in none of them (a management command, a migration, dev
+    # data, code nobody is known to call) is reported at ``medium``. None: contexts do not matter.
+    high_in: ClassVar[Optional[frozenset]] = None
     # Codes of more specific rules that own a node this rule would otherwise report.
     yields_to: ClassVar[Tuple[str, ...]] = ()
     # Examples (the tests run them): each BAD snippet must produce a finding on every line
@@ -52,7 +56,20 @@ class Rule:
     def meta(cls) -> RuleMeta:
         return RuleMeta(code=cls.code, name=cls.name, summary=cls.summary, doc=cls.doc(),
                         default=cls.default, security=cls.security, security_severity=cls.security_severity,
-                        precision=cls.precision, level=cls.level, tags=cls.tags, fixable=cls.fixable)
+                        precision=cls.precision, level=cls.level, tags=cls.tags, fixable=cls.fixable,
+                        extra={"confidence": cls.confidence_doc()})
+
+    @classmethod
+    def confidence_doc(cls) -> str:
+        """One line for the rule page: which contexts it judges at which confidence."""
+        if cls.precision in ("medium", "low"):
+            return ("`medium` only (shown with `--confidence medium`): measured on real apps, too many of its "
+                    "findings are true but immaterial for a default; every execution context is judged")
+        if cls.high_in is None:
+            return "`high` in every execution context, `medium` where the rule says so below"
+        where = ", ".join(sorted(cls.high_in))
+        return (f"`high` in {where} code; `medium` elsewhere (management commands, migrations, dev data, seeds, "
+                "startup, and code no known entry point reaches)")
 
     @classmethod
     def doc(cls) -> str:
@@ -63,8 +80,15 @@ class Rule:
         """Report ``node``. ``confidence`` is ``high`` when the evidence settles it, ``medium``
         when it is likely (shown with ``--confidence medium``); the rule's ``precision`` caps it."""
         finding = self.ctx.make_finding(self.code, node, message, tuple(related), fix)
-        level = capped(confidence, self.precision)
+        level = capped(self.confidence_of(node, confidence), self.precision)
         self.findings.append(finding if level == "high" else replace(finding, confidence=level))
+
+    def confidence_of(self, node: ast.AST, asked: str) -> str:
+        """The confidence of a finding at ``node``: what the rule asked for, lowered to ``medium``
+        outside the contexts of ``high_in``. Rules with more evidence override this."""
+        if asked == "high" and self.high_in is not None and not (self.ctx.contexts() & self.high_in):
+            return "medium"
+        return asked
 
     def finish(self) -> None:
         """Called once after the walk; rules that collect first and decide later report here."""

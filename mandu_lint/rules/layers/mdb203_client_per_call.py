@@ -13,6 +13,7 @@ from ...model import Location, Span
 from ..base import Rule
 from ...core.messages import brief
 from ...core.tags import EV
+from ...project.contexts import REQUEST, TASK
 
 ONCE = ("create it once per process (module level, the app factory or lifespan, or an `lru_cache`d "
         "dependency) and check connections out of it per request")
@@ -79,6 +80,7 @@ class ClientPerCall(Rule):
     name = "db-client-per-call"
     summary = "Database engine, pool or connection created per request or per loop iteration"
     precision = "high"
+    high_in = frozenset({REQUEST, TASK})
     tags = ("performance", "lifecycle")
 
     BAD = [

@@ -106,7 +106,7 @@ class ConnectionLeak(Rule):
     code = "MDB204"
     name = "connection-leak"
     summary = "Connection, cursor or session not closed on every path"
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     tags = ("reliability", "lifecycle")
     fixable = True
 

@@ -12,6 +12,7 @@ from .reads import is_property, param_reads
 from ..base import Rule
 from .mdb302_examples import BAD, GOOD
 from ...core.tags import EV
+from ...project.contexts import REQUEST
 
 
 class LazyRelationInLoop(Rule):
@@ -82,6 +83,7 @@ class LazyRelationInLoop(Rule):
     name = "lazy-relation-in-loop"
     summary = "Relation loaded lazily once per row (N+1)"
     precision = "high"
+    high_in = frozenset({REQUEST})
     tags = ("performance", "n+1")
     fixable = True
     BAD = BAD

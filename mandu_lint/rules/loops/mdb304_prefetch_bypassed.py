@@ -8,6 +8,7 @@ from .per_row import loop_eager, loop_source, rel_use
 from ..base import Rule
 from ...core.messages import brief
 from ...core.tags import EV
+from ...project.contexts import REQUEST
 
 _MODELS = """
 from django.db import models
@@ -69,6 +70,7 @@ class PrefetchBypassed(Rule):
     name = "prefetch-bypassed"
     summary = "Prefetched relation re-queried in a loop"
     precision = "high"
+    high_in = frozenset({REQUEST})
     tags = ("performance", "n+1")
     BAD = [
         {

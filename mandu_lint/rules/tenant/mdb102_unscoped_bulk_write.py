@@ -54,7 +54,7 @@ class UnscopedBulkWrite(TenantRule):
     name = "unscoped-tenant-bulk-write"
     summary = "Bulk update/delete on a tenant-scoped model without a tenant predicate"
     security_severity = 8.1
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     level = "error"
     fixable = True
 

@@ -8,6 +8,7 @@ from ...core.refs import dotted
 from .base import TenantRule
 from .mdb101_unscoped_query import CONFIG, MODELS
 from ...core.tags import EV, TK
+from ...project.contexts import REQUEST
 
 DRIVERS = ("cursor", "dbconn", "pool", "saconn", "sasession", "saengine")
 
@@ -65,6 +66,7 @@ class UnscopedRawSql(TenantRule):
     summary = "Raw SQL on a tenant-scoped table without the tenant column in its conditions"
     security_severity = 7.5
     precision = "high"
+    high_in = frozenset({REQUEST})
     level = "error"
 
     BAD = [

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import TenantRule, describe
 from .mdb101_unscoped_query import CONFIG, MODELS
+from ...project.contexts import REQUEST
 
 
 class LookupById(TenantRule):
@@ -63,6 +64,7 @@ class LookupById(TenantRule):
     summary = "Tenant-scoped row looked up by id alone (IDOR)"
     security_severity = 8.1
     precision = "high"
+    high_in = frozenset({REQUEST})
     level = "error"
     fixable = True
 

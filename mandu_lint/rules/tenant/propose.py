@@ -13,8 +13,11 @@ from typing import List, Optional
 from ...globs import GlobSet
 from .spec import model_edges
 
+# Names that mean "the customer that owns rows" in real apps. ``Project``, ``Space``, ``Event``
+# were dropped: they are as often content shared across users (a translation project, a
+# conference) as tenants, and a wrong root turns every query into a false alarm.
 TENANT_NAMES = ("Organization", "Organisation", "Org", "Workspace", "Tenant", "Team", "Account", "Company",
-                "Realm", "Project", "Space", "Event")
+                "Realm")
 SYSTEM_GLOBS = ("**/admin.py", "**/admin/**", "**/management/commands/**", "**/tasks.py", "**/tasks/**",
                 "**/bgtasks/**", "**/backoffice/**", "**/cron/**", "**/jobs/**", "**/worker/**", "**/workers/**",
                 "**/cli/**", "**/scripts/**")

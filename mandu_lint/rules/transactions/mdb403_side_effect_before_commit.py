@@ -9,6 +9,7 @@ from .fix import on_commit_fix
 from .flow import Event, FlowView, before
 from .base import TxRule
 from ...core.tags import TK
+from ...project.contexts import REQUEST, SIGNAL, TASK
 
 
 class SideEffectBeforeCommit(TxRule):
@@ -68,6 +69,7 @@ class SideEffectBeforeCommit(TxRule):
     name = "side-effect-before-commit"
     summary = "Email, HTTP call, task or event sent inside a transaction before it commits"
     precision = "high"
+    high_in = frozenset({REQUEST, TASK, SIGNAL})
     tags = ("transactions", "consistency")
     fixable = True
 

@@ -57,7 +57,7 @@ class CommitInLoop(TxRule):
     code = "MDB404"
     name = "commit-in-loop"
     summary = "Transaction committed on every iteration of a loop"
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     tags = ("transactions", "performance")
 
     BAD = [

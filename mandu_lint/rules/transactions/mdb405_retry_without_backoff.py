@@ -69,7 +69,7 @@ class RetryWithoutBackoff(TxRule):
     code = "MDB405"
     name = "retry-without-backoff"
     summary = "Database retry loop without exponential backoff and jitter"
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     tags = ("transactions", "resilience")
 
     BAD = [

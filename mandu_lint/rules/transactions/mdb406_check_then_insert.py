@@ -60,7 +60,7 @@ class CheckThenInsert(TxRule):
     code = "MDB406"
     name = "check-then-insert"
     summary = "Existence check followed by an insert: a race between concurrent requests"
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     tags = ("concurrency", "consistency")
     fixable = True
 

@@ -59,7 +59,7 @@ class LostUpdate(TxRule):
     code = "MDB407"
     name = "lost-update"
     summary = "Read-modify-write of a field without a lock or an F()/SQL expression"
-    precision = "high"
+    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
     tags = ("concurrency", "consistency")
     fixable = True
 

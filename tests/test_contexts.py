@@ -1,0 +1,128 @@
+"""Execution contexts (``project/contexts.py``): entries read off code, flowing to callees,
+and the confidence they give loop findings."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mandu_lint import config
+from mandu_lint.project.contexts import contexts
+from mandu_lint.runner import CheckOptions, check_paths, load_project
+
+MODELS = """
+from django.db import models
+
+class Author(models.Model):
+    name = models.CharField(max_length=50)
+
+class Book(models.Model):
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+"""
+FILES = {
+    "shop/models.py": MODELS,
+    "shop/settings.py": "DATABASES = {}\n",
+    "shop/helpers.py": """
+        from shop.models import Book
+
+        def titles():
+            return [b.author.name for b in Book.objects.all()]
+    """,
+    "shop/views.py": """
+        from django.views.generic import ListView
+        from shop.helpers import titles
+        from shop.models import Book
+
+        def index(request):
+            return titles()
+
+        class BookList(ListView):
+            def get(self, request):
+                return [b.author.name for b in Book.objects.all()]
+    """,
+    "shop/tasks.py": """
+        from celery import shared_task
+
+        @shared_task
+        def nightly():
+            return 1
+    """,
+    "shop/signals.py": """
+        from django.dispatch import receiver
+        from django.db.models.signals import post_save
+
+        @receiver(post_save)
+        def on_save(sender, **kw):
+            return 1
+    """,
+    "shop/management/commands/rebuild.py": """
+        from django.core.management.base import BaseCommand
+        from shop.helpers import titles
+        from shop.models import Book
+
+        class Command(BaseCommand):
+            def handle(self, *args, **options):
+                titles()
+                return [b.author.name for b in Book.objects.all()]
+    """,
+    "shop/management/commands/make_fake_books.py": """
+        from django.core.management.base import BaseCommand
+        from faker import Faker
+
+        class Command(BaseCommand):
+            def handle(self, *args, **options):
+                return Faker()
+    """,
+    "shop/orphan.py": """
+        def nobody_calls_me():
+            return 1
+    """,
+    "tests/test_views.py": """
+        from shop.helpers import titles
+
+        def test_titles():
+            assert titles() == []
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ctx") / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "mandu.yaml").write_text("")
+    for rel, src in FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(src).lstrip("\n"))
+        (path.parent / "__init__.py").touch()
+    config.clear_caches()
+    return root
+
+
+def test_entries_and_flow(project):
+    ix = load_project(Path(project), None, CheckOptions(use_cache=False, jobs=1)).index
+    c = contexts(ix)
+    assert c.of("shop.views.index") == {"request"}
+    assert c.of("shop.views.BookList.get") == {"request"}
+    assert c.of("shop.tasks.nightly") == {"task"}
+    assert c.of("shop.signals.on_save") == {"signal"}
+    assert c.of("shop.management.commands.rebuild.Command.handle") == {"command"}
+    assert "dev-data" in c.of("shop.management.commands.make_fake_books.Command.handle")
+    # a helper runs wherever its callers run; a test calling it adds nothing
+    assert c.of("shop.helpers.titles") == {"request", "command"}
+    assert c.of("shop.orphan.nobody_calls_me") == frozenset()
+
+
+def test_a_loop_is_high_on_a_request_path_and_medium_in_a_command(project, monkeypatch):
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
+    config.clear_caches()
+    result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
+    got = {(Path(f.path).relative_to(project).as_posix(), f.code, f.confidence) for f in result.findings
+           if f.code == "MDB302"}
+    assert ("shop/views.py", "MDB302", "high") in got
+    assert ("shop/management/commands/rebuild.py", "MDB302", "medium") in got
+    assert ("shop/helpers.py", "MDB302", "high") in got  # reached from a view
+    shown = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1)).findings
+    assert not any(f.path.endswith("rebuild.py") for f in shown)  # the default hides medium
