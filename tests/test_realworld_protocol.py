@@ -140,7 +140,7 @@ def test_sheets_are_blind_and_rejudge_subset_is_twenty_percent(tmp_path):
         f["confidence"] = "CONFIDENCE_LEAK"
         f["verdict"] = "TP"
     (runs_dir / "a.json").write_text(json.dumps(rec))
-    sizes = triage.write_sheets(tmp_path, seed=5)
+    sizes = triage.write_sheets(tmp_path, seed=5, level=None)
     assert sizes == {"a": (13, 3)}  # 10 + 3 sampled, ceil(0.2 * 13) = 3 to re-judge
     for name in ("a.csv", "a.rejudge.csv"):
         text = (tmp_path / "sheets" / name).read_text()
@@ -344,3 +344,22 @@ def test_registered_pool_is_consistent_and_its_draw_meets_the_protocol():
     assert not any(a["repo"] in recall for a in registry.values() if a["pool"] == "holdout")
     drawn = triage.final_draw(lock)
     assert len(drawn) >= 8 and sum(registry[n]["family"] == "sqlalchemy" for n in drawn) >= 3
+
+
+def test_sheets_and_tally_take_one_confidence_level(tmp_path):
+    """The default output (high) and the medium findings are sampled and tallied apart."""
+    (tmp_path / "runs").mkdir()
+    rec = run_record("a", "tune", {"MDB301": 4, "MDB302": 2, "MDB000": 1})
+    for i, f in enumerate(rec["findings"]):
+        f["confidence"] = "high" if f["rule"] == "MDB302" or f["rule"] == "MDB000" else "medium"
+    (tmp_path / "runs" / "a.json").write_text(json.dumps(rec))
+    assert triage.write_sheets(tmp_path, seed=5, level="high")["a"][0] == 2  # tool codes are not judged
+    assert triage.write_sheets(tmp_path, seed=5, level="medium")["a"][0] == 4
+    first = [{"app": "a", "path": f["path"], "line": str(f["line"]), "rule": f["rule"], "verdict": "TP",
+              "judge": "j"} for f in rec["findings"] if f["rule"] == "MDB302"]
+    first += [{"app": "a", "path": f["path"], "line": str(f["line"]), "rule": f["rule"], "verdict": "FP",
+               "judge": "j"} for f in rec["findings"] if f["rule"] == "MDB301"]
+    high = triage.compute_tally(triage.load_runs(tmp_path), first, [], level="high")["tune"]
+    medium = triage.compute_tally(triage.load_runs(tmp_path), first, [], level="medium")["tune"]
+    assert high["judged"]["TP"] == 2 and high["judged"]["FP"] == 0
+    assert medium["judged"]["FP"] == 4 and medium["judged"]["TP"] == 0

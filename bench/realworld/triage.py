@@ -181,6 +181,7 @@ def strip_report(report: dict, snapshot: Path) -> tuple[list[dict], list[dict]]:
             "end_line": f.get("end_line"),
             "message": f.get("message", ""),
             "fingerprint": f.get("fingerprint", ""),
+            "confidence": f.get("confidence", "high"),
             "scope": f.get("scope", ""),
             "fix_safety": (f.get("fix") or {}).get("safety"),
             "related": [{"path": _rel(r["path"], snapshot), "line": r["line"], "message": r.get("message", "")}
@@ -231,7 +232,8 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
     if config is None and (base / "configs" / f"{app}.yaml").exists():
         config = base / "configs" / f"{app}.yaml"
     cmd = list(mandu_cmd or [sys.executable, "-m", "mandu_lint"])
-    cmd += ["check", "--format", "json", "--exit-zero", "--no-cache"]
+    # every finding is stored with its confidence; ``sample``/``tally`` pick the level to judge
+    cmd += ["check", "--format", "json", "--exit-zero", "--no-cache", "--confidence", "medium"]
     if config is not None:
         cmd += ["--config", str(Path(config).resolve())]
     cmd.append(".")
@@ -325,8 +327,13 @@ def write_sheet(path: Path, rows: list[dict]) -> None:
 
 
 def write_sheets(base: Path = HERE, seed: int = DEFAULT_SAMPLE_SEED, cap: int = DEFAULT_CAP,
-                 fraction: float = DEFAULT_REJUDGE) -> dict[str, tuple[int, int]]:
-    sampled = sample_findings(load_runs(base), seed, cap)
+                 fraction: float = DEFAULT_REJUDGE, level: str | None = "high") -> dict[str, tuple[int, int]]:
+    """Sheets of the findings of one confidence level (``high`` = the default output); tool
+    codes (MDB000-MDB003: files not parsed or not checked, noqa comments) are not judged."""
+    runs = at_level(load_runs(base), level)
+    runs = {a: dict(r, findings=[f for f in r["findings"] if not f["rule"].startswith("MDB00")])
+            for a, r in runs.items()}
+    sampled = sample_findings(runs, seed, cap)
     sizes = {}
     for app, rows in sampled.items():
         sub = rejudge_subset(rows, seed, fraction)
@@ -390,8 +397,28 @@ def _prec(c: Counter) -> dict:
     }
 
 
+def at_level(runs: dict[str, dict], level: str | None) -> dict[str, dict]:
+    """The runs with only the findings of one confidence level (None: all of them)."""
+    if level is None:
+        return runs
+    return {a: dict(r, findings=[f for f in r["findings"] if f.get("confidence", "high") == level])
+            for a, r in runs.items()}
+
+
+def keys_of(runs: dict[str, dict]) -> set:
+    return {(a, f["path"], int(f["line"]), f["rule"]) for a, r in runs.items() for f in r["findings"]}
+
+
 def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], registry: dict | None = None,
-                  min_n: int = MIN_JUDGED_PER_RULE) -> dict:
+                  min_n: int = MIN_JUDGED_PER_RULE, level: str | None = None) -> dict:
+    """Precision per rule and pool. With ``level`` ("high" = the default output, "medium"),
+    only findings of that confidence and the verdicts on them count."""
+    if level is not None:
+        runs = at_level(runs, level)
+        current = keys_of(runs)
+        first = [row for row in first if item_key(row) in current]
+        second = [row for row in second if item_key(row) in current]
+
     def pool_of(app):
         if registry and app in registry:
             return registry[app]["pool"]
@@ -522,8 +549,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=DEFAULT_SAMPLE_SEED)
     s.add_argument("--cap", type=int, default=DEFAULT_CAP)
     s.add_argument("--rejudge", type=float, default=DEFAULT_REJUDGE)
+    s.add_argument("--confidence", choices=["high", "medium", "all"], default="high",
+                   help="which findings to sample: the default output (high), medium ones, or all")
     t = sub.add_parser("tally", help="precision per rule from verdicts/, tune and holdout apart")
     t.add_argument("--json", action="store_true")
+    t.add_argument("--confidence", choices=["high", "medium", "all"], default="high",
+                   help="tally the default output (high), medium findings, or all")
     sub.add_parser("draw", help="print the final draw from holdout.lock")
     sub.add_parser("verify", help="check apps.yaml and holdout.lock agree")
     args = ap.parse_args(argv)
@@ -536,11 +567,13 @@ def main(argv: list[str] | None = None) -> int:
             rec = json.loads(dest.read_text(encoding="utf-8"))
             print(f"{args.app}: {len(rec['findings'])} findings in {rec['py_lines']} .py lines -> {dest}")
         elif args.cmd == "sample":
-            for app, (n, k) in write_sheets(base, args.seed, args.cap, args.rejudge).items():
+            level = None if args.confidence == "all" else args.confidence
+            for app, (n, k) in write_sheets(base, args.seed, args.cap, args.rejudge, level).items():
                 print(f"{app}: {n} sampled, {k} to re-judge")
         elif args.cmd == "tally":
             first, second = load_verdicts(base)
-            t = compute_tally(load_runs(base), first, second, load_registry(base))
+            level = None if args.confidence == "all" else args.confidence
+            t = compute_tally(load_runs(base), first, second, load_registry(base), level=level)
             if args.json:
                 print(json.dumps(t, indent=1))
             else:

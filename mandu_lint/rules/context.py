@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..core.refs import ModuleNames, Scope
-from ..core.tags import TK
 from ..model import Finding, Span
 from ..project.contexts import Contexts as _contexts
 from ..project.extract import module_scope
 from ..core.tags import RT
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_ROWS = frozenset({TK.QS, TK.RELMGR, TK.MANAGER, TK.SAQUERY, TK.SASELECT, TK.SARESULT})
-_WRAPPERS = frozenset({"list", "enumerate", "reversed", "sorted", "tuple", "iter"})
 T = TypeVar("T")
 
 
@@ -132,21 +129,6 @@ class FileContext:
         its own entries and its callers' — or an empty set at module level or when unknown."""
         qual = self.function_qual()
         return self.index.derived("project.contexts", lambda: _contexts(self.index)).of(qual) if qual else frozenset()
-
-    def rows_from_database(self, frame: Optional[LoopFrame]) -> bool:
-        """Does the loop iterate rows the database returns (a queryset, a related manager, a
-        SQLAlchemy query or result, a page of them): a collection whose size grows with the data?
-        A list or dict of unknown origin may be small by design."""
-        if frame is None or frame.iter_node is None:
-            return False
-        node = frame.iter_node
-        while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _WRAPPERS \
-                and node.args:
-            node = node.args[0]
-        t = self.type_of(node)
-        if t is None:
-            return False
-        return t[0] in _ROWS or (t[0] == TK.LIST and bool(t[1:]) and isinstance(t[1], tuple) and t[1][:1] == (TK.INST,))
 
     def function_qual(self) -> str:
         """Qualified name of the innermost enclosing function the index knows ('' if none)."""

@@ -11,7 +11,7 @@ from .per_row import RowSource, loop_source, rel_use, walk
 from .reads import is_property, param_reads
 from ..base import Rule
 from .mdb302_examples import BAD, GOOD
-from ...core.tags import EV
+from ...core.tags import EV, TK
 from ...project.contexts import REQUEST
 
 
@@ -231,6 +231,20 @@ class LazyRelationInLoop(Rule):
                f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
         self.report(node, msg, fix=self._fix(src, want))
 
+    def confidence_of(self, node: ast.AST, asked: str) -> str:
+        """``high`` for a list endpoint (a serializer over the view's queryset), and for a loop on a
+        request path over a query's rows; ``medium`` for a loop over one row's relation (a book's
+        authors: usually a handful) or off request paths."""
+        if asked == "serializer":
+            return "high"
+        frame = self.ctx.reporting_frame()
+        if frame is None or frame.iter_node is None:
+            return "medium"
+        t = self.ctx.type_of(_unwrapped(frame.iter_node))
+        if t is None or t[0] not in (TK.QS, TK.SAQUERY, TK.SASELECT, TK.SARESULT):
+            return "medium"
+        return super().confidence_of(node, asked)
+
     def _fix(self, src: RowSource, want: Want):
         if src.query is None or (src.kind == "loop" and self._requeried(src, want)):
             return None
@@ -294,7 +308,8 @@ class LazyRelationInLoop(Rule):
         fix = None
         if site.source.query is not None:
             fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
-        self.report(site.node, msg, related=site.related, fix=fix)
+        # a serializer over a view's queryset is a list endpoint: per-row by construction
+        self.report(site.node, msg, related=site.related, fix=fix, confidence="serializer")
 
 
 def _advice(orm: str, want: Want, ctx) -> str:
@@ -312,3 +327,11 @@ def _text(node: ast.AST) -> str:
     from ...core.messages import brief
 
     return brief(node)
+
+
+def _unwrapped(node: ast.AST) -> ast.AST:
+    """``list(qs)``, ``enumerate(qs)``, ``sorted(qs)`` iterate ``qs``."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+            and node.func.id in ("list", "enumerate", "reversed", "sorted", "tuple", "iter"):
+        node = node.args[0]
+    return node
