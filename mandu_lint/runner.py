@@ -101,6 +101,27 @@ def _read_error(path: str) -> str:
     return "cannot read"
 
 
+def _owners(rules: list) -> list:
+    """Rules that own nodes a selected fallback rule would otherwise report (MDB301 yields to
+    MDB303 on a write in a loop) but that are deselected - ignored, or dropped for this file by
+    ``per-file-ignores``. They run anyway and their findings are dropped: ownership is decided
+    before select/ignore, so ignoring MDB303 never resurfaces its finding as MDB301 (as
+    ``# noqa: MDB303`` never did). An opt-in owner that is not enabled owns nothing."""
+    from .rules import by_code
+
+    running = {r.code for r in rules}
+    table = by_code()
+    out = []
+    for rule in rules:
+        for code in getattr(rule, "yields_to", ()):
+            owner = table.get(code)
+            if owner is not None and code not in running and owner.default \
+                    and not getattr(owner, "project_level", False):
+                running.add(code)
+                out.append(owner)
+    return out
+
+
 def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
                tree=None) -> Tuple[List[Finding], List[Notice]]:
     """Findings of one file; ``noqa=False`` leaves ``# noqa`` to the caller (flake8 applies it);
@@ -138,11 +159,17 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     if facts.error == "too deeply nested":
         return fingerprint([not_checked(path, "too deeply nested to analyse")], rel), []
     ctx = FileContext(path, rel, source, tree, project, facts)
-    findings, notices = run_rules(ctx, rules)
+    owners = _owners(rules)
+    findings, notices = run_rules(ctx, rules + owners)
+    if owners:  # they ran only to claim their nodes from the fallback rules
+        hidden = {r.code for r in owners}
+        owned, findings = findings, [f for f in findings if f.code not in hidden]
+    else:
+        owned = findings
     if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
-        ran = {r.code for r in rules} | ALWAYS_ON
+        ran = {r.code for r in rules + owners} | ALWAYS_ON
         findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
-                     for line, col, text, msg in noqa_problems(source, findings, ran, known_codes())]
+                     for line, col, text, msg in noqa_problems(source, owned, ran, known_codes())]
     if noqa:
         kept = [f for f in findings if f.code in ALWAYS_ON]
         findings = apply_noqa([f for f in findings if f.code not in ALWAYS_ON], source) + kept
