@@ -233,6 +233,21 @@ class Settings:
         path = str(self.config_path) if self.config_path else CONFIG_NAME
         return ConfigProblem(path, line, _dotted(section, key), message)
 
+    @property
+    def non_app_globs(self) -> List[str]:
+        """``non-app`` (the defaults unless set) plus ``extend-non-app``."""
+        return list(self.values[("", "non-app")] or []) + list(self.values.get(("", "extend-non-app")) or [])
+
+    def non_app_warning(self) -> str:
+        """One warning when ``non-app`` is set and drops default globs ("" otherwise)."""
+        if ("", "non-app") not in self.lines or self.values[("", "non-app")] is None:
+            return ""
+        dropped = [g for g in DEFAULT_NON_APP if g not in self.values[("", "non-app")]]
+        if not dropped:
+            return ""
+        return (f"non-app replaces the default non-app globs; these are dropped, so their files get the "
+                f"application rules: {', '.join(dropped)} (to add to the defaults instead, use extend-non-app)")
+
     src = property(lambda self: self.values[("", "src")])
     exclude = property(lambda self: self.values[("", "exclude")])
     non_app = property(lambda self: self.values[("", "non-app")])

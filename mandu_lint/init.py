@@ -295,12 +295,11 @@ def _core(found: Detected) -> List[str]:
                + _commented(_entry("src", auto)))
     exclude = f"# {_doc('', 'exclude')}\nexclude: []"
     defaults = list(DEFAULT_NON_APP)
+    non_app = f"# {_doc('', 'non-app')}\n# The defaults:\n" + _commented(_entry("non-app", defaults))
     if found.extra_non_app:
         extra = ", ".join(found.extra_non_app)
-        non_app = (f"# {_doc('', 'non-app')}\n# The defaults, plus test/fixture folders found: {extra}\n"
-                   + _entry("non-app", defaults + found.extra_non_app))
-    else:
-        non_app = f"# {_doc('', 'non-app')}\n" + _commented(_entry("non-app", defaults))
+        non_app += (f"\n# {_doc('', 'extend-non-app')}\n# Test/fixture folders found that the defaults miss: "
+                    f"{extra}\n" + _entry("extend-non-app", found.extra_non_app))
     return [src, exclude, non_app]
 
 
@@ -313,7 +312,7 @@ def _aligned(rows: List[Tuple[str, object, str]], indent: str = "") -> List[str]
 
 def _top_level_examples() -> str:
     rows = [(key, EXAMPLES.get(key, opt.default), opt.doc) for (section, key), opt in options.registry().items()
-            if not section and key not in ("src", "exclude", "non-app")]
+            if not section and key not in ("src", "exclude", "non-app", "extend-non-app")]
     return "\n".join(["# Rule selection and reporting (uncomment to change the defaults):"] + _aligned(rows))
 
 
@@ -391,7 +390,8 @@ def _diff(old: str, new: str, shown: str) -> List[str]:
 
 def _summary(target: Path, found: Detected, proposed: List[str]) -> str:
     src = "src: " + ("auto-detected" if not found.extra_roots else "+" + ", ".join(found.extra_roots))
-    non_app = "non-app: " + ("defaults" if not found.extra_non_app else "+" + ", ".join(found.extra_non_app))
+    non_app = "non-app: " + ("defaults" if not found.extra_non_app else "+" + ", ".join(found.extra_non_app)
+                             + " (extend-non-app)")
     parts = [f"ORMs: {orm_summary(found)}"]
     if found.drivers:
         parts.append("drivers: " + ", ".join(sorted(found.drivers)))

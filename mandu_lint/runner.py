@@ -319,22 +319,49 @@ def validate_model_names(project: Project) -> None:
 
 
 def targets(project: Project, paths: Sequence[Path]) -> List[str]:
+    """The files to check (relative to the project root) for the paths named. A file named
+    explicitly is checked even when VCS-ignored or in a hidden folder - only ``exclude`` and a
+    nested project's folder keep it out; a folder named through a symlink is followed."""
     if project.only is not None:  # a file checked alone
         return list(project.only)
     out = []
-    known = set(project.relfiles)
     for p in paths:
+        rel = os.path.relpath(p, project.root).replace(os.sep, "/")
         if p.is_dir():
-            rel_dir = os.path.relpath(p, project.root).replace(os.sep, "/")
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            out.extend(r for r in project.relfiles if r.startswith(prefix))
-        elif project.files.contains(p) and p.suffix in (".py", ".pyi"):
-            rel = os.path.relpath(p, project.root).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
+            found = [r for r in project.relfiles if r.startswith(prefix)]
+            if not found and os.path.islink(str(p).rstrip(os.sep)):
+                found = _symlinked(project, p)
+            out.extend(found)
+        elif p.suffix in (".py", ".pyi") and project.files.named(p):
             out.append(rel)
-            if rel not in known:
-                project.relfiles.append(rel)
-                project.modules.update({rel: ("", False)})
+            project.add_file(rel)
     return sorted(set(out))
+
+
+def _symlinked(project: Project, folder: Path) -> List[str]:
+    """Files of a folder named through a symlink: the project's files under its target when
+    that lies in the project, else the folder's own walk (taken into the project)."""
+    real = os.path.realpath(folder)
+    try:
+        rel_real = os.path.relpath(real, os.path.realpath(project.root)).replace(os.sep, "/")
+    except ValueError:
+        rel_real = ".."
+    if not rel_real.startswith(".."):
+        prefix = "" if rel_real == "." else rel_real + "/"
+        found = [r for r in project.relfiles if r.startswith(prefix)]
+        if found:
+            return found
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not project.files._skip_dir_name(dirpath, d))
+        for name in sorted(filenames):
+            if name.endswith((".py", ".pyi")):
+                rel = os.path.relpath(os.path.join(dirpath, name), project.root).replace(os.sep, "/")
+                if not project.files.exclude.match(rel):
+                    project.add_file(rel)
+                    out.append(rel)
+    return out
 
 
 def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional[dict] = None) -> RunResult:
@@ -368,6 +395,11 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             notices += said + problems
         if project.cache is not None and project.cache.warning:
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
+        warning = project.settings.non_app_warning()
+        if warning:
+            notices.append(Notice(str(project.settings.config_path or root), warning))
+        findings += [not_checked(os.path.join(str(root), folder), f"folder not read: {why}")
+                     for folder, why in project.files.walk_errors]
         if progress:
             progress.close()
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),

@@ -32,6 +32,7 @@ class ProjectFiles:
         self.nested_projects = nested_projects
         self._ignored: Optional[GlobSet] = None  # .gitignore patterns, gathered by the walk
         self._files: Optional[List[str]] = None
+        self.walk_errors: List[Tuple[str, str]] = []  # (folder, reason): folders that could not be listed
 
     @staticmethod
     def _skip_dir_name(parent: str, name: str) -> bool:
@@ -57,7 +58,11 @@ class ProjectFiles:
         ignored = GlobSet(patterns)
         out = []
         root = str(self.root)
-        for dirpath, dirnames, filenames in os.walk(root):
+        def failed(exc: OSError) -> None:
+            where = _posix(os.path.relpath(exc.filename or root, root))
+            self.walk_errors.append((where, f"cannot list: {exc.strerror or exc}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
             rel_dir = _posix(os.path.relpath(dirpath, root))
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             if rel_dir and ".gitignore" in filenames:
@@ -90,6 +95,23 @@ class ProjectFiles:
                 return False
             parent = os.path.join(parent, part)
         return not self.excluded(rel)
+
+
+    def named(self, path: Path) -> bool:
+        """May a file named explicitly be checked? Inside the project, not in a nested project's
+        folder and not ``exclude``d; VCS-ignored files and hidden folders do not matter here."""
+        try:
+            rel = _posix(os.path.relpath(path, self.root))
+        except ValueError:
+            return False
+        if rel.startswith("../"):
+            return False
+        parent = str(self.root)
+        for part in rel.split("/")[:-1]:
+            parent = os.path.join(parent, part)
+            if self._nested(parent):
+                return False
+        return not self.exclude.match(rel)
 
 
 def nested_configs(directory: Path) -> List[Path]:
