@@ -74,6 +74,8 @@ declare("", "extend-select", "code-list", [], "Rules added to `select`; names op
 declare("", "ignore", "code-list", [], "Rules not to report (codes or prefixes).")
 declare("", "per-file-ignores", "glob-codes", {}, "{glob: [codes]} ignored in matching files.")
 declare("", "baseline", "path", None, "A baseline file; only findings not in it are reported.")
+declare("", "require-noqa-reason", "bool", False,
+        "Every `# noqa: MDB...` must give a reason (`# noqa: MDB401 -- why`); one without is MDB003.")
 
 # --- reserved sections: their shape is fixed now so that every rule family agrees ----------
 declare("tenant", "models", "model-list", [], "Tenant root model(s), e.g. [Organization].")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import Settings, Where, load_settings, locate
+from .config import Settings, Where, load_settings, locate, with_values
 from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, all_metas, known_codes,
                           not_checked)
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
@@ -46,6 +46,9 @@ class CheckOptions:
     baseline: Optional[Path] = None
     use_baseline: bool = True  # False when writing a baseline: report everything
     progress: bool = False
+    extend_exclude: List[str] = field(default_factory=list)  # --extend-exclude
+    per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)  # --per-file-ignores
+    stdin: Optional[Tuple[str, bytes]] = None  # --stdin-filename: (path, the source on stdin)
 
 
 @dataclass
@@ -85,7 +88,8 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     extend = list(settings.extend_select or []) + list(opts.extend_select)
     ignore = list(settings.ignore or []) + list(opts.ignore)
     rules = select_rules(select, extend, ignore)
-    per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
+    per_file = [(GlobSet([g]), tuple(codes)) for g, codes in list((settings.per_file_ignores or {}).items())
+                + list((opts.per_file_ignores or {}).items())]
     noqa_check = is_enabled(NOQA_CODE, True, select, extend, ignore)
     codes = tuple(r.code for r in rules) + ((NOQA_CODE,) if noqa_check else ())
     return Selection(rules, codes, select, extend, ignore, per_file, noqa_check)
@@ -169,7 +173,9 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
         ran = {r.code for r in rules + owners} | ALWAYS_ON
         findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
-                     for line, col, text, msg in noqa_problems(source, owned, ran, known_codes())]
+                     for line, col, text, msg in noqa_problems(
+                         source, owned, ran, known_codes(),
+                         require_reason=bool(project.settings.values.get(("", "require-noqa-reason"))))]
     if noqa:
         kept = [f for f in findings if f.code in ALWAYS_ON]
         findings = apply_noqa([f for f in findings if f.code not in ALWAYS_ON], source) + kept
@@ -258,13 +264,13 @@ def _cached(project: Project, rel: str, sel: Selection):
 
 
 # -- a whole run -------------------------------------------------------------------------------
-def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Where, List[Path]]:
+def group_paths(paths: Sequence[str], config: Optional[Path], stdin: Sequence[str] = ()) -> Dict[Where, List[Path]]:
     """The paths of a run by project (see :func:`mandu_lint.config.locate`). Without
     ``config``, a folder holding its own config below a checked folder is a project of its own."""
     groups: Dict[Where, List[Path]] = {}
     for raw in paths or ["."]:
         p = Path(os.path.abspath(raw))
-        if not p.exists():
+        if not p.exists() and raw not in stdin:
             raise UsageError(f"{raw}: no such file or directory")
         key = locate(p, config)
         if config is None and p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
@@ -279,6 +285,8 @@ def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, ho
     """``how`` (config.HOW) and ``paths`` come from :func:`group_paths`: a file checked alone
     is a project of just that file, a forced config takes in nested configs' folders."""
     settings = load_settings(config_path, root)  # raises ConfigError
+    if opts.extend_exclude:
+        settings = with_values(settings, {("", "exclude"): list(settings.exclude or []) + list(opts.extend_exclude)})
     alone = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths] if how.endswith("alone") else None
     project = Project(root, settings, use_cache=opts.use_cache and alone is None, jobs=opts.jobs or cpu_count(),
                       forced=how.startswith("forced"), only=alone)
@@ -373,7 +381,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     projects = []
     enabled = {}
     noqa: List[str] = []
-    groups = group_paths(paths, opts.config)
+    if opts.stdin is not None:
+        paths = [opts.stdin[0]]
+    groups = group_paths(paths, opts.config, [opts.stdin[0]] if opts.stdin else [])
     for where, items in sorted(groups.items(), key=lambda kv: str(kv[0].root)):
         root = where.root
         project = load_project(where.root, where.config, opts, where.how, items)
@@ -385,6 +395,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         rels = targets(project, items)
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
             continue  # a folder whose files all belong to nested projects
+        if opts.stdin is not None:  # the buffer, not the disk (which may hold nothing yet)
+            for rel in rels:
+                project.unit_for(rel).set_override(rel, opts.stdin[1])
         project.checked = rels
         progress = _progress(len(rels)) if opts.progress else None
         findings, notices = [], []
@@ -395,9 +408,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             notices += said + problems
         if project.cache is not None and project.cache.warning:
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
-        warning = project.settings.non_app_warning()
-        if warning:
-            notices.append(Notice(str(project.settings.config_path or root), warning))
+        for warning in [project.settings.non_app_warning()] + list(project.settings.warnings):
+            if warning:
+                notices.append(Notice(str(project.settings.config_path or root), warning))
         findings += [not_checked(os.path.join(str(root), folder), f"folder not read: {why}")
                      for folder, why in project.files.walk_errors]
         if progress:

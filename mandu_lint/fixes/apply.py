@@ -240,7 +240,7 @@ def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "u
     from ..runner import group_paths, load_project, selection
 
     path = os.path.abspath(path)
-    (key, items), = group_paths([path], opts.config).items()
+    (key, items), = group_paths([path], opts.config, [] if os.path.exists(path) else [path]).items()
     projects = {} if projects is None else projects
     if key not in projects:
         project = load_project(key.root, key.config, opts, key.how, items)
@@ -343,12 +343,14 @@ def summary(result, outcomes: List[_Outcome], unsafe: bool, diff: bool) -> str:
     return text + (f" ({more} fixable with --unsafe-fixes)" if more else "")
 
 
-def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None) -> int:
+def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None, show_fixes: bool = False,
+              quiet: bool = False, exit_non_zero_on_fix: bool = False) -> int:
     """``mandu-lint fix``: 0 nothing left, 1 findings remain (or, with ``diff``, there is a
-    diff), 2 an error notice in the run or a file that could not be written. With ``diff``
-    the summary goes to stderr so that stdout is a patch."""
+    diff; or, with ``exit_non_zero_on_fix``, something was fixed), 2 an error notice in the run
+    or a file that could not be written. With ``diff`` the summary goes to stderr so that
+    stdout is a patch. ``show_fixes`` lists the fixes applied; ``quiet`` prints errors only."""
     from ..reporters.text import format_notice
-    from ..runner import check_paths
+    from ..runner import check_paths, run_failed
 
     out = sys.stdout if out is None else out
     projects: dict = {}
@@ -357,13 +359,48 @@ def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None)
     changed, write_errors = _emit(outcomes, diff, out)
     errors += write_errors
     for n in result.notices:
-        print(format_notice(n, result.cwd), file=sys.stderr)
+        if n.error or not quiet:
+            print(format_notice(n, result.cwd), file=sys.stderr)
     for e in errors:
         print(f"mandu-lint: {e}", file=sys.stderr)
-    remain = len(result.findings) - sum(len(o.applied) for o in outcomes)
-    print(summary(result, outcomes, unsafe, diff), file=sys.stderr if diff else out)
-    from ..runner import run_failed
-
+    applied = sum(len(o.applied) for o in outcomes)
+    remain = len(result.findings) - applied
+    stream = sys.stderr if diff else out
+    if show_fixes and not quiet:
+        for line in fixed_lines(outcomes, diff):
+            print(line, file=stream)
+    if not quiet:
+        print(summary(result, outcomes, unsafe, diff), file=stream)
     if run_failed(result) or errors:
         return 2
+    if exit_non_zero_on_fix and applied:
+        return 1
     return 1 if (diff and changed) or remain > 0 else 0
+
+
+def fixed_lines(outcomes: List[_Outcome], diff: bool) -> List[str]:
+    """``--show-fixes``: one line per fix applied (or that would be, with ``diff``)."""
+    lines = []
+    for o in outcomes:
+        for f in sorted(o.applied, key=lambda f: f.sort_key):
+            lines.append(f"{'would fix' if diff else 'fixed'} {_rel(o.path)}:{f.span.line}:{f.span.col + 1}: "
+                         f"{f.code} {f.fix.description}")
+    return lines
+
+
+def fix_stdin(opts, *, unsafe: bool, out=None) -> int:
+    """``--fix --stdin-filename PATH``: the source on stdin, fixed, on stdout (editors replace
+    the buffer with it); 1 when findings remain, 0 when none do."""
+    from ..engine import decode
+    from ..runner import check_paths
+
+    out = sys.stdout if out is None else out
+    path, data = opts.stdin
+    source = decode(data)
+    encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    projects: dict = {}
+    new = fix_source(path, source, opts, unsafe=unsafe, encoding=encoding, projects=projects)
+    out.write(new)
+    opts.stdin = (path, new.encode(encoding))
+    left = check_paths([path], opts).findings
+    return 1 if left else 0

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..config import CONFIG_NAME
+from ..config import CONFIG_NAME, PYPROJECT, config_in
 from ..globs import GlobSet, load_gitignore, rebase_patterns
 
 NEVER_READ = frozenset({"node_modules", "build", "dist", "__pycache__", "site-packages", ".mandu_cache",
@@ -41,7 +41,7 @@ class ProjectFiles:
         return os.path.exists(os.path.join(parent, name, "pyvenv.cfg"))
 
     def _nested(self, folder: str) -> bool:
-        return self.nested_projects and os.path.exists(os.path.join(folder, CONFIG_NAME))
+        return self.nested_projects and config_in(folder) is not None
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
         if self._ignored is None:
@@ -119,7 +119,8 @@ def nested_configs(directory: Path) -> List[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if not ProjectFiles._skip_dir_name(dirpath, d))
-        if CONFIG_NAME in filenames and Path(dirpath) != Path(directory):
+        if (CONFIG_NAME in filenames or PYPROJECT in filenames) and Path(dirpath) != Path(directory) \
+                and config_in(dirpath) is not None:
             out.append(Path(dirpath))
     return out
 
