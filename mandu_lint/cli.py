@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write a starter mandu.yaml for this project")
     init.add_argument("path", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite an existing mandu.yaml")
+    init.add_argument("--diff", action="store_true", help="show the proposed config as a diff and how many "
+                      "findings each proposed section would produce; write nothing")
     base = sub.add_parser("baseline", help="record today's findings in a baseline file")
     base.add_argument("file", nargs="?", type=Path, help="default: the config's `baseline` path")
     base.add_argument("--paths", nargs="*", default=["."], help="what to check (default: .)")
@@ -354,7 +356,7 @@ def cmd_explain(args) -> int:
 def cmd_init(args) -> int:
     from .init import run_init
 
-    return run_init(Path(args.path), force=args.force, out=sys.stdout)
+    return run_init(Path(args.path), force=args.force, out=sys.stdout, diff=args.diff)
 
 
 def cmd_baseline(args) -> int:
