@@ -170,7 +170,7 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
         owned, findings = findings, [f for f in findings if f.code not in hidden]
     else:
         owned = findings
-    if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
+    if sel.noqa_check and "noqa" in source.lower() and not sel.dropped(rel, NOQA_CODE):
         ran = {r.code for r in rules + owners} | ALWAYS_ON
         findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
                      for line, col, text, msg in noqa_problems(

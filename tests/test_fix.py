@@ -219,7 +219,8 @@ def test_crlf_newlines_are_kept(proj):
     app.write_bytes(b"import os\r\n\r\ndef f(a):\r\n    return legacy_call(a)  # c\r\n")
     run_fix()
     data = app.read_bytes()
-    assert data == b"import os\r\n\r\nfrom mylib import modern_call\r\n\r\ndef f(a):\r\n    return modern_call(a)  # c\r\n"
+    assert data == (b"import os\r\n\r\nfrom mylib import modern_call\r\n\r\n"
+                    b"def f(a):\r\n    return modern_call(a)  # c\r\n")
 
 
 def test_statement_fix_keeps_crlf_and_comment(proj):

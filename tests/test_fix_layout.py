@@ -16,7 +16,7 @@ import pytest
 from mandu_lint import config
 from mandu_lint.fixes.apply import fix_paths
 from mandu_lint.fixes.layout import line_length, place_imports, rewrap
-from mandu_lint.model import Edit, Fix, FixSafety
+from mandu_lint.model import FixSafety
 from mandu_lint.rules import register, unregister
 from mandu_lint.runner import CheckOptions
 from tests.fixrule import CODES, _CallRule, registered

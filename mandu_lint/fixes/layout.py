@@ -222,13 +222,16 @@ def _split(line: str, limit: int, indent_unit: str) -> Optional[List[str]]:
     return best[1] if best is not None else None
 
 
+_LAYOUT_TOKENS = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE,
+                  tokenize.ENDMARKER)
+
+
 def _single_line_statements(source: str) -> set:
     """Line numbers of logical lines that are one physical line (safe to split as text)."""
     out, start = set(), None
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if start is None and tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT,
-                                                   tokenize.DEDENT, tokenize.NEWLINE, tokenize.ENDMARKER):
+            if start is None and tok.type not in _LAYOUT_TOKENS:
                 start = tok.start[0]
             if tok.type == tokenize.NEWLINE:
                 if start is not None and tok.start[0] == start:

@@ -58,6 +58,7 @@ class ProjectFiles:
         ignored = GlobSet(patterns)
         out = []
         root = str(self.root)
+
         def failed(exc: OSError) -> None:
             where = _posix(os.path.relpath(exc.filename or root, root))
             self.walk_errors.append((where, f"cannot list: {exc.strerror or exc}"))
