@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from . import __version__
+from .reporters import FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE
@@ -25,6 +26,39 @@ def _codes(value: str) -> List[str]:
 
 
 MAX_JOBS = 512
+
+
+def _globs(value: str) -> List[str]:
+    from .globs import pattern_error
+
+    out = [g.strip() for g in value.split(",") if g.strip()]
+    for g in out:
+        error = pattern_error(g)
+        if error:
+            raise argparse.ArgumentTypeError(f"invalid glob {g!r}: {error}")
+    return out
+
+
+def per_file_ignores(values: Sequence[str]) -> dict:
+    """flake8's ``--per-file-ignores`` syntax: whitespace-separated ``glob:CODES`` entries,
+    codes separated by commas (a code list may continue after a comma and a space)."""
+    import re
+
+    from .globs import pattern_error
+    from .runner import UsageError
+
+    out: dict = {}
+    text = " ".join(values)
+    for m in re.finditer(r"(\S+?):\s*([A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)", text):
+        glob, codes = m.group(1), _codes(m.group(2))
+        error = pattern_error(glob)
+        if error:
+            raise UsageError(f"--per-file-ignores: invalid glob {glob!r}: {error}")
+        out.setdefault(glob, []).extend(codes)
+    leftover = re.sub(r"(\S+?):\s*([A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)", "", text).strip()
+    if leftover:
+        raise UsageError(f"--per-file-ignores: expected GLOB:CODES entries, cannot read {leftover!r}")
+    return out
 
 
 def _jobs(value: str) -> int:
@@ -54,6 +88,11 @@ def validate_selectors(args) -> None:
             why = selector_problem(entry, ignore=flag == "ignore", known=known)
             if why:
                 problems.append(f"--{flag.replace('_', '-')} {entry}: {why}")
+    for glob, codes in per_file_ignores(getattr(args, "per_file_ignores", None) or []).items():
+        for entry in codes:
+            why = selector_problem(entry, ignore=True, known=known)
+            if why:
+                problems.append(f"--per-file-ignores {glob}:{entry}: {why}")
     if problems:
         raise UsageError("\n".join(problems))
 
@@ -67,6 +106,11 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confidence", choices=["high", "medium"], default=None,
                    help="lowest confidence reported (and fixed): high (default, or the config's `confidence`, or "
                         "$MANDU_LINT_CONFIDENCE) or medium")
+    p.add_argument("--extend-exclude", type=_globs, action="extend", default=[], metavar="GLOBS",
+                   help="globs never read, added to the config's exclude (comma-separated, repeatable)")
+    p.add_argument("--per-file-ignores", action="append", default=[], metavar="GLOB:CODES",
+                   help="codes ignored in matching files, flake8's syntax: 'scripts/*.py:MDB3,MDB4 "
+                        "tests/**:MDB1' (repeatable; added to the config's)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write .mandu_cache/")
     p.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
                    help=f"worker processes, 1 to {MAX_JOBS} (default: auto, the core count)")
@@ -79,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = sub.add_parser("check", help="report findings (alias: db:check)")
     check.add_argument("paths", nargs="*", default=["."])
-    check.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    check.add_argument("--output-format", "--format", dest="format", choices=FORMATS, default="text",
+                       help="text (default), json, sarif, github (workflow annotations), gitlab (code quality), "
+                            "junit, pylint")
     check.add_argument("-o", "--output", type=Path, help="write the report to this file")
     check.add_argument("--baseline", type=Path, help="report only findings not in this baseline")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
@@ -88,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes (same as `fix`)")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix: also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="with --fix: print a diff, write nothing")
+    check.add_argument("--exit-non-zero-on-fix", action="store_true",
+                       help="with --fix: exit 1 when a fix was applied, even if nothing remains")
+    check.add_argument("--show-fixes", action="store_true",
+                       help="print each finding's fix under it (with --fix: list the fixes applied)")
+    check.add_argument("-q", "--quiet", action="store_true", help="print the findings and errors, nothing else")
+    check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                       help="colour the text report (auto: on a terminal, unless NO_COLOR is set or "
+                            "FORCE_COLOR forces it)")
+    check.add_argument("--stdin-filename", metavar="PATH",
+                       help="check the source on stdin as this file (with --fix: print the fixed source)")
     check.add_argument("--show-settings", action="store_true",
                        help="print each project's root (and why), config and settings; check nothing")
     check.add_argument("--show-files", action="store_true", help="print the files that would be checked; "
@@ -97,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("paths", nargs="*", default=["."])
     fix.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes labelled unsafe")
     fix.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    fix.add_argument("--exit-non-zero-on-fix", action="store_true",
+                     help="exit 1 when a fix was applied, even if nothing remains")
+    fix.add_argument("--show-fixes", action="store_true", help="list the fixes applied")
+    fix.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    fix.add_argument("--stdin-filename", metavar="PATH", help="fix the source on stdin as this file and print it")
     _add_selection(fix)
     rules = sub.add_parser("rules", help="list rules and whether they are on by default")
     rules.add_argument("--format", choices=["text", "json"], default="text")
@@ -105,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write a starter mandu.yaml for this project")
     init.add_argument("path", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite an existing mandu.yaml")
+    init.add_argument("--diff", action="store_true", help="show the proposed config as a diff and how many "
+                      "findings each proposed section would produce; write nothing")
     base = sub.add_parser("baseline", help="record today's findings in a baseline file")
     base.add_argument("file", nargs="?", type=Path, help="default: the config's `baseline` path")
     base.add_argument("--paths", nargs="*", default=["."], help="what to check (default: .)")
@@ -120,8 +183,26 @@ def _options(args):
     return CheckOptions(select=args.select, extend_select=args.extend_select, ignore=args.ignore,
                         config=args.config, use_cache=not args.no_cache, jobs=args.jobs,
                         baseline=getattr(args, "baseline", None) if isinstance(getattr(args, "baseline", None), Path)
-                        else None, progress=_progress if sys.stderr.isatty() else None,
-                        confidence=getattr(args, "confidence", None))
+                        else None,
+                        progress=_progress if sys.stderr.isatty() and not getattr(args, "quiet", False) else None,
+                        confidence=getattr(args, "confidence", None),
+                        extend_exclude=list(args.extend_exclude),
+                        per_file_ignores=per_file_ignores(args.per_file_ignores))
+
+
+def use_color(choice: str, stream) -> bool:
+    """``--color``: always/never win; auto colours a terminal unless NO_COLOR is set, and
+    FORCE_COLOR colours anything (both as https://no-color.org and https://force-color.org say)."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") not in (None, "", "0"):
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def cmd_check(args) -> int:
@@ -140,12 +221,27 @@ def cmd_check(args) -> int:
         return EXIT_CLEAN
     if args.fix:
         return cmd_fix(args)
+    opts = _options(args)
+    _read_stdin(args, opts)
     try:
-        result = check_paths(args.paths, _options(args))
+        result = check_paths(args.paths, opts)
     except ConfigError as exc:  # MDB001 in the report too (code scanning shows it), then exit 2
         _report(args, config_error_result(exc))
         raise
     return _report(args, result)
+
+
+def _read_stdin(args, opts) -> None:
+    """``--stdin-filename PATH``: the source comes from stdin (an editor's unsaved buffer)."""
+    from .runner import UsageError
+
+    name = getattr(args, "stdin_filename", None)
+    if not name:
+        return
+    if args.paths not in ([], ["."]):
+        raise UsageError("--stdin-filename checks stdin; do not name other paths")
+    opts.stdin = (name, sys.stdin.buffer.read())
+    args.paths = [name]
 
 
 def _check_flags(args) -> None:
@@ -155,7 +251,11 @@ def _check_flags(args) -> None:
     if args.fix:
         if args.sarif_fixes:
             raise UsageError("--sarif-fixes describes fixes in a SARIF report; --fix applies them (use one)")
+        if args.format != "text":
+            raise UsageError(f"--fix reports in text; --output-format {args.format} needs a check without --fix")
         return
+    if args.exit_non_zero_on_fix:
+        raise UsageError("check: --exit-non-zero-on-fix needs --fix")
     if args.diff:
         raise UsageError("check: --diff shows the fixes' diff and needs --fix (or use `mandu-lint fix --diff`)")
     if args.unsafe_fixes:
@@ -187,8 +287,9 @@ def _report(args, result) -> int:
     from .runner import run_failed
 
     fmt = args.format
-    color = fmt == "text" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False))
+    color = fmt == "text" and args.output is None and use_color(args.color, sys.stdout)
+    text = render(result, fmt, color=color, sarif_fixes=getattr(args, "sarif_fixes", False),
+                  show_fixes=args.show_fixes)
     if args.output is not None:
         from .runner import UsageError
 
@@ -201,11 +302,14 @@ def _report(args, result) -> int:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     from .reporters.text import notice_lines
 
-    for line in notice_lines(result):  # a crashed rule, a file needing a newer Python…
-        print(line, file=sys.stderr)
+    quiet = args.quiet
+    for line, notice in zip(notice_lines(result), sorted(result.notices, key=lambda n: (n.path, n.rule, n.message))):
+        if notice.error or not quiet:  # a crashed rule, a cache that cannot be written…
+            print(line, file=sys.stderr)
     stream = sys.stdout if fmt == "text" and args.output is None else sys.stderr
-    for line in summary_lines(result, args.statistics, notices=False):
-        print(line, file=stream)
+    if not quiet:
+        for line in summary_lines(result, args.statistics, notices=False):
+            print(line, file=stream)
     if run_failed(result):
         return EXIT_ERROR
     if result.findings and not args.exit_zero:
@@ -214,9 +318,14 @@ def _report(args, result) -> int:
 
 
 def cmd_fix(args) -> int:
-    from .fixes.apply import fix_paths
+    from .fixes.apply import fix_paths, fix_stdin
 
-    return fix_paths(args.paths, _options(args), unsafe=args.unsafe_fixes, diff=args.diff, out=sys.stdout)
+    opts = _options(args)
+    if getattr(args, "stdin_filename", None):
+        _read_stdin(args, opts)
+        return fix_stdin(opts, unsafe=args.unsafe_fixes, out=sys.stdout)
+    return fix_paths(args.paths, opts, unsafe=args.unsafe_fixes, diff=args.diff, out=sys.stdout,
+                     show_fixes=args.show_fixes, quiet=args.quiet, exit_non_zero_on_fix=args.exit_non_zero_on_fix)
 
 
 def cmd_rules(args) -> int:
@@ -252,7 +361,7 @@ def cmd_explain(args) -> int:
 def cmd_init(args) -> int:
     from .init import run_init
 
-    return run_init(Path(args.path), force=args.force, out=sys.stdout)
+    return run_init(Path(args.path), force=args.force, out=sys.stdout, diff=args.diff)
 
 
 def cmd_baseline(args) -> int:

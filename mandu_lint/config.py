@@ -29,6 +29,8 @@ from . import rules as _catalogue  # noqa: F401 - imports every family, which de
 from .globs import GlobSet, pattern_error
 
 CONFIG_NAME = "mandu.yaml"
+PYPROJECT = "pyproject.toml"  # counts as a config only when it has a [tool.mandu-lint] table
+TOML_TABLE = "tool.mandu-lint"
 VCS_MARKERS = (".git", ".hg")
 
 # Read for the index, kept out of application rules.  A slash-free pattern matches at any
@@ -65,10 +67,51 @@ def _vcs_dir(directory: str) -> Optional[str]:
     return None if parent == directory else _vcs_dir(parent)
 
 
+_TABLE_HEADER = re.compile(r"""^\s*\[\s*tool\s*\.\s*(?:mandu-lint|"mandu-lint"|'mandu-lint')\s*[\].]""", re.M)
+
+
+def _load_toml(text: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def has_toml_table(path: str) -> bool:
+    """Does this ``pyproject.toml`` hold a ``[tool.mandu-lint]`` table? A file that does not
+    parse counts when a header names the table (the syntax error is then reported)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    if "mandu-lint" not in text:
+        return False
+    try:
+        data = _load_toml(text)
+    except Exception:
+        return bool(_TABLE_HEADER.search(text))
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "mandu-lint" in tool
+
+
+@functools.lru_cache(maxsize=None)
+def config_in(directory: str) -> Optional[Path]:
+    """The config file of a folder: ``mandu.yaml``, else a ``pyproject.toml`` with a
+    ``[tool.mandu-lint]`` table (when both exist, mandu.yaml wins; loading it warns)."""
+    if os.path.isfile(os.path.join(directory, CONFIG_NAME)):
+        return Path(directory) / CONFIG_NAME
+    pyproject = os.path.join(directory, PYPROJECT)
+    if os.path.isfile(pyproject) and has_toml_table(pyproject):
+        return Path(pyproject)
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _config_dir(directory: str) -> Optional[str]:
-    """Nearest folder holding ``mandu.yaml``; the walk stops at the VCS root (inclusive)."""
-    if os.path.isfile(os.path.join(directory, CONFIG_NAME)):
+    """Nearest folder holding a config file; the walk stops at the VCS root (inclusive)."""
+    if config_in(directory) is not None:
         return directory
     parent = os.path.dirname(directory)
     if _is_vcs_root(directory) or parent == directory:
@@ -94,7 +137,7 @@ def find_project(path: Path) -> Tuple[Path, Optional[Path]]:
     start = _start_dir(path)
     found = _config_dir(start)
     if found:
-        return Path(found), Path(found) / CONFIG_NAME
+        return Path(found), config_in(found)
     vcs = _vcs_dir(start)
     if vcs:
         return Path(vcs), None
@@ -143,7 +186,7 @@ def locate(path: Path, config: Optional[Path] = None) -> Where:
     if config is None:
         found = _config_dir(start)
         if found:
-            return Where(Path(found), Path(found) / CONFIG_NAME, "config")
+            return Where(Path(found), config_in(found), "config")
     forced = "forced-" if config is not None else ""
     config = Path(os.path.abspath(config)) if config is not None else None
     vcs = _vcs_dir(start)
@@ -159,6 +202,7 @@ def clear_caches() -> None:
     """Forget the filesystem look-ups (tests; long-lived processes after files change)."""
     _vcs_dir.cache_clear()
     _config_dir.cache_clear()
+    config_in.cache_clear()
 
 
 # --- problems ------------------------------------------------------------------------------
@@ -206,6 +250,7 @@ class Settings:
     _globsets: Dict[Tuple[str, str], GlobSet] = field(
         default_factory=dict, repr=False, compare=False
     )
+    warnings: List[str] = field(default_factory=list)  # shown once per run (mandu.yaml beside a table)
 
     def get(self, key: str, section: str = "") -> Any:
         """The value of a registered option (``_`` and ``-`` are interchangeable)."""
@@ -232,7 +277,23 @@ class Settings:
         line = items[item] if item is not None and 0 <= item < len(items) else 0
         line = line or self.lines.get((section, key)) or self.lines.get((section, ""), 0)
         path = str(self.config_path) if self.config_path else CONFIG_NAME
-        return ConfigProblem(path, line, _dotted(section, key), message)
+        prefix = TOML_TABLE if path.endswith(".toml") else ""
+        return ConfigProblem(path, line, _dotted(prefix, _dotted(section, key)), message)
+
+    @property
+    def non_app_globs(self) -> List[str]:
+        """``non-app`` (the defaults unless set) plus ``extend-non-app``."""
+        return list(self.values[("", "non-app")] or []) + list(self.values.get(("", "extend-non-app")) or [])
+
+    def non_app_warning(self) -> str:
+        """One warning when ``non-app`` is set and drops default globs ("" otherwise)."""
+        if ("", "non-app") not in self.lines or self.values[("", "non-app")] is None:
+            return ""
+        dropped = [g for g in DEFAULT_NON_APP if g not in self.values[("", "non-app")]]
+        if not dropped:
+            return ""
+        return (f"non-app replaces the default non-app globs; these are dropped, so their files get the "
+                f"application rules: {', '.join(dropped)} (to add to the defaults instead, use extend-non-app)")
 
     src = property(lambda self: self.values[("", "src")])
     exclude = property(lambda self: self.values[("", "exclude")])
@@ -269,18 +330,35 @@ def _digest(values: Dict[Tuple[str, str], Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def with_values(settings: Settings, changes: Dict[Tuple[str, str], Any]) -> Settings:
+    """A copy of ``settings`` with some option values replaced (command-line additions such as
+    ``--extend-exclude``); the digest follows, so caches keyed by it stay right."""
+    values = dict(settings.values)
+    values.update(changes)
+    return Settings(root=settings.root, config_path=settings.config_path, values=values, lines=settings.lines,
+                    digest=_digest(values), item_lines=settings.item_lines)
+
+
 def load_settings(config_path: Optional[Path], root: Path) -> Settings:
     """Validate ``config_path`` against the registry (defaults only when None).  Raises
     :class:`ConfigError` listing every problem found."""
     registry = options.registry()
     values = {slot: _default(opt) for slot, opt in registry.items()}
     checker = _Checker(str(config_path) if config_path else CONFIG_NAME, registry)
+    warnings = []
     if config_path is not None:
-        document = _compose(config_path, checker.path)
+        toml = str(config_path).endswith(".toml")
+        document = _toml_document(config_path, checker.path) if toml else _compose(config_path, checker.path)
         checker.document(document)
         if checker.problems:
-            raise ConfigError(sorted(checker.problems, key=lambda p: (p.line, p.key)))
+            problems = sorted(checker.problems, key=lambda p: (p.line, p.key))
+            if toml:
+                problems = [p._replace(key=_dotted(TOML_TABLE, p.key)) for p in problems]
+            raise ConfigError(problems)
         values.update(checker.values)
+        beside = os.path.join(os.path.dirname(os.path.abspath(config_path)), PYPROJECT)
+        if Path(config_path).name == CONFIG_NAME and os.path.isfile(beside) and has_toml_table(beside):
+            warnings.append(f"{beside}: [{TOML_TABLE}] is ignored: {CONFIG_NAME} in the same folder wins")
     return Settings(
         root=Path(root),
         config_path=config_path,
@@ -288,6 +366,7 @@ def load_settings(config_path: Optional[Path], root: Path) -> Settings:
         lines=checker.lines,
         digest=_digest(values),
         item_lines=checker.item_lines,
+        warnings=warnings,
     )
 
 
@@ -322,6 +401,75 @@ def _compose(config_path: Path, shown: str) -> Optional[yaml.Node]:
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
         line, message = 0, str(exc).splitlines()[0]
     raise ConfigError([ConfigProblem(shown, line, "", f"invalid YAML: {message}")])
+
+
+# --- pyproject.toml: [tool.mandu-lint] as the same node tree ------------------------------
+
+_TOML_PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_TOML_KEY = re.compile(rf"^\s*({_TOML_PART}(?:\s*\.\s*{_TOML_PART})*)\s*=")
+_TOML_HEADER = re.compile(r"""^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$""")
+
+
+def _toml_parts(dotted: str) -> Tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", dotted)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _toml_lines(text: str) -> Dict[Tuple[str, ...], int]:
+    """Best-effort line of each table and key path (tomllib gives values, not positions)."""
+    lines: Dict[Tuple[str, ...], int] = {}
+    table: Tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TOML_HEADER.match(line)
+        if header:
+            table = _toml_parts(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            path = table + _toml_parts(key.group(1))
+            for i in range(len(table) + 1, len(path) + 1):
+                lines.setdefault(path[:i], number)
+    return lines
+
+
+def _toml_node(value: Any, line: int, path: Tuple[str, ...], lines, shown: str) -> yaml.Node:
+    mark = yaml.Mark(shown, 0, max(line - 1, 0), 0, None, None)
+    if isinstance(value, dict):
+        pairs = []
+        for key, child in value.items():
+            at = lines.get(path + (key,), line)
+            pairs.append((yaml.ScalarNode(_CORE + "str", key, yaml.Mark(shown, 0, at - 1, 0, None, None)),
+                          _toml_node(child, at, path + (key,), lines, shown)))
+        return yaml.MappingNode(_CORE + "map", pairs, mark, mark)
+    if isinstance(value, list):
+        return yaml.SequenceNode(_CORE + "seq", [_toml_node(v, line, path, lines, shown) for v in value], mark, mark)
+    if isinstance(value, bool):
+        return yaml.ScalarNode(_CORE + "bool", "true" if value else "false", mark, mark)
+    tag = {int: "int", float: "float", str: "str"}.get(type(value))
+    if tag is None:  # dates and times: reported as a value of the wrong kind, never used
+        return yaml.ScalarNode("tag:toml,date", str(value), mark, mark)
+    return yaml.ScalarNode(_CORE + tag, str(value), mark, mark)
+
+
+def _toml_document(config_path: Path, shown: str) -> Optional[yaml.Node]:
+    """``[tool.mandu-lint]`` of a pyproject.toml as the node tree the YAML checker walks, with
+    each key's line; a TOML syntax error is one problem at the line the parser names."""
+    text = _read_text(config_path, shown)
+    try:
+        data = _load_toml(text)
+    except Exception as exc:  # tomllib.TOMLDecodeError (ValueError)
+        message = str(exc)
+        found = re.search(r"at line (\d+)", message)
+        raise ConfigError([ConfigProblem(shown, int(found.group(1)) if found else 0, "",
+                                         f"invalid TOML: {message}")]) from None
+    tool = data.get("tool") if isinstance(data, dict) else None
+    table = tool.get("mandu-lint") if isinstance(tool, dict) else None
+    if table is None:
+        raise ConfigError([ConfigProblem(shown, 0, "", f"no [{TOML_TABLE}] table")])
+    lines = _toml_lines(text)
+    path = ("tool", "mandu-lint")
+    return _toml_node(table, lines.get(path, 1), path, lines, shown)
 
 
 # --- node helpers --------------------------------------------------------------------------

@@ -298,12 +298,11 @@ def _core(found: Detected) -> List[str]:
                + _commented(_entry("src", auto)))
     exclude = f"# {_doc('', 'exclude')}\nexclude: []"
     defaults = list(DEFAULT_NON_APP)
+    non_app = f"# {_doc('', 'non-app')}\n# The defaults:\n" + _commented(_entry("non-app", defaults))
     if found.extra_non_app:
         extra = ", ".join(found.extra_non_app)
-        non_app = (f"# {_doc('', 'non-app')}\n# The defaults, plus test/fixture folders found: {extra}\n"
-                   + _entry("non-app", defaults + found.extra_non_app))
-    else:
-        non_app = f"# {_doc('', 'non-app')}\n" + _commented(_entry("non-app", defaults))
+        non_app += (f"\n# {_doc('', 'extend-non-app')}\n# Test/fixture folders found that the defaults miss: "
+                    f"{extra}\n" + _entry("extend-non-app", found.extra_non_app))
     return [src, exclude, non_app]
 
 
@@ -316,7 +315,7 @@ def _aligned(rows: List[Tuple[str, object, str]], indent: str = "") -> List[str]
 
 def _top_level_examples() -> str:
     rows = [(key, EXAMPLES.get(key, opt.default), opt.doc) for (section, key), opt in options.registry().items()
-            if not section and key not in ("src", "exclude", "non-app")]
+            if not section and key not in ("src", "exclude", "non-app", "extend-non-app")]
     return "\n".join(["# Rule selection and reporting (uncomment to change the defaults):"] + _aligned(rows))
 
 
@@ -400,7 +399,8 @@ def _diff(old: str, new: str, shown: str) -> List[str]:
 
 def _summary(target: Path, found: Detected, proposed: List[str]) -> str:
     src = "src: " + ("auto-detected" if not found.extra_roots else "+" + ", ".join(found.extra_roots))
-    non_app = "non-app: " + ("defaults" if not found.extra_non_app else "+" + ", ".join(found.extra_non_app))
+    non_app = "non-app: " + ("defaults" if not found.extra_non_app else "+" + ", ".join(found.extra_non_app)
+                             + " (extend-non-app)")
     parts = [f"ORMs: {orm_summary(found)}"]
     if found.drivers:
         parts.append("drivers: " + ", ".join(sorted(found.drivers)))
@@ -419,9 +419,59 @@ def _write(target: Path, text: str) -> None:
             tmp.unlink()
 
 
-def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None) -> int:
+def findings_with(root: Path, text: str) -> Counter:
+    """Findings per code that a check of the whole project would report with ``text`` as its
+    mandu.yaml (no cache, nothing written)."""
+    from .runner import CheckOptions, check_project, run_project_rules, selection, validate_model_names
+    from .project.build import Project
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / CONFIG_NAME
+        path.write_text(text, encoding="utf-8")
+        settings = load_settings(path, root)
+        project = Project(root, settings, use_cache=False, jobs=1)
+        validate_model_names(project)
+        sel = selection(settings, CheckOptions(use_cache=False, jobs=1))
+        counts: Counter = Counter()
+        for unit, rels in project.partition(list(project.relfiles)):
+            found, _ = check_project(unit, rels, sel, 1)
+            more, _ = run_project_rules(unit, sel)
+            counts.update(f.code for f in found + more)
+    return counts
+
+
+def section_effects(project, found: Detected, proposals, dropped) -> Dict[str, Counter]:
+    """Per proposed section, the findings it adds (or, negative, removes) by code: a check with
+    the proposed config against one with that section left commented out."""
+    full = findings_with(project.root, render(found, proposals, dropped))
+    out = {}
+    for section in sorted(proposals):
+        rest = {s: p for s, p in proposals.items() if s != section}
+        without = findings_with(project.root, render(found, rest, dropped))
+        delta = Counter(full)
+        delta.subtract(without)
+        out[section] = Counter({code: n for code, n in delta.items() if n})
+    return out
+
+
+def _effect_lines(effects: Dict[str, Counter]) -> List[str]:
+    lines = ["Findings each proposed section would produce (a check with the proposed config; nothing written):"]
+    if not effects:
+        lines.append("  (no section proposed)")
+    for section, delta in effects.items():
+        total = sum(delta.values())
+        detail = ", ".join(f"{code} {n:+d}" if n < 0 else f"{code} {n}" for code, n in sorted(delta.items()))
+        lines.append(f"  {section}: {total:+d}" if total < 0 else f"  {section}: {total}")
+        if detail:
+            lines[-1] += f" ({detail})"
+    return lines
+
+
+def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff: bool = False) -> int:
     """Write (or, without ``force``, compare against) the project's mandu.yaml.
-    0: written or already identical; 1: an existing file differs; 2: error."""
+    0: written or already identical; 1: an existing file differs; 2: error. With ``diff``:
+    print the proposed config as a diff and what each proposed section would report; write
+    nothing (no config, no cache)."""
     from .project.build import Project, cpu_count
 
     out = out or sys.stdout
@@ -431,6 +481,25 @@ def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None) -> i
     clear_caches()  # a long-lived process (tests) may have cached "no config here"
     root = project_root(Path(path))
     target = root / CONFIG_NAME
+    if diff:
+        try:
+            project = Project(root, load_settings(None, root), use_cache=False, jobs=cpu_count())
+            found = detect(project)
+            proposals, dropped = _propose(project)
+            text = render(found, proposals, dropped)
+            existing = target.read_text(encoding="utf-8") if target.exists() else ""
+            shown = str(target)
+            lines = _diff(existing, text, shown) if existing else \
+                list(difflib.unified_diff([], text.splitlines(True), "/dev/null", f"{shown} (init)"))
+            out.writelines(lines or [f"{CONFIG_NAME} already matches what init would write\n"])
+            for line in _effect_lines(section_effects(project, found, proposals, dropped)):
+                print(line, file=out)
+        except (OSError, UnicodeDecodeError, RuntimeError, ConfigError) as exc:
+            print(f"mandu-lint: init: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            clear_caches()
+        return 0
     try:
         project = Project(root, load_settings(None, root), use_cache=False, jobs=cpu_count())
         text, found, proposed = build_config(project)

@@ -65,8 +65,10 @@ declare(
     "non-app",
     "glob-list",
     None,
-    "Read for the index, excluded from application rules (default: tests, migrations, fixtures).",
+    "Read for the index, excluded from application rules (default: tests, migrations, fixtures); "
+    "replaces the defaults - use `extend-non-app` to add to them.",
 )
+declare("", "extend-non-app", "glob-list", [], "Globs added to the non-app ones (the defaults, or `non-app`).")
 declare("", "select", "code-list", None, "Rules to run (codes or prefixes); default: every default rule.")
 declare("", "extend-select", "code-list", [], "Rules added to `select`; names opt-in rules by full code.")
 declare("", "ignore", "code-list", [], "Rules not to report (codes or prefixes).")
@@ -74,3 +76,5 @@ declare("", "per-file-ignores", "glob-codes", {}, "{glob: [codes]} ignored in ma
 declare("", "baseline", "path", None, "A baseline file; only findings not in it are reported.")
 declare("", "confidence", "str", None, "Lowest confidence reported: `high` (default) or `medium`.",
         choices=("high", "medium"))
+declare("", "require-noqa-reason", "bool", False,
+        "Every `# noqa: MDB...` must give a reason (`# noqa: MDB401 -- why`); one without is MDB003.")

@@ -52,6 +52,15 @@ def unregister(rule: Type[Rule]) -> None:
         _EXTRA.remove(rule)
 
 
+def rule_for(code: str) -> Optional[Type[Rule]]:
+    """The class of one rule, importing only its own module (None for an unknown code)."""
+    for family in FAMILIES:
+        for spec in family.rules:
+            if spec.code == code:
+                return load(spec, family.package)
+    return next((r for r in _EXTRA if r.code == code), None)
+
+
 def by_code() -> Dict[str, Type[Rule]]:
     return {r.code: r for r in all_rules()}
 

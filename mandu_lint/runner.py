@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import Settings, Where, load_settings, locate
+from .config import Settings, Where, load_settings, locate, with_values
 from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, known_codes,
                           not_checked)
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
@@ -49,6 +49,9 @@ class CheckOptions:
     # ``close()``, or None for no progress. The front end supplies it (the CLI draws a bar).
     progress: Optional[Callable[[int], object]] = None
     confidence: Optional[str] = None  # "high" | "medium"; None: the config's ``confidence``
+    extend_exclude: List[str] = field(default_factory=list)  # --extend-exclude
+    per_file_ignores: Dict[str, List[str]] = field(default_factory=dict)  # --per-file-ignores
+    stdin: Optional[Tuple[str, bytes]] = None  # --stdin-filename: (path, the source on stdin)
 
 
 @dataclass
@@ -89,7 +92,8 @@ def selection(settings: Settings, opts: CheckOptions) -> Selection:
     extend = list(settings.extend_select or []) + list(opts.extend_select)
     ignore = list(settings.ignore or []) + list(opts.ignore)
     rules = select_rules(select, extend, ignore, settings)
-    per_file = [(GlobSet([g]), tuple(codes)) for g, codes in (settings.per_file_ignores or {}).items()]
+    per_file = [(GlobSet([g]), tuple(codes)) for g, codes in list((settings.per_file_ignores or {}).items())
+                + list((opts.per_file_ignores or {}).items())]
     noqa_check = is_enabled(NOQA_CODE, True, select, extend, ignore)
     codes = tuple(r.code for r in rules) + ((NOQA_CODE,) if noqa_check else ())
     confidence = opts.confidence or settings.confidence
@@ -104,6 +108,26 @@ def _read_error(path: str) -> str:
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
     return "cannot read"
+
+
+def _owners(rules: list) -> list:
+    """Rules that own nodes a selected fallback rule would otherwise report (MDB301 yields to
+    MDB303 on a write in a loop) but that are deselected - ignored, or dropped for this file by
+    ``per-file-ignores``. They run anyway and their findings are dropped: ownership is decided
+    before select/ignore, so ignoring MDB303 never resurfaces its finding as MDB301 (as
+    ``# noqa: MDB303`` never did). An opt-in owner that is not enabled owns nothing."""
+    from .registry import rule_for
+
+    running = {r.code for r in rules}
+    out = []
+    for rule in rules:
+        for code in getattr(rule, "yields_to", ()):
+            owner = rule_for(code) if code not in running else None
+            if owner is not None and code not in running and owner.default \
+                    and not getattr(owner, "project_level", False):
+                running.add(code)
+                out.append(owner)
+    return out
 
 
 def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
@@ -143,11 +167,19 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     if facts.error == "too deeply nested":
         return fingerprint([not_checked(path, "too deeply nested to analyse")], rel), []
     ctx = FileContext(path, rel, source, tree, project, facts)
-    findings, notices = run_rules(ctx, rules)
-    if sel.noqa_check and not sel.dropped(rel, NOQA_CODE):
-        ran = {r.code for r in rules} | ALWAYS_ON
+    owners = _owners(rules)
+    findings, notices = run_rules(ctx, rules + owners)
+    if owners:  # they ran only to claim their nodes from the fallback rules
+        hidden = {r.code for r in owners}
+        owned, findings = findings, [f for f in findings if f.code not in hidden]
+    else:
+        owned = findings
+    if sel.noqa_check and "noqa" in source.lower() and not sel.dropped(rel, NOQA_CODE):
+        ran = {r.code for r in rules + owners} | ALWAYS_ON
         findings += [Finding(NOQA_CODE, msg, path, Span(line, col, line, col), node_text=text)
-                     for line, col, text, msg in noqa_problems(source, findings, ran, known_codes())]
+                     for line, col, text, msg in noqa_problems(
+                         source, owned, ran, known_codes(),
+                         require_reason=bool(project.settings.values.get(("", "require-noqa-reason"))))]
     if noqa:
         kept = [f for f in findings if f.code in ALWAYS_ON]
         findings = apply_noqa([f for f in findings if f.code not in ALWAYS_ON], source) + kept
@@ -236,13 +268,13 @@ def _cached(project: Project, rel: str, sel: Selection):
 
 
 # -- a whole run -------------------------------------------------------------------------------
-def group_paths(paths: Sequence[str], config: Optional[Path]) -> Dict[Where, List[Path]]:
+def group_paths(paths: Sequence[str], config: Optional[Path], stdin: Sequence[str] = ()) -> Dict[Where, List[Path]]:
     """The paths of a run by project (see :func:`mandu_lint.config.locate`). Without
     ``config``, a folder holding its own config below a checked folder is a project of its own."""
     groups: Dict[Where, List[Path]] = {}
     for raw in paths or ["."]:
         p = Path(os.path.abspath(raw))
-        if not p.exists():
+        if not p.exists() and raw not in stdin:
             raise UsageError(f"{raw}: no such file or directory")
         key = locate(p, config)
         if config is None and p.is_dir():  # `check examples/` with one mandu.yaml per app: one project each
@@ -257,6 +289,8 @@ def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, ho
     """``how`` (config.HOW) and ``paths`` come from :func:`group_paths`: a file checked alone
     is a project of just that file, a forced config takes in nested configs' folders."""
     settings = load_settings(config_path, root)  # raises ConfigError
+    if opts.extend_exclude:
+        settings = with_values(settings, {("", "exclude"): list(settings.exclude or []) + list(opts.extend_exclude)})
     alone = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths] if how.endswith("alone") else None
     project = Project(root, settings, use_cache=opts.use_cache and alone is None, jobs=opts.jobs or cpu_count(),
                       forced=how.startswith("forced"), only=alone)
@@ -297,22 +331,49 @@ def validate_model_names(project: Project) -> None:
 
 
 def targets(project: Project, paths: Sequence[Path]) -> List[str]:
+    """The files to check (relative to the project root) for the paths named. A file named
+    explicitly is checked even when VCS-ignored or in a hidden folder - only ``exclude`` and a
+    nested project's folder keep it out; a folder named through a symlink is followed."""
     if project.only is not None:  # a file checked alone
         return list(project.only)
     out = []
-    known = set(project.relfiles)
     for p in paths:
+        rel = os.path.relpath(p, project.root).replace(os.sep, "/")
         if p.is_dir():
-            rel_dir = os.path.relpath(p, project.root).replace(os.sep, "/")
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            out.extend(r for r in project.relfiles if r.startswith(prefix))
-        elif project.files.contains(p) and p.suffix in (".py", ".pyi"):
-            rel = os.path.relpath(p, project.root).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
+            found = [r for r in project.relfiles if r.startswith(prefix)]
+            if not found and os.path.islink(str(p).rstrip(os.sep)):
+                found = _symlinked(project, p)
+            out.extend(found)
+        elif p.suffix in (".py", ".pyi") and project.files.named(p):
             out.append(rel)
-            if rel not in known:
-                project.relfiles.append(rel)
-                project.modules.update({rel: ("", False)})
+            project.add_file(rel)
     return sorted(set(out))
+
+
+def _symlinked(project: Project, folder: Path) -> List[str]:
+    """Files of a folder named through a symlink: the project's files under its target when
+    that lies in the project, else the folder's own walk (taken into the project)."""
+    real = os.path.realpath(folder)
+    try:
+        rel_real = os.path.relpath(real, os.path.realpath(project.root)).replace(os.sep, "/")
+    except ValueError:
+        rel_real = ".."
+    if not rel_real.startswith(".."):
+        prefix = "" if rel_real == "." else rel_real + "/"
+        found = [r for r in project.relfiles if r.startswith(prefix)]
+        if found:
+            return found
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not project.files._skip_dir_name(dirpath, d))
+        for name in sorted(filenames):
+            if name.endswith((".py", ".pyi")):
+                rel = os.path.relpath(os.path.join(dirpath, name), project.root).replace(os.sep, "/")
+                if not project.files.exclude.match(rel):
+                    project.add_file(rel)
+                    out.append(rel)
+    return out
 
 
 def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional[dict] = None) -> RunResult:
@@ -324,7 +385,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
     projects = []
     enabled = {}
     noqa: List[str] = []
-    groups = group_paths(paths, opts.config)
+    if opts.stdin is not None:
+        paths = [opts.stdin[0]]
+    groups = group_paths(paths, opts.config, [opts.stdin[0]] if opts.stdin else [])
     for where, items in sorted(groups.items(), key=lambda kv: str(kv[0].root)):
         root = where.root
         project = load_project(where.root, where.config, opts, where.how, items)
@@ -336,6 +399,9 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         rels = targets(project, items)
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
             continue  # a folder whose files all belong to nested projects
+        if opts.stdin is not None:  # the buffer, not the disk (which may hold nothing yet)
+            for rel in rels:
+                project.unit_for(rel).set_override(rel, opts.stdin[1])
         project.checked = rels
         progress = opts.progress(len(rels)) if opts.progress else None
         findings, notices = [], []
@@ -346,6 +412,11 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
             notices += said + problems
         if project.cache is not None and project.cache.warning:
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
+        for warning in [project.settings.non_app_warning()] + list(project.settings.warnings):
+            if warning:
+                notices.append(Notice(str(project.settings.config_path or root), warning))
+        findings += [not_checked(os.path.join(str(root), folder), f"folder not read: {why}")
+                     for folder, why in project.files.walk_errors]
         if progress:
             progress.close()
         findings = [f for f in findings if shown(f, sel.confidence)]

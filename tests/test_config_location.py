@@ -99,3 +99,70 @@ def test_show_settings_and_show_files(layout, monkeypatch, capsys):
     files = capsys.readouterr().out.split()
     assert [f.replace(os.sep, "/") for f in files] == ["app/__init__.py", "app/legacy.py", "app/models.py",
                                                        "app/views.py"]
+
+
+# -- item 8: a file outside the current folder with nothing above it is checked alone ------------
+ONE_FILE = """\
+from django.db import models
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=9)
+
+
+def f(ids):
+    for i in ids:
+        Book.objects.get(pk=i)
+"""
+
+
+@pytest.fixture
+def loose(tmp_path: Path, monkeypatch):
+    """tmp/downloads/script.py beside many unrelated files; no VCS or config anywhere above."""
+    folder = tmp_path / "downloads"
+    for i in range(40):
+        (folder / f"junk{i}").mkdir(parents=True)
+        (folder / f"junk{i}/mod.py").write_text("x = 1\n")
+    (folder / "script.py").write_text(ONE_FILE)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(config, "_vcs_dir", lambda d: None)  # whatever the test machine has above tmp
+    return folder
+
+
+def test_file_outside_cwd_is_checked_alone(loose, capsys):
+    assert main(["check", "--show-settings", str(loose / "script.py")]) == 0
+    out = capsys.readouterr().out
+    assert "root chosen as: none: a file outside the current folder" in out
+    assert "files: 1 to check (0 non-app), 1 indexed" in out
+    assert main(["check", str(loose / "script.py")]) == 1
+    out = capsys.readouterr().out
+    assert "script.py:10:9: MDB301" in out
+    assert not (loose / ".mandu_cache").exists()  # nothing written beside a loose file
+
+
+def test_folder_outside_cwd_is_its_own_root(loose, capsys):
+    assert main(["check", "--show-settings", str(loose)]) == 0
+    out = capsys.readouterr().out
+    assert "root chosen as: the checked folder" in out and "41 indexed" in out
+
+
+def test_inside_cwd_the_cwd_stays_the_root(loose, monkeypatch, capsys):
+    monkeypatch.chdir(loose.parent)
+    assert main(["check", "--show-settings", "downloads/script.py"]) == 0
+    out = capsys.readouterr().out
+    assert f"Project root: {loose.parent}" in out and "root chosen as: the current folder" in out
+    assert "41 indexed" in out
+
+
+def test_flake8_plugin_checks_a_loose_file_alone(loose, monkeypatch):
+    from mandu_lint.integrations import flake8_plugin
+    from mandu_lint.integrations.flake8_plugin import ManduPlugin
+
+    monkeypatch.setattr(flake8_plugin, "_PROJECTS", {})
+    path = loose / "script.py"
+    found = list(ManduPlugin(None, str(path), path.read_text().splitlines(True)).run())
+    assert [(line, msg[:6]) for line, _, msg, _ in found] == [(10, "MDB301")]
+    (project,) = flake8_plugin._PROJECTS.values()
+    assert project.relfiles == ["script.py"] and project.cache is None

@@ -65,7 +65,7 @@ def test_safe_fix_applied_and_import_added_once(proj):
     text = app.read_text()
     assert "return modern_call(a) + modern_call(os.sep)" in text
     assert text.count("from mylib import modern_call") == 1
-    assert text.startswith("import os\nfrom mylib import modern_call\n")
+    assert text.startswith("import os\n\nfrom mylib import modern_call\n")  # isort: its own section
     assert "Fixed 2 findings in 1 file; 0 remain" in out
     assert code == 0
 
@@ -93,7 +93,7 @@ def test_comments_and_formatting_elsewhere_are_preserved(proj):
     app = write(proj, before)
     run_fix()
     expected = before.replace("import os   # two spaces before this comment\n",
-                              "import os   # two spaces before this comment\nfrom mylib import modern_call\n")
+                              "import os   # two spaces before this comment\n\nfrom mylib import modern_call\n")
     expected = expected.replace("x = legacy_call(a)", "x = modern_call(a)")
     assert app.read_text() == expected
 
@@ -219,7 +219,8 @@ def test_crlf_newlines_are_kept(proj):
     app.write_bytes(b"import os\r\n\r\ndef f(a):\r\n    return legacy_call(a)  # c\r\n")
     run_fix()
     data = app.read_bytes()
-    assert data == b"import os\r\nfrom mylib import modern_call\r\n\r\ndef f(a):\r\n    return modern_call(a)  # c\r\n"
+    assert data == (b"import os\r\n\r\nfrom mylib import modern_call\r\n\r\n"
+                    b"def f(a):\r\n    return modern_call(a)  # c\r\n")
 
 
 def test_statement_fix_keeps_crlf_and_comment(proj):

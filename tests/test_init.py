@@ -294,7 +294,8 @@ def test_src_and_non_app_written_when_detection_adds_to_the_defaults(tmp_path):
     assert rc == 0 and "src: +backend" in out and "non-app: +e2e/" in out
     settings = load(root)
     assert settings.src == [".", "backend"]
-    assert settings.non_app[-1] == "e2e/" and settings.non_app[:-1] == list(init.DEFAULT_NON_APP)
+    assert settings.non_app == list(init.DEFAULT_NON_APP) and settings.get("extend-non-app") == ["e2e/"]
+    assert settings.non_app_globs[-1] == "e2e/"
     project = Project(root, settings, use_cache=False)
     assert project.modules["backend/app/models.py"] == ("app.models", False)
     assert "app.models.Item" in project.index.models

@@ -65,8 +65,8 @@ def test_straight_line_fix_is_safe_and_keeps_comments(proj):
     assert found.fix.safety == FixSafety.SAFE
     fix(proj)
     assert app.read_text() == textwrap.dedent("""\
-        import sqlite3
         import contextlib
+        import sqlite3
 
 
         def count(path):

@@ -192,7 +192,9 @@ def test_sqlalchemy_fix_adds_imports_and_model_names(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     run_fix(root, unsafe=False)
     text = (root / "app/views.py").read_text()
-    assert "select(models.Order).options(joinedload(models.Order.customer).selectinload(Customer.orders))" in text
+    assert ("    for o in session.scalars(select(models.Order).options(\n"  # re-wrapped: longer than 88
+            "        joinedload(models.Order.customer).selectinload(Customer.orders)\n"
+            "    )):\n") in text
     assert "from app.models import Customer" in text and "joinedload" in text.splitlines()[1] + text
     assert findings(root) == []
 

@@ -59,7 +59,7 @@ def make_result(tmp_path, *, baselined=0, gone=0) -> RunResult:
 def test_text_relative_paths_one_based_columns_and_no_ansi(tmp_path):
     out = render(make_result(tmp_path), "text")
     assert out.splitlines() == [
-        "app/views.py:4:9: MDB301 query in a loop over `rows`",
+        "app/views.py:4:9: MDB301 [*] query in a loop over `rows`",
         "app/views.py:9:1: MDB301 query in a loop over `xs`",
         "jobs.py:2:1: MDB201 two writes",
         "jobs.py:7:4: MDB301 query in a loop",
@@ -75,7 +75,7 @@ def test_text_relative_to_cwd_outside_project(tmp_path):
 
 def test_text_color(tmp_path):
     line = render(make_result(tmp_path), "text", color=True).splitlines()[0]
-    assert line == "\x1b[1mapp/views.py\x1b[0m:4:9: \x1b[31mMDB301\x1b[0m query in a loop over `rows`"
+    assert line == "\x1b[1mapp/views.py\x1b[0m:4:9: \x1b[31mMDB301\x1b[0m [*] query in a loop over `rows`"
 
 
 def test_summary_lines(tmp_path):
@@ -155,7 +155,7 @@ def test_json_deterministic(tmp_path):
 
 
 def test_unknown_format(tmp_path):
-    assert FORMATS == ("text", "json", "sarif")
+    assert FORMATS == ("text", "json", "sarif", "github", "gitlab", "junit", "pylint")
     with pytest.raises(ValueError, match="unknown format"):
         render(make_result(tmp_path), "xml")
 

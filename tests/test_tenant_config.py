@@ -138,7 +138,7 @@ def test_init_proposes_nothing_without_a_tenant_like_root(tmp_path):
     assert "\n# tenant:\n" in (root / "mandu.yaml").read_text()
 
 
-def test_lookup_by_id_is_mdb104_or_falls_back_to_mdb101(tmp_path):
+def test_lookup_by_id_is_mdb104_and_never_resurfaces_as_mdb101(tmp_path):
     views = """
     from app.models import Invoice
 
@@ -147,4 +147,6 @@ def test_lookup_by_id_is_mdb104_or_falls_back_to_mdb101(tmp_path):
     """
     root = project(tmp_path, "tenant:\n  models: [Organization]\n", {"app/views.py": views})
     assert found(root) == [("app/views.py", "MDB104")]  # the more specific rule owns the node
-    assert found(root, select=["MDB101"]) == [("app/views.py", "MDB101")]
+    # issue 12: MDB104 owns the node even when it is not selected or ignored
+    assert found(root, select=["MDB101"]) == []
+    assert found(root, ignore=["MDB104"]) == []

@@ -26,6 +26,7 @@ from ..model import Finding, FixSafety
 
 MAX_PASSES = 10
 Check = Callable[[str], Optional[List[Finding]]]  # findings of a candidate source; None: unusable
+Layout = Callable[[str, str], str]  # (source before, fixed source) -> the fixed source tidied
 
 
 def eligible(f: Finding, unsafe: bool) -> bool:
@@ -36,21 +37,23 @@ def eligible(f: Finding, unsafe: bool) -> bool:
 
 
 def apply_fixes(source: str, findings: Sequence[Finding], *, unsafe: bool, check: Optional[Check] = None,
-                encoding: str = "utf-8") -> Tuple[str, List[Finding], List[Finding]]:
+                encoding: str = "utf-8", layout: Optional[Layout] = None) -> Tuple[str, List[Finding], List[Finding]]:
     """(new source, applied, skipped) for the fixes of ``findings`` that ``unsafe`` allows.
 
     With ``check`` (the file's findings for a candidate source) the engine runs passes and
     enforces its guarantees; ``findings`` then only says *which* findings may be fixed (a
     finding the check reports but ``findings`` lacks, e.g. a baselined one, is left alone).
     Without it: one pass over ``findings``' spans, each fix kept only if the result parses.
+    ``layout(old, new)`` tidies each candidate (imports placed, long lines re-wrapped) before
+    it is checked.
     """
     want = [f for f in findings if eligible(f, unsafe)]
     if not want:
         return source, [], []
     if check is None:
-        new, applied = _one_pass(source, want, encoding)
+        new, applied = _one_pass(source, want, encoding, layout)
     else:
-        new, applied = _passes(source, findings, unsafe, check, encoding)
+        new, applied = _passes(source, findings, unsafe, check, encoding, layout)
     left = Counter(_key(f) for f in applied)
     skipped = []
     for f in want:
@@ -67,10 +70,13 @@ def _key(f: Finding) -> tuple:
     return (f.code, f.scope, f.node_text)
 
 
-def _splice(source: str, batch: Sequence[Finding]):
+def _splice(source: str, batch: Sequence[Finding], layout: Optional[Layout] = None):
     from .splice import splice
 
-    return splice(source, batch)
+    new, used = splice(source, batch)
+    if layout is not None and used and new != source:
+        new = layout(source, new)
+    return new, used
 
 
 def valid(source: str, encoding: str) -> bool:
@@ -83,12 +89,13 @@ def valid(source: str, encoding: str) -> bool:
     return True
 
 
-def _one_pass(source: str, want: Sequence[Finding], encoding: str) -> Tuple[str, List[Finding]]:
+def _one_pass(source: str, want: Sequence[Finding], encoding: str,
+              layout: Optional[Layout] = None) -> Tuple[str, List[Finding]]:
     batch = non_overlapping(want)
-    new, used = _splice(source, batch)
+    new, used = _splice(source, batch, layout)
     if used and not valid(new, encoding):
-        batch = [f for f in used if valid(_splice(source, [f])[0], encoding)]
-        new, used = _splice(source, batch)
+        batch = [f for f in used if valid(_splice(source, [f], layout)[0], encoding)]
+        new, used = _splice(source, batch, layout)
     return (new, used) if valid(new, encoding) else (source, [])
 
 
@@ -146,7 +153,7 @@ class _State:
 
 
 def _passes(source: str, findings: Sequence[Finding], unsafe: bool, check: Check,
-            encoding: str) -> Tuple[str, List[Finding]]:
+            encoding: str, layout: Optional[Layout] = None) -> Tuple[str, List[Finding]]:
     before = check(source)
     if before is None:
         return source, []
@@ -157,14 +164,14 @@ def _passes(source: str, findings: Sequence[Finding], unsafe: bool, check: Check
         if not batch or (not st.single and st.passes == MAX_PASSES):
             break
         st.passes += not st.single
-        _step(st, batch[:1] if st.single else batch, check, encoding)
+        _step(st, batch[:1] if st.single else batch, check, encoding, layout)
     return st.source, st.applied
 
 
-def _step(st: _State, batch: List[Finding], check: Check, encoding: str) -> None:
+def _step(st: _State, batch: List[Finding], check: Check, encoding: str, layout: Optional[Layout] = None) -> None:
     """Apply ``batch`` if the result keeps every guarantee; otherwise reject a lone offender,
     or fall back to one fix at a time."""
-    new, used = _splice(st.source, batch)
+    new, used = _splice(st.source, batch, layout)
     st.rejected |= {f.fingerprint for f in batch if not any(u is f for u in used)}  # never locatable
     after = check(new) if used and valid(new, encoding) else None
     if after is not None and not introduces(st.before, after, used):
@@ -228,9 +235,38 @@ def fix_in_project(project, sel, path: str, source: str, findings: Sequence[Find
     rel = os.path.relpath(path, project.root).replace(os.sep, "/")
     project = project.unit_for(rel)  # a monorepo service's own index
     check = make_check(project, rel, sel, encoding)
-    new, applied, skipped = apply_fixes(source, findings, unsafe=unsafe, check=check, encoding=encoding)
+    new, applied, skipped = apply_fixes(source, findings, unsafe=unsafe, check=check, encoding=encoding,
+                                        layout=project_layout(project))
     project.set_override(rel, new.encode(encoding))
     return new, applied, skipped
+
+
+def project_layout(project) -> Layout:
+    """Imports in their isort section (the project's own top-level modules are first party)
+    and lines re-wrapped at the project's line length (see layout.py)."""
+    from .layout import first_party_of, line_length, tidy
+
+    hit = getattr(project, "_layout", None)
+    if hit is None:
+        first = first_party_of([m for m, _ in project.modules.values()])
+        limit = line_length(project.root)
+        hit = project._layout = lambda old, new: tidy(old, new, first, limit)
+    return hit
+
+
+def unsafe_that_apply(project, sel, path: str, source: str, findings: Sequence[Finding], *,
+                      encoding: str) -> int:
+    """How many unsafe fixes ``fix --unsafe-fixes`` would really apply to ``source`` (those the
+    re-check rejects are not counted, so "N more with --unsafe-fixes" goes away once they are
+    applied). The project's view of the file is restored afterwards."""
+    rel = os.path.relpath(path, project.root).replace(os.sep, "/")
+    unit = project.unit_for(rel)
+    try:
+        _, applied, _ = apply_fixes(source, findings, unsafe=True, check=make_check(unit, rel, sel, encoding),
+                                    encoding=encoding, layout=project_layout(unit))
+    finally:
+        unit.set_override(rel, source.encode(encoding))
+    return sum(1 for f in applied if f.fix is not None and f.fix.safety == FixSafety.UNSAFE)
 
 
 def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "utf-8",
@@ -240,7 +276,7 @@ def fix_source(path: str, source: str, opts, *, unsafe: bool, encoding: str = "u
     from ..runner import group_paths, load_project, selection
 
     path = os.path.abspath(path)
-    (key, items), = group_paths([path], opts.config).items()
+    (key, items), = group_paths([path], opts.config, [] if os.path.exists(path) else [path]).items()
     projects = {} if projects is None else projects
     if key not in projects:
         project = load_project(key.root, key.config, opts, key.how, items)
@@ -259,6 +295,7 @@ class _Outcome:
     new: str
     encoding: str
     applied: List[Finding]
+    unsafe_more: int = 0  # unsafe fixes that --unsafe-fixes would apply on top (without it)
 
 
 def _fixable_by_file(result, unsafe: bool) -> Dict[str, List[Finding]]:
@@ -273,20 +310,26 @@ def _fix_files(result, projects: dict, unsafe: bool) -> Tuple[List[_Outcome], Li
     """Fix file by file; a file that fails (unreadable, a libcst crash) is an error, and
     the other files are still fixed."""
     outcomes, errors = [], []
-    by_file = _fixable_by_file(result, unsafe)
+    by_file = _fixable_by_file(result, True)  # unsafe ones too: only a trial says which would apply
     for pr in result.projects:
         project, sel = projects[pr.root]
         for path in sorted({f.path for f in pr.findings} & set(by_file)):
+            findings = by_file[path]
             try:
                 source, encoding = read_source(path)
-                new, applied, _ = fix_in_project(project, sel, path, source, by_file[path], unsafe=unsafe,
-                                                 encoding=encoding)
+                new, applied = source, []
+                if any(eligible(f, unsafe) for f in findings):
+                    new, applied, _ = fix_in_project(project, sel, path, source, findings, unsafe=unsafe,
+                                                     encoding=encoding)
+                more = 0
+                if not unsafe and any(eligible(f, True) and not eligible(f, False) for f in findings):
+                    more = unsafe_that_apply(project, sel, path, new, findings, encoding=encoding)
             except Exception as exc:  # noqa: BLE001 - reported, exit 2; MANDU_DEBUG shows the trace
                 if os.environ.get("MANDU_DEBUG"):
                     raise
                 errors.append(f"{_rel(path)}: cannot fix: {type(exc).__name__}: {exc}")
                 continue
-            outcomes.append(_Outcome(path, source, new, encoding, applied))
+            outcomes.append(_Outcome(path, source, new, encoding, applied, more))
     return outcomes, errors
 
 
@@ -336,19 +379,21 @@ def summary(result, outcomes: List[_Outcome], unsafe: bool, diff: bool) -> str:
     applied = [f for o in outcomes for f in o.applied]
     files = sum(1 for o in outcomes if o.applied)
     remain = max(len(result.findings) - len(applied), 0)
-    more = 0 if unsafe else sum(1 for f in result.findings if eligible(f, True) and not eligible(f, False))
+    more = 0 if unsafe else sum(o.unsafe_more for o in outcomes)  # only fixes a trial run could apply
     verb, rest = ("Would fix", "would remain") if diff else ("Fixed", "remain")
     text = f"{verb} {len(applied)} finding{'s' * (len(applied) != 1)} in {files} file{'s' * (files != 1)}; " \
            f"{remain} {rest}"
     return text + (f" ({more} fixable with --unsafe-fixes)" if more else "")
 
 
-def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None) -> int:
+def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None, show_fixes: bool = False,
+              quiet: bool = False, exit_non_zero_on_fix: bool = False) -> int:
     """``mandu-lint fix``: 0 nothing left, 1 findings remain (or, with ``diff``, there is a
-    diff), 2 an error notice in the run or a file that could not be written. With ``diff``
-    the summary goes to stderr so that stdout is a patch."""
+    diff; or, with ``exit_non_zero_on_fix``, something was fixed), 2 an error notice in the run
+    or a file that could not be written. With ``diff`` the summary goes to stderr so that
+    stdout is a patch. ``show_fixes`` lists the fixes applied; ``quiet`` prints errors only."""
     from ..reporters.text import format_notice
-    from ..runner import check_paths
+    from ..runner import check_paths, run_failed
 
     out = sys.stdout if out is None else out
     projects: dict = {}
@@ -357,13 +402,48 @@ def fix_paths(paths: Sequence[str], opts, *, unsafe: bool, diff: bool, out=None)
     changed, write_errors = _emit(outcomes, diff, out)
     errors += write_errors
     for n in result.notices:
-        print(format_notice(n, result.cwd), file=sys.stderr)
+        if n.error or not quiet:
+            print(format_notice(n, result.cwd), file=sys.stderr)
     for e in errors:
         print(f"mandu-lint: {e}", file=sys.stderr)
-    remain = len(result.findings) - sum(len(o.applied) for o in outcomes)
-    print(summary(result, outcomes, unsafe, diff), file=sys.stderr if diff else out)
-    from ..runner import run_failed
-
+    applied = sum(len(o.applied) for o in outcomes)
+    remain = len(result.findings) - applied
+    stream = sys.stderr if diff else out
+    if show_fixes and not quiet:
+        for line in fixed_lines(outcomes, diff):
+            print(line, file=stream)
+    if not quiet:
+        print(summary(result, outcomes, unsafe, diff), file=stream)
     if run_failed(result) or errors:
         return 2
+    if exit_non_zero_on_fix and applied:
+        return 1
     return 1 if (diff and changed) or remain > 0 else 0
+
+
+def fixed_lines(outcomes: List[_Outcome], diff: bool) -> List[str]:
+    """``--show-fixes``: one line per fix applied (or that would be, with ``diff``)."""
+    lines = []
+    for o in outcomes:
+        for f in sorted(o.applied, key=lambda f: f.sort_key):
+            lines.append(f"{'would fix' if diff else 'fixed'} {_rel(o.path)}:{f.span.line}:{f.span.col + 1}: "
+                         f"{f.code} {f.fix.description}")
+    return lines
+
+
+def fix_stdin(opts, *, unsafe: bool, out=None) -> int:
+    """``--fix --stdin-filename PATH``: the source on stdin, fixed, on stdout (editors replace
+    the buffer with it); 1 when findings remain, 0 when none do."""
+    from ..engine import decode
+    from ..runner import check_paths
+
+    out = sys.stdout if out is None else out
+    path, data = opts.stdin
+    source = decode(data)
+    encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    projects: dict = {}
+    new = fix_source(path, source, opts, unsafe=unsafe, encoding=encoding, projects=projects)
+    out.write(new)
+    opts.stdin = (path, new.encode(encoding))
+    left = check_paths([path], opts).findings
+    return 1 if left else 0

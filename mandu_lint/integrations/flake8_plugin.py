@@ -83,8 +83,10 @@ def _project(where, path: Path) -> Union["Project", "ConfigError"]:
             hit = Project(root, load_settings(config, root), use_cache=not alone, jobs=_jobs(),
                           forced=how.startswith("forced"), only=only)
             hit.how = how
-            if hit.cache is not None and hit.cache.warning:
-                _warn(hit.cache.warning)  # once per project and process
+            for warning in (hit.cache.warning if hit.cache is not None else "", hit.settings.non_app_warning(),
+                            *hit.settings.warnings):
+                if warning:
+                    _warn(warning)  # once per project and process
         except ConfigError as exc:
             hit = exc
             _warn(f"invalid configuration, files under {root} are not checked (MDB001):\n{exc}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..config import DEFAULT_NON_APP, Settings
+from ..config import Settings
 from ..globs import GlobSet
 from .cache import Cache
 from .extract import FileFacts, extract
@@ -69,8 +69,7 @@ class Project:
         self.relfiles = list(self.only) if self.only is not None else self.files.python_files()
         self.roots = source_roots(self.root, self.relfiles, settings.src)
         self.modules = modules_for(self.relfiles, self.roots)
-        non_app = settings.non_app
-        self.non_app = GlobSet(list(DEFAULT_NON_APP if non_app is None else non_app))
+        self.non_app = GlobSet(settings.non_app_globs)
         self.cache = Cache(self.root) if use_cache else None
         self._digests: Optional[Dict[str, str]] = None
         self._data: Dict[str, bytes] = {}
@@ -235,6 +234,19 @@ class Project:
             files = dict(self._index.files)
             files[rel] = extract_file(str(self.root), rel, *self.modules[rel], data)
             self._index = ProjectIndex(files)
+
+    def add_file(self, rel: str) -> None:
+        """Take in a file the project walk did not list (named on the command line: gitignored,
+        or reached through a symlinked folder)."""
+        if rel in self.modules:
+            return
+        self.relfiles.append(rel)
+        self.modules.update(modules_for([rel], self.roots))
+        if self._digests is not None:
+            data = read_bytes(self.root / rel)
+            if data is not None:
+                self._data[rel] = data
+                self._digests[rel] = digest_bytes(data)
 
     def is_non_app(self, rel: str) -> bool:
         return self.non_app.match(rel)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..config import CONFIG_NAME
+from ..config import CONFIG_NAME, PYPROJECT, config_in
 from ..globs import GlobSet, load_gitignore, rebase_patterns
 
 NEVER_READ = frozenset({"node_modules", "build", "dist", "__pycache__", "site-packages", ".mandu_cache",
@@ -32,6 +32,7 @@ class ProjectFiles:
         self.nested_projects = nested_projects
         self._ignored: Optional[GlobSet] = None  # .gitignore patterns, gathered by the walk
         self._files: Optional[List[str]] = None
+        self.walk_errors: List[Tuple[str, str]] = []  # (folder, reason): folders that could not be listed
 
     @staticmethod
     def _skip_dir_name(parent: str, name: str) -> bool:
@@ -40,7 +41,7 @@ class ProjectFiles:
         return os.path.exists(os.path.join(parent, name, "pyvenv.cfg"))
 
     def _nested(self, folder: str) -> bool:
-        return self.nested_projects and os.path.exists(os.path.join(folder, CONFIG_NAME))
+        return self.nested_projects and config_in(folder) is not None
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
         if self._ignored is None:
@@ -57,7 +58,12 @@ class ProjectFiles:
         ignored = GlobSet(patterns)
         out = []
         root = str(self.root)
-        for dirpath, dirnames, filenames in os.walk(root):
+
+        def failed(exc: OSError) -> None:
+            where = _posix(os.path.relpath(exc.filename or root, root))
+            self.walk_errors.append((where, f"cannot list: {exc.strerror or exc}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
             rel_dir = _posix(os.path.relpath(dirpath, root))
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             if rel_dir and ".gitignore" in filenames:
@@ -91,13 +97,30 @@ class ProjectFiles:
             parent = os.path.join(parent, part)
         return not self.excluded(rel)
 
+    def named(self, path: Path) -> bool:
+        """May a file named explicitly be checked? Inside the project, not in a nested project's
+        folder and not ``exclude``d; VCS-ignored files and hidden folders do not matter here."""
+        try:
+            rel = _posix(os.path.relpath(path, self.root))
+        except ValueError:
+            return False
+        if rel.startswith("../"):
+            return False
+        parent = str(self.root)
+        for part in rel.split("/")[:-1]:
+            parent = os.path.join(parent, part)
+            if self._nested(parent):
+                return False
+        return not self.exclude.match(rel)
+
 
 def nested_configs(directory: Path) -> List[Path]:
     """Folders below ``directory`` holding their own ``mandu.yaml``: separate projects."""
     out = []
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if not ProjectFiles._skip_dir_name(dirpath, d))
-        if CONFIG_NAME in filenames and Path(dirpath) != Path(directory):
+        if (CONFIG_NAME in filenames or PYPROJECT in filenames) and Path(dirpath) != Path(directory) \
+                and config_in(dirpath) is not None:
             out.append(Path(dirpath))
     return out
 

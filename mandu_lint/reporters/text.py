@@ -31,19 +31,46 @@ def display_path(path: str, cwd: str, *, posix: bool = True) -> str:
     return rel.replace(os.sep, "/") if posix else rel
 
 
+FIXABLE = "[*]"  # ruff's marker: `mandu-lint fix` applies this finding's fix
+
+
+def safe_fix(finding: Finding) -> bool:
+    return finding.fix is not None and bool(finding.fix.edits) and finding.fix.safety == FixSafety.SAFE
+
+
 def format_finding(finding: Finding, cwd: str, *, color: bool = False) -> str:
+    """``path:line:col: CODE message`` as flake8 prints it; ``CODE [*] message`` when
+    ``mandu-lint fix`` would fix it (ruff's marker)."""
     path = display_path(finding.path, cwd, posix=False)
     code = finding.code
     if color:
         path, code = f"{_BOLD}{path}{_RESET}", f"{_RED}{code}{_RESET}"
-    marker = "" if finding.confidence == "high" else f" [{finding.confidence}]"
+    marker = f" {FIXABLE}" if safe_fix(finding) else ""
+    if finding.confidence != "high":
+        marker += f" [{finding.confidence}]"
     return f"{path}:{finding.span.line}:{finding.span.col + 1}: {code}{marker} {finding.message}"
 
 
-def render_text(result: RunResult, *, color: bool = False) -> str:
+def fix_line(finding: Finding) -> str:
+    """``--show-fixes``: the fix under its finding (display-only fixes are never applied)."""
+    fix = finding.fix
+    how = {FixSafety.SAFE: "fix", FixSafety.UNSAFE: "unsafe fix (--unsafe-fixes)",
+           FixSafety.DISPLAY: "suggestion (never applied)"}[fix.safety]
+    extra = ""
+    if fix.imports:
+        extra = "; adds " + ", ".join(f"from {m} import {n}" if n else f"import {m}" for m, n in fix.imports)
+    return f"    {how}: {fix.description}{extra}"
+
+
+def render_text(result: RunResult, *, color: bool = False, show_fixes: bool = False) -> str:
     """Finding lines only (the summary comes from :func:`summary_lines`)."""
     findings = sorted(result.findings, key=lambda f: f.sort_key)
-    return "".join(format_finding(f, result.cwd, color=color) + "\n" for f in findings)
+    out = []
+    for f in findings:
+        out.append(format_finding(f, result.cwd, color=color) + "\n")
+        if show_fixes and f.fix is not None and f.fix.edits:
+            out.append(fix_line(f) + "\n")
+    return "".join(out)
 
 
 def format_notice(notice: Notice, cwd: str) -> str:

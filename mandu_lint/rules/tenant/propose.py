@@ -1,14 +1,18 @@
-"""``mandu-lint init`` proposes the ``tenant`` section: the tenant root is the model with a
-tenant-like name that the most other models reference through non-null foreign keys, and
-``system`` lists the cross-tenant code the project actually has (admin, commands, jobs).
+"""``mandu-lint init`` proposes the ``tenant`` section: candidates are ranked by the foreign-key
+graph - how many models reach a model through non-null foreign keys (within ``depth`` hops),
+then how many reference it directly - and ``system`` lists the cross-tenant code the project
+actually has (admin, commands, jobs).
 
-No proposal (the section stays commented out) when no tenant-like model is referenced by at
-least two others: guessing a root would switch on security rules that then cry wolf.
+A candidate is a model with a tenant-like name referenced by at least two others, or - whatever
+its name (``Club``, ``Household``) - a graph root (no non-null foreign key of its own to another
+model) that is not a user model, referenced directly by at least three models and reached by
+most models that have non-null foreign keys. No proposal (the section stays commented out)
+otherwise: guessing a root would switch on security rules that then cry wolf.
 """
 from __future__ import annotations
 
 from collections import Counter
-from typing import List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 from ...globs import GlobSet
 from .spec import model_edges
@@ -22,26 +26,69 @@ SYSTEM_GLOBS = ("**/admin.py", "**/admin/**", "**/management/commands/**", "**/t
                 "**/bgtasks/**", "**/backoffice/**", "**/cron/**", "**/jobs/**", "**/worker/**", "**/workers/**",
                 "**/cli/**", "**/scripts/**")
 MIN_REFERENCES = 2
+GRAPH_MIN_REFERENCES = 3  # an unnamed candidate needs more evidence than a tenant-like name
+GRAPH_MIN_SHARE = 0.6  # ... and must be reached by this share of the models with non-null FKs
+DEPTH = 3
+_USER_BASES = ("AbstractUser", "AbstractBaseUser")
+_USER_NAMES = ("user", "customuser", "profile", "userprofile")
 
 
-def propose_tenant(project) -> Optional[str]:
+def candidates(project) -> List[Tuple[str, int, int]]:
+    """(model qual, models reaching it, direct references), best first."""
     index = project.index
     names = {n.lower(): i for i, n in enumerate(TENANT_NAMES)}
     refs: Counter = Counter()
+    referrers: Dict[str, Set[str]] = {}
+    outgoing: Dict[str, Set[str]] = {}
     for m in index.models.values():
         if m.abstract or project.is_non_app(m.path):
             continue
         for e in model_edges(index, m):
-            if not e.null and e.target != m.qual:
+            if not e.null and e.target != m.qual and e.target in index.models:
                 refs[e.target] += 1
-    cands = [(q, n) for q, n in refs.items() if index.models[q].name.lower() in names and n >= MIN_REFERENCES]
+                referrers.setdefault(e.target, set()).add(m.qual)
+                outgoing.setdefault(m.qual, set()).add(e.target)
+    with_fks = set(outgoing)
+
+    def reach(qual: str) -> int:
+        seen, frontier = set(), {qual}
+        for _ in range(DEPTH):
+            frontier = {r for q in frontier for r in referrers.get(q, ())} - seen - {qual}
+            seen |= frontier
+        return len(seen)
+
+    out = []
+    for qual, n in refs.items():
+        model = index.models[qual]
+        named = model.name.lower() in names and n >= MIN_REFERENCES
+        graph = (qual not in outgoing and not _user_model(index, model) and len(referrers[qual]) >= GRAPH_MIN_REFERENCES
+                 and reach(qual) >= GRAPH_MIN_SHARE * len(with_fks - {qual}))
+        if named or graph:
+            out.append((qual, reach(qual), n))
+    out.sort(key=lambda c: (-c[1], -c[2], names.get(index.models[c[0]].name.lower(), len(names)), c[0]))
+    return out
+
+
+def _user_model(index, model) -> bool:
+    if model.name.lower() in _USER_NAMES:
+        return True
+    try:
+        mro = index.mro(model.qual)
+    except Exception:  # pragma: no cover - an index without the class
+        return False
+    return any(str(base).endswith(_USER_BASES) for base in mro)
+
+
+def propose_tenant(project) -> Optional[str]:
+    index = project.index
+    cands = candidates(project)
     if not cands:
         return None
-    cands.sort(key=lambda c: (-c[1], names[index.models[c[0]].name.lower()], c[0]))
-    root, count = cands[0]
-    others = ", ".join(f"{_ident(index, q)} {n}" for q, n in cands[1:4])
-    note = f" (other candidates: {others})" if others else ""
-    lines = [f"# {_ident(index, root)} is referenced by {count} non-null foreign keys{note}",
+    root, reached, count = cands[0]
+    others = ", ".join(f"{_ident(index, q)} {r}" for q, r, _ in cands[1:4])
+    note = f"; other candidates, by models reaching them: {others}" if others else ""
+    lines = [f"# {_ident(index, root)}: reached by {reached} models through non-null foreign keys, "
+             f"referenced directly by {count}{note}",
              f"models: [{_ident(index, root)}]",
              "scoped: auto",
              "depth: 3"]

@@ -1,0 +1,103 @@
+"""Issue 12, item 11: ``init`` ranks tenant candidates by the foreign-key graph (a tenant called
+differently - ``Club`` - is proposed, a user model or a mere popular target is not), and
+``init --diff`` shows the proposed config and how many findings each proposed section would
+produce, writing nothing. Synthetic projects only."""
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+from mandu_lint import config
+from mandu_lint.cli import main
+from mandu_lint.init import run_init
+
+CLUB = """
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Member(AbstractUser):
+    nickname = models.CharField(max_length=20)
+
+
+class Club(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Membership(models.Model):
+    club = models.ForeignKey(Club, on_delete=models.CASCADE)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+
+
+class Event(models.Model):
+    club = models.ForeignKey(Club, on_delete=models.CASCADE)
+    created_by = models.ForeignKey(Member, on_delete=models.CASCADE)
+
+
+class Booking(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+
+
+class Fee(models.Model):
+    club = models.ForeignKey(Club, on_delete=models.CASCADE)
+    amount = models.IntegerField()
+"""
+VIEWS = """
+from clubs.models import Booking, Fee
+
+
+def fees(request):
+    return list(Fee.objects.all())
+
+
+def bookings(request):
+    return list(Booking.objects.filter(member=request.user))
+"""
+
+
+def make(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "clubs").mkdir()
+    (root / "clubs/__init__.py").write_text("")
+    (root / "clubs/models.py").write_text(textwrap.dedent(CLUB))
+    (root / "clubs/views.py").write_text(textwrap.dedent(VIEWS))
+    config.clear_caches()
+    return root
+
+
+def test_tenant_called_differently_is_proposed_by_the_fk_graph(tmp_path):
+    root = make(tmp_path)
+    out = io.StringIO()
+    assert run_init(root, out=out) == 0
+    text = (root / "mandu.yaml").read_text()
+    assert "  models: [Club]\n" in text  # not Member: a user model, though referenced more often
+    assert "# Club: reached by 4 models through non-null foreign keys, referenced directly by 3" in text
+
+
+def test_init_diff_shows_config_and_findings_per_section_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    root = make(tmp_path)
+    monkeypatch.chdir(root)
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    assert main(["init", "--diff", "."]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- /dev/null\n+++ ")
+    assert "+  models: [Club]\n" in out
+    assert "Findings each proposed section would produce" in out
+    tenant = next(line for line in out.splitlines() if line.startswith("  tenant: "))
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before  # nothing written
+    # the count is what a check with the written config reports (the tenant rules are off without it)
+    assert run_init(root, out=io.StringIO()) == 0
+    config.clear_caches()
+    from mandu_lint.runner import CheckOptions, check_paths
+
+    found = [f for f in check_paths([str(root)], CheckOptions(use_cache=False, jobs=1)).findings
+             if f.code.startswith("MDB1")]
+    assert found and tenant == f"  tenant: {len(found)} (MDB101 {len(found)})", (tenant, found)
+    (root / "mandu.yaml").unlink()
+    (root / "mandu.yaml").write_text("select: [MDB3]\n")
+    assert main(["init", "--diff", "."]) == 0
+    out = capsys.readouterr().out
+    assert "-select: [MDB3]\n" in out and (root / "mandu.yaml").read_text() == "select: [MDB3]\n"
