@@ -40,7 +40,7 @@ BATCH_PARAMS: Dict[str, tuple] = {
 }
 NOT_OPERATIONS = {"get_bind", "get_context", "f", "inline_literal", "invoke", "run_async", "implementation_for"}
 NAMES = {"table_name", "old_table_name", "new_table_name", "column_name", "index_name", "constraint_name",
-         "source_table", "referent_table", "new_column_name", "type_", "schema"}
+         "source_table", "referent_table", "new_column_name", "schema"}
 
 
 class UpgradeReader:
@@ -78,7 +78,7 @@ class UpgradeReader:
         for item in stmt.items:
             call = item.context_expr
             name = pyast.call_name(call) or ""
-            if name.endswith("autocommit_block"):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "autocommit_block":
                 atomic = False
             elif isinstance(call, ast.Call) and self._receiver(call) == "op" and name.endswith("batch_alter_table"):
                 parent = self._add("batch_alter_table", call, atomic, _decode(call, ("table_name",)))
@@ -159,8 +159,8 @@ def _decode(call: ast.Call, params: tuple) -> Dict[str, Any]:
             args[key] = pyast.string_list(node)
         elif key == "column":
             args[key] = read_column(node)
-        elif key in ("type_", "existing_type"):
-            args[key] = sa_type(node)
+        elif key in ("type_", "existing_type"):  # drop_constraint's type_ is a string ("foreignkey")
+            args[key] = pyast.str_value(node) if pyast.str_value(node) is not None else sa_type(node)
         elif key in ("server_default", "existing_server_default"):
             args[key] = default_text(node)
         elif key == "sqltext":

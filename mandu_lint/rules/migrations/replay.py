@@ -9,6 +9,7 @@ copy of the state taken before the operation, as Django does.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -124,7 +125,8 @@ class Replay:
     ``AUTH_USER_MODEL`` to ``"app.Model"`` (detected from the settings when not given)."""
 
     def __init__(self, project, files: Optional[Sequence[str]] = None, swappable: Optional[Dict[str, str]] = None):
-        self.root = Path(getattr(project, "root", project))
+        is_path = isinstance(project, (str, os.PathLike))  # a Path has a .root too: "/"
+        self.root = Path(project if is_path else project.root)
         if files is None and hasattr(project, "python_files"):
             files = project.python_files()
         self.files = files

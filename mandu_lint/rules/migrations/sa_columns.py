@@ -110,5 +110,5 @@ def read_table_constraint(node: ast.AST, table: str) -> Optional[ConstraintState
         condition = pyast.str_value(node.args[0]) if node.args else None
         return ConstraintState(name or f"{table}_check", kind, (), True, condition or pyast.text(node))
     columns: List[str] = [pyast.str_value(a) for a in node.args if pyast.str_value(a)]
-    suffix = "pkey" if kind == "primary_key" else "key"
-    return ConstraintState(name or f"{table}_{'_'.join(columns)}_{suffix}", kind, tuple(columns))
+    default = f"{table}_pkey" if kind == "primary_key" else f"{table}_{'_'.join(columns)}_key"
+    return ConstraintState(name or default, kind, tuple(columns))
