@@ -189,7 +189,8 @@ ID = '("id", models.BigAutoField(primary_key=True, serialize=False))'
 def test_postgres_operations_and_non_atomic_migration(tmp_path):
     result = django_project(
         tmp_path, "pg",
-        f'migrations.CreateModel(name="Doc", fields=[{ID}, ("slug", models.SlugField()), ("n", models.IntegerField())]),',
+        f'migrations.CreateModel(name="Doc", fields=[{ID}, ("slug", models.SlugField()), '
+        '("n", models.IntegerField())]),',
         """
         class Migration(migrations.Migration):
             atomic = False

@@ -115,7 +115,8 @@ HANDLERS: Dict[str, Callable] = {
     "create_table": _create_table,
     "drop_table": lambda a, s, m, o: s.drop_table(_table(a)),
     "rename_table": lambda a, s, m, o: s.rename_table(_table(a), a.get("new_table_name") or "?"),
-    "add_column": lambda a, s, m, o: s.add_column(_table(a), a["column"]) if a.get("column") else s.mark_unknown(_table(a)),
+    "add_column": lambda a, s, m, o: (s.add_column(_table(a), a["column"]) if a.get("column")
+                                      else s.mark_unknown(_table(a))),
     "drop_column": lambda a, s, m, o: s.drop_column(_table(a), a.get("column_name") or "?"),
     "alter_column": _alter_column,
     "create_index": _create_index,

@@ -138,7 +138,8 @@ def _report_heads(graph: AlembicGraph) -> None:
             continue
         revs = sorted((graph.revisions[h] for h in heads), key=lambda r: r.file)
         where = f"on branch {label!r}" if label else "and no branch labels tell them apart"
-        graph.problems.append(Problem("multiple-heads", f"{len(heads)} heads {where} ({', '.join(r.rev for r in revs)}); "
+        names = ", ".join(r.rev for r in revs)
+        graph.problems.append(Problem("multiple-heads", f"{len(heads)} heads {where} ({names}); "
                                       "a merge revision is missing", revs[-1].file, revs[-1].line,
                                       tuple((r.file, r.line) for r in revs[:-1])))
 

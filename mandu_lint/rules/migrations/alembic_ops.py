@@ -78,7 +78,8 @@ class UpgradeReader:
         for item in stmt.items:
             call = item.context_expr
             name = pyast.call_name(call) or ""
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "autocommit_block":
+            func = call.func if isinstance(call, ast.Call) else None
+            if isinstance(func, ast.Attribute) and func.attr == "autocommit_block":
                 atomic = False
             elif isinstance(call, ast.Call) and self._receiver(call) == "op" and name.endswith("batch_alter_table"):
                 parent = self._add("batch_alter_table", call, atomic, _decode(call, ("table_name",)))
@@ -166,7 +167,8 @@ def _decode(call: ast.Call, params: tuple) -> Dict[str, Any]:
         elif key == "sqltext":
             args[key] = _sql_text(node)
         elif key == "*":  # create_table's columns and constraints
-            args["items"] = [read_column(n) or read_table_constraint(n, args.get("table_name") or "?") for n in node.elts]
+            table = args.get("table_name") or "?"
+            args["items"] = [read_column(n) or read_table_constraint(n, table) for n in node.elts]
         else:
             value = pyast.literal(node)
             args[key] = pyast.text(node) if value is pyast.NOT_LITERAL else value

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from .schema import ColumnState, ConstraintState, Schema, norm
+from .schema import ColumnState, ConstraintState, Schema
 
 SQL_TYPES = {
     "VARCHAR": "varchar", "NVARCHAR": "varchar", "CHAR": "char", "NCHAR": "char", "TEXT": "text",
@@ -105,15 +105,8 @@ def alter_action(schema: Schema, table: str, action, not_valid: bool) -> Optiona
             return f"add_column_if_not_exists {action.name}"
         schema.add_column(table, column_def(action))
         return f"add_column {action.name}"
-    if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
-        for col in action.args.get("tables") or []:
-            if not (action.args.get("exists") and schema.column(table, col.name) is None):
-                schema.drop_column(table, col.name)
-        return "drop_column " + ",".join(c.name for c in action.args.get("tables") or [])
-    if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "CONSTRAINT":
-        for con in action.args.get("tables") or []:
-            schema.drop_constraint(table, con.name)
-        return "drop_constraint"
+    if isinstance(action, exp.Drop):
+        return _drop_action(schema, table, action)
     if isinstance(action, exp.AlterColumn):
         return _alter_column(schema, table, action)
     if isinstance(action, exp.RenameColumn):
@@ -130,6 +123,21 @@ def alter_action(schema: Schema, table: str, action, not_valid: bool) -> Optiona
                 return None
             schema.add_constraint(table, replace(constraint, validated=not not_valid))
         return "add_constraint"
+    return None
+
+
+def _drop_action(schema: Schema, table: str, action) -> Optional[str]:
+    kind = str(action.args.get("kind")).upper()
+    names = [item.name for item in action.args.get("tables") or []]
+    if kind == "COLUMN":
+        for name in names:
+            if not (action.args.get("exists") and schema.column(table, name) is None):
+                schema.drop_column(table, name)
+        return "drop_column " + ",".join(names)
+    if kind == "CONSTRAINT":
+        for name in names:
+            schema.drop_constraint(table, name)
+        return "drop_constraint"
     return None
 
 

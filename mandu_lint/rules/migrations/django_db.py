@@ -7,7 +7,7 @@ operation makes the model it names unknown, or every table of its app.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict
 
 from .ddl import apply_sql
 from .django_db_fields import FIELD_HANDLERS

@@ -108,31 +108,21 @@ def _unknown_args(node: ast.AST) -> Dict[str, Any]:
     return args
 
 
+def _literal_or_none(node: ast.AST):
+    value = pyast.literal(node)
+    return None if value is pyast.NOT_LITERAL else value
+
+
 def decode(kind: str, bound: Dict[str, ast.AST]) -> Dict[str, Any]:
+    """Each bound argument through the reader of its parameter; unknown parameters dropped."""
     args: Dict[str, Any] = {}
     for key, node in bound.items():
-        if key in NAMES:
-            args[key] = pyast.str_value(node)
-        elif key == "fields":
-            args[key] = read_fields(node)
-        elif key == "field":
+        if key == "field":
             args[key] = read_field(pyast.str_value(bound.get("name")) or "?", node)
-        elif key == "options":
-            args[key] = read_options(node)
-        elif key in ("unique_together", "index_together"):
-            args[key] = normalize_together(pyast.literal(node))
-        elif key == "index":
-            args[key] = read_index(node)
-        elif key == "constraint":
-            args[key] = read_constraint(node)
-        elif key == "old_fields":
-            args[key] = pyast.string_list(node)
-        elif key in ("sql", "reverse_sql"):
-            args[key] = read_sql(node)
-        elif key in ("code", "reverse_code", "managers", "bases", "hints"):
-            args[key] = pyast.text(node)
-        elif key in ("preserve_default", "atomic", "elidable"):
-            args[key] = pyast.literal(node) if pyast.literal(node) is not pyast.NOT_LITERAL else None
+        elif key in NAMES:
+            args[key] = pyast.str_value(node)
+        elif key in READERS:
+            args[key] = READERS[key](node)
     if kind in ("AddField", "AlterField"):
         args.setdefault("preserve_default", True)
     return args
@@ -157,3 +147,13 @@ def read_sql(node: ast.AST) -> Optional[List[str]]:
                 return None
         return out
     return None
+
+
+READERS = {
+    "fields": read_fields, "options": read_options, "index": read_index, "constraint": read_constraint,
+    "unique_together": lambda node: normalize_together(pyast.literal(node)),
+    "index_together": lambda node: normalize_together(pyast.literal(node)),
+    "old_fields": pyast.string_list, "sql": read_sql, "reverse_sql": read_sql,
+    "code": pyast.text, "reverse_code": pyast.text, "managers": pyast.text, "bases": pyast.text, "hints": pyast.text,
+    "preserve_default": _literal_or_none, "atomic": _literal_or_none, "elidable": _literal_or_none,
+}

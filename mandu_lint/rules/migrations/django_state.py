@@ -159,20 +159,27 @@ def _rename_index(args, state, app, key) -> None:
         _edit_options(state, app, model.name, indexes=indexes)
     elif args.get("old_fields"):
         together = tuple(g for g in model.options.get("index_together", ()) if tuple(g) != tuple(args["old_fields"]))
-        _edit_options(state, app, model.name, indexes=indexes + (IndexSpec(args["new_name"], tuple(args["old_fields"])),),
+        spec = IndexSpec(args["new_name"], tuple(args["old_fields"]))
+        _edit_options(state, app, model.name, indexes=indexes + (spec,),
                       index_together=together or None)
+
+
+def _options(option: str, arg: str, key: str = "name") -> Callable:
+    def handler(args, state, app, migration) -> None:
+        _edit_options(state, app, args[key], **{option: args.get(arg) or None})
+    return handler
 
 
 HANDLERS: Dict[str, Callable[[Dict[str, Any], ProjectState, str, MigrationKey], None]] = {
     "CreateModel": _create,
     "DeleteModel": _delete,
     "RenameModel": _rename_model,
-    "AlterModelTable": lambda a, s, app, k: _edit_options(s, app, a["name"], db_table=a.get("table")),
-    "AlterModelTableComment": lambda a, s, app, k: _edit_options(s, app, a["name"], db_table_comment=a.get("table_comment")),
-    "AlterUniqueTogether": lambda a, s, app, k: _edit_options(s, app, a["name"], unique_together=a.get("unique_together") or None),
-    "AlterIndexTogether": lambda a, s, app, k: _edit_options(s, app, a["name"], index_together=a.get("index_together") or None),
+    "AlterModelTable": _options("db_table", "table"),
+    "AlterModelTableComment": _options("db_table_comment", "table_comment"),
+    "AlterUniqueTogether": _options("unique_together", "unique_together"),
+    "AlterIndexTogether": _options("index_together", "index_together"),
     "AlterModelOptions": _alter_options,
-    "AlterOrderWithRespectTo": lambda a, s, app, k: _edit_options(s, app, a["name"], order_with_respect_to=a.get("order_with_respect_to")),
+    "AlterOrderWithRespectTo": _options("order_with_respect_to", "order_with_respect_to"),
     "AddField": _add_field,
     "RemoveField": _remove_field,
     "AlterField": _alter_field,

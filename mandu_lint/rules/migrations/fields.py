@@ -31,6 +31,7 @@ FIELD_TYPES: Dict[str, Tuple[str, Optional[int]]] = {
     "CITextField": ("citext", None), "SearchVectorField": ("tsvector", None),
 }
 AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
+INDEXED_BY_DEFAULT = {"SlugField"}  # Django's own default db_index=True
 
 
 def relation_kind(cls: str, kwargs: Dict[str, Any]) -> Optional[str]:
@@ -46,6 +47,15 @@ def relation_kind(cls: str, kwargs: Dict[str, Any]) -> Optional[str]:
 def _value(node: ast.AST):
     value = pyast.literal(node)
     return Expr(pyast.text(node)) if value is pyast.NOT_LITERAL else value
+
+
+CONSTRAINT_KINDS = {"UniqueConstraint": "unique", "CheckConstraint": "check", "ExclusionConstraint": "exclude"}
+
+
+def _default_text(value) -> Optional[str]:
+    if value is None:
+        return None
+    return value.text if isinstance(value, Expr) else repr(value)
 
 
 def read_field(name: str, call: ast.AST) -> FieldState:
@@ -69,9 +79,9 @@ def read_field(name: str, call: ast.AST) -> FieldState:
         name=name, cls=cls, path=path, null=kwargs.get("null") is True,
         max_length=max_length if isinstance(max_length, int) else None,
         has_default="default" in kwargs and not (isinstance(default, Expr) and default.text.endswith("NOT_PROVIDED")),
-        db_default=None if db_default is None else (db_default.text if isinstance(db_default, Expr) else repr(db_default)),
+        db_default=_default_text(db_default),
         unique=kwargs.get("unique") is True or relation == "o2o" or kwargs.get("primary_key") is True,
-        db_index=kwargs.get("db_index", relation in ("fk", "o2o")) is True,
+        db_index=kwargs.get("db_index", relation in ("fk", "o2o") or cls in INDEXED_BY_DEFAULT) is True,
         primary_key=kwargs.get("primary_key") is True, to=to_text, relation=relation,
         db_column=kwargs.get("db_column") if isinstance(kwargs.get("db_column"), str) else None,
         kwargs=kwargs)
@@ -106,7 +116,7 @@ def read_constraint(call: ast.AST) -> ConstraintSpec:
         return ConstraintSpec(None, "other")
     cls = pyast.last_part(pyast.call_name(call)) or "?"
     bound, _ = pyast.bind(call, ())
-    kind = {"UniqueConstraint": "unique", "CheckConstraint": "check", "ExclusionConstraint": "exclude"}.get(cls, "other")
+    kind = CONSTRAINT_KINDS.get(cls, "other")
     condition = bound.get("condition", bound.get("check"))
     return ConstraintSpec(pyast.str_value(bound.get("name")), kind, pyast.string_list(bound.get("fields")) or (),
                           pyast.text(condition), cls)

@@ -57,25 +57,19 @@ def release_info(root, paths: Iterable[str], base: Optional[str] = None) -> Rele
         hint = " (shallow clone: fetch with fetch-depth: 0)" if shallow else ""
         return ReleaseInfo(None, f"no merge base between HEAD and {ref}{hint}: every migration counts as released", ref)
     commit = merge_base.strip()
-    prefix = _prefix(Path(toplevel.strip()), root)
-    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit, "--", prefix or ".")
-    if listing is None:
-        return ReleaseInfo(None, f"cannot list the files of {commit[:12]}: every migration counts as released", ref, commit)
-    at_base = {_strip(p, prefix) for p in listing.split("\0") if p}
+    at_base = files_at(root, commit)
+    if at_base is None:
+        reason = f"cannot list the files of {commit[:12]}: every migration counts as released"
+        return ReleaseInfo(None, reason, ref, commit)
     unreleased = {p for p in (PurePosixPath(p).as_posix() for p in paths) if p not in at_base}
     return ReleaseInfo(unreleased, f"unreleased = not in {ref} at merge base {commit[:12]}", ref, commit)
 
 
-def _prefix(toplevel: Path, root: Path) -> str:
-    try:
-        rel = root.resolve().relative_to(toplevel.resolve()).as_posix()
-    except ValueError:
-        return ""
-    return "" if rel == "." else rel
-
-
-def _strip(path: str, prefix: str) -> str:
-    return path[len(prefix) + 1:] if prefix and path.startswith(prefix + "/") else path
+def files_at(root: Path, commit: str) -> Optional[Set[str]]:
+    """The files under ``root`` at ``commit``, relative to ``root`` (git runs in ``root``, so
+    ls-tree lists and names paths relative to it, wherever the repository's top is)."""
+    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit, "--", ".")
+    return None if listing is None else {p for p in listing.split("\0") if p}
 
 
 def unreleased_migrations(result, base: Optional[str] = None, since: Optional[str] = None) -> ReleaseInfo:
@@ -88,11 +82,9 @@ def unreleased_migrations(result, base: Optional[str] = None, since: Optional[st
 
 
 def _since(root: Path, paths: Sequence[str], since: str) -> ReleaseInfo:
-    toplevel = _git(root, "rev-parse", "--show-toplevel")
     commit = _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
-    if toplevel is None or commit is None:
+    at_base = files_at(root, commit.strip()) if commit else None
+    if at_base is None:
         return ReleaseInfo(None, f"cannot resolve {since!r}: every migration counts as released")
-    prefix = _prefix(Path(toplevel.strip()), root)
-    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit.strip(), "--", prefix or ".") or ""
-    at_base = {_strip(p, prefix) for p in listing.split("\0") if p}
-    return ReleaseInfo({p for p in paths if p not in at_base}, f"unreleased = added after {since}", since, commit.strip())
+    unreleased = {p for p in paths if p not in at_base}
+    return ReleaseInfo(unreleased, f"unreleased = added after {since}", since, commit.strip())

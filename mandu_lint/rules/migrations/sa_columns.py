@@ -56,7 +56,8 @@ def default_text(node: Optional[ast.AST]) -> Optional[str]:
     value = pyast.literal(node)
     if isinstance(value, str):
         return repr(value)
-    if isinstance(node, ast.Call) and pyast.last_part(pyast.call_name(node)) in ("text", "literal_column") and node.args:
+    called = pyast.last_part(pyast.call_name(node)) if isinstance(node, ast.Call) else ""
+    if called in ("text", "literal_column") and node.args:
         return pyast.str_value(node.args[0]) or pyast.text(node)
     if isinstance(node, ast.Call) and pyast.last_part(pyast.call_name(node)) in ("true", "false", "null"):
         return pyast.last_part(pyast.call_name(node))
