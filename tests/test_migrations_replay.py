@@ -400,3 +400,21 @@ def test_schema_contradiction_and_snapshots_are_independent():
     assert snapshot.column("book", "n") is not None and book.column("book", "n") is None
     book.drop_column("book", "nope")  # a column the replay never saw
     assert book.is_unknown("book") and not snapshot.is_unknown("book")
+
+
+def test_sql_seen_in_real_histories():
+    """Renamed constraints and sequences, ``IF EXISTS`` on a relation that is not there, and
+    catalog tables in a DO block leave the schema known."""
+    schema = schema_with_book()
+    apply_sql(schema, "ALTER TABLE book ADD CONSTRAINT n_pos CHECK (n > 0)")
+    effects = apply_sql(schema, """
+        ALTER TABLE book RENAME CONSTRAINT n_pos TO book_n_pos;
+        ALTER TABLE IF EXISTS old_book_id_seq RENAME TO book_id_seq;
+        ALTER TABLE ipam_thing_id_seq RENAME TO vpn_thing_id_seq;
+        ALTER TABLE IF EXISTS gone RENAME TO still_gone;
+    """)
+    assert [s.kind for s in effects.statements] == ["alter_table", "no_effect", "no_effect", "no_effect"]
+    assert list(schema.table("book").constraints) == ["book_n_pos"]
+    assert sorted(schema.tables) == ["book"]
+    effects = apply_sql(schema, "DO $$ BEGIN FOR r IN SELECT indexname FROM pg_indexes LOOP END LOOP; END $$")
+    assert effects.unknown_tables == [] and effects.unknown_effects and "pg_indexes" not in schema.tables

@@ -32,6 +32,17 @@ TABLE_MENTION = re.compile(r"\b(?:TABLE|INTO|UPDATE|FROM|ON|JOIN)\s+(?:IF\s+(?:N
                            r"([A-Za-z_][\w.\"]*)", re.I)
 
 
+def is_catalog(name: str) -> bool:
+    """PostgreSQL's own catalogs (``pg_indexes`` in a DO block) are no project table."""
+    lowered = name.lower()
+    return lowered.startswith(("pg_", "pg_catalog.", "information_schema."))
+
+
+def is_sequence(name: str) -> bool:
+    """``ALTER TABLE x_id_seq RENAME TO …`` renames a sequence (PostgreSQL allows it)."""
+    return name.lower().endswith("_seq")
+
+
 @dataclass
 class SqlStatement:
     """One statement and what the replay made of it (rules read ``kind``/``flags``)."""
@@ -107,7 +118,8 @@ def _unparsed(schema: Schema, text: str, effects: SqlEffects, reason: str = "SQL
     if NO_TABLE_EFFECT.match(text):
         effects.statements.append(SqlStatement("no_effect", text))
         return
-    tables = tuple(dict.fromkeys(m.group(1).strip('"') for m in TABLE_MENTION.finditer(text)))
+    tables = tuple(dict.fromkeys(name for name in (m.group(1).strip('"') for m in TABLE_MENTION.finditer(text))
+                                 if not is_catalog(name)))
     effects.statements.append(SqlStatement("unknown", text, tables))
     if tables:
         for table in tables:
@@ -217,6 +229,10 @@ def _alter_table(schema: Schema, node, text: str, effects: SqlEffects) -> None:
 
     name = table_name(node.this)
     flags = ("not_valid",) if node.args.get("not_valid") else ()
+    absent = schema.table_exists(name) is False
+    if absent and (node.args.get("exists") or is_sequence(name)):  # a no-op, or a sequence
+        effects.statements.append(SqlStatement("no_effect", text, (name,), flags + ("if_exists",)))
+        return
     actions = []
     for action in node.args.get("actions") or []:
         done = alter_action(schema, name, action, bool(node.args.get("not_valid")))
@@ -238,6 +254,11 @@ def _command(schema: Schema, text: str, effects: SqlEffects) -> None:
         validate = re.match(r"VALIDATE\s+CONSTRAINT\s+([\w\"]+)\s*$", rest, re.I)
         using = re.match(r"ADD\s+CONSTRAINT\s+([\w\"]+)\s+(UNIQUE|PRIMARY\s+KEY)\s+USING\s+INDEX\s+([\w\"]+)\s*$",
                          rest, re.I)
+        rename = re.match(r"RENAME\s+CONSTRAINT\s+([\w\"]+)\s+TO\s+([\w\"]+)\s*$", rest, re.I)
+        if rename:
+            schema.rename_constraint(table, norm(rename.group(1)), norm(rename.group(2)))
+            effects.statements.append(SqlStatement("alter_table", text, (table,), ("rename_constraint",)))
+            return
         if validate:
             schema.validate_constraint(table, norm(validate.group(1)))
             effects.statements.append(SqlStatement("alter_table", text, (table,), ("validate_constraint",)))

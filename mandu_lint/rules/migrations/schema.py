@@ -234,6 +234,15 @@ class Schema:
             validated = replace(table.constraints[norm(name)], validated=True)
             self._put(replace(table, constraints={**table.constraints, norm(name): validated}))
 
+    def rename_constraint(self, table_name: str, old: str, new: str) -> None:
+        """Names only: an unknown old name (Django's generated ones are not modelled) is fine."""
+        table = self._edit(table_name)
+        if table is not None and norm(old) in table.constraints:
+            renamed = replace(table.constraints[norm(old)], name=new)
+            constraints = {(norm(new) if k == norm(old) else k): (renamed if k == norm(old) else c)
+                           for k, c in table.constraints.items()}
+            self._put(replace(table, constraints=constraints))
+
     def mark_unknown(self, name: str) -> None:
         table = self.table(name)
         if table is None:
