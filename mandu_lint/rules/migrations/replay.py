@@ -22,6 +22,7 @@ from .django_db import database_forwards
 from .django_ops import read_operations
 from .django_state import state_forwards
 from .graph import DjangoGraph, build_django_graph
+from .pyast import assignments
 from .records import Migration, MigrationKey, Operation, Problem
 from .schema import Schema
 from .state import ModelState, ProjectState
@@ -154,7 +155,7 @@ class Replay:
             info = graph.nodes.get(node)
             mig.atomic = info.atomic if info else True
             mig.initial = info.initial if info else False
-            value = dict(_class_values(mig_file.cls)).get("operations")
+            value = assignments(mig_file.cls.body).get("operations", (None, 0))[0]
             if not read_operations(value, mig.file, mig.atomic, mig.operations):
                 mig.unknown_effects.append("operations is not a literal list")
                 result.state.unknown_apps.add(node[0])
@@ -184,8 +185,3 @@ class Replay:
             result._before[mig.key] = (schema.copy(), None)
             replay_migration(mig, schema, None)
 
-
-def _class_values(cls) -> List[Tuple[str, object]]:
-    from .pyast import assignments
-
-    return [(name, value) for name, (value, _line) in assignments(cls.body).items()]
