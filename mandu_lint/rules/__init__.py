@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 from ..model import FamilySpec
-from . import tenant, layers, loops, transactions  # noqa: I001 - declaration order is option order
+from . import tenant, layers, loops, transactions, migrations  # noqa: I001 - declaration order is option order
 
-FAMILIES: Tuple[FamilySpec, ...] = (tenant.FAMILY, layers.FAMILY, loops.FAMILY, transactions.FAMILY)
+FAMILIES: Tuple[FamilySpec, ...] = (tenant.FAMILY, layers.FAMILY, loops.FAMILY, transactions.FAMILY, migrations.FAMILY)
 # Rule classes registered at run time (tests, plugins) through ``registry.register``; kept here
 # so that code validation (``diagnostics.known_codes``) sees them without importing any rule.
 EXTRA: List[type] = []
