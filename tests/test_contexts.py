@@ -2,13 +2,15 @@
 and the confidence they give loop findings."""
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from mandu_lint import config
+from mandu_lint import config, registry
 from mandu_lint.project.contexts import contexts
+from mandu_lint.rules.base import Rule
 from mandu_lint.runner import CheckOptions, check_paths, load_project
 
 MODELS = """
@@ -115,14 +117,33 @@ def test_entries_and_flow(project):
     assert c.of("shop.orphan.nobody_calls_me") == frozenset()
 
 
-def test_a_loop_is_high_on_a_request_path_and_medium_in_a_command(project, monkeypatch):
+class RequestOnly(Rule):
+    """## What it does\nReports every `b.author` read, high only on request paths (test only)."""
+
+    code = "MDB985"
+    name = "request-only-test"
+    summary = "Request-only test rule"
+    default = False
+    high_in = frozenset({"request"})
+
+    def visit_Attribute(self, node):
+        if node.attr == "author" and isinstance(node.value, ast.Name) and node.value.id == "b":
+            self.report(node, "author read")
+
+
+def test_high_in_names_the_contexts_of_high_findings(project, monkeypatch):
     monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
-    config.clear_caches()
-    result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    got = {(Path(f.path).relative_to(project).as_posix(), f.code, f.confidence) for f in result.findings
-           if f.code == "MDB302"}
-    assert ("shop/views.py", "MDB302", "high") in got
-    assert ("shop/management/commands/rebuild.py", "MDB302", "medium") in got
-    assert ("shop/helpers.py", "MDB302", "high") in got  # reached from a view
-    shown = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1)).findings
-    assert not any(f.path.endswith("rebuild.py") for f in shown)  # the default hides medium
+    registry.register(RequestOnly)
+    try:
+        config.clear_caches()
+        result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
+                                                          extend_select=["MDB985"]))
+        got = {(Path(f.path).relative_to(project).as_posix(), f.confidence) for f in result.findings
+               if f.code == "MDB985"}
+        shown = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, extend_select=["MDB985"]))
+    finally:
+        registry.unregister(RequestOnly)
+    assert ("shop/views.py", "high") in got
+    assert ("shop/helpers.py", "high") in got  # reached from a view
+    assert ("shop/management/commands/rebuild.py", "medium") in got
+    assert not any(f.path.endswith("rebuild.py") for f in shown.findings)  # the default hides medium

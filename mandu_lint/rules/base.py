@@ -65,8 +65,10 @@ class Rule:
         if cls.precision in ("medium", "low"):
             return ("`medium` only (shown with `--confidence medium`): measured on real apps, too many of its "
                     "findings are true but immaterial for a default; every execution context is judged")
+        if getattr(cls, "CONFIDENCE", None):
+            return cls.CONFIDENCE
         if cls.high_in is None:
-            return "`high` in every execution context, `medium` where the rule says so below"
+            return "`high` in every execution context"
         where = ", ".join(sorted(cls.high_in))
         return (f"`high` in {where} code; `medium` elsewhere (management commands, migrations, dev data, seeds, "
                 "startup, and code no known entry point reaches)")
