@@ -2,6 +2,7 @@
 ``tests/fixrule.py`` (registered per test, in this process: subprocess runs cannot see them)."""
 from __future__ import annotations
 
+import ast
 import io
 import os
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 from mandu_lint import config
 from mandu_lint.fixes.apply import apply_fixes, fix_paths, non_overlapping
 from mandu_lint.model import Edit, Finding, Fix, FixSafety, Span
+from mandu_lint.registry import register, unregister
+from mandu_lint.rules.base import Rule
 from mandu_lint.runner import CheckOptions, check_paths
 from tests.fixrule import CODES, registered
 
@@ -363,3 +366,48 @@ def test_a_check_run_never_imports_libcst(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class _RenamesToB(Rule):
+    """## What it does\nFlags `a = 1`; its safe fix writes `b = 1` (test only)."""
+
+    code = "MDB987"
+    name = "renames-to-b-test"
+    summary = "Test rule whose fix creates another finding"
+    default = False
+    fixable = True
+
+    def visit_Assign(self, node):
+        if isinstance(node.targets[0], ast.Name) and node.targets[0].id == "a":
+            edit = Edit(self.ctx.span(node), "b = 1")
+            self.report(node, "a is set", fix=Fix(FixSafety.SAFE, "rename", (edit,)))
+
+
+class _FlagsB(Rule):
+    """## What it does\nFlags `b = 1` (test only); a default rule nobody selected."""
+
+    code = "MDB988"
+    name = "flags-b-test"
+    summary = "Test rule flagging b"
+    default = True
+
+    def visit_Assign(self, node):
+        if isinstance(node.targets[0], ast.Name) and node.targets[0].id == "b":
+            self.report(node, "b is set", confidence="medium")
+
+
+def test_a_fix_creating_a_finding_of_an_unselected_rule_is_rejected(tmp_path):
+    """The re-check runs every default rule at every confidence, not only the selected ones."""
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "app.py").write_text("a = 1\n")
+    for rule in (_RenamesToB, _FlagsB):
+        register(rule)
+    try:
+        config.clear_caches()
+        fix_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB987"]), unsafe=False,
+                  diff=False, out=io.StringIO())
+    finally:
+        for rule in (_RenamesToB, _FlagsB):
+            unregister(rule)
+    assert (root / "app.py").read_text() == "a = 1\n"

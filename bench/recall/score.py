@@ -14,7 +14,7 @@ starts inside the row's buggy lines, or carries a related location there, in the
 Trees live in ``<snapshots>/<repo-name>@<parent[:12]>/`` where ``repo-name`` is the part of
 ``owner/name`` after the slash (``polarsource/polar`` -> ``polar@0123456789ab``). With
 ``--materialize`` missing trees are extracted from the local mirror
-(``/work/.mirror/<owner>+<name>...``, found by globbing) with ``git archive <parent> | tar -x``.
+(``/work/.mirror/<owner>+<name>...``, found by globbing), text files blob by blob.
 The analyser runs once per tree, from inside the tree, as
 ``python -m mandu_lint check --format json --exit-zero [--config configs/<repo-name>.yaml] .``
 with this checkout of mandu-lint first on ``PYTHONPATH`` and the checkout's ``.venv`` interpreter
@@ -89,6 +89,10 @@ def find_git_dir(repo: str) -> str | None:
     return None
 
 
+TEXT_SUFFIXES = (".py", ".pyi", ".html", ".txt", ".jinja", ".jinja2", ".j2", ".cfg", ".ini", ".toml", ".yaml",
+                 ".yml", ".json", ".sql")
+
+
 def materialize(repo: str, parent: str, dest: Path) -> str | None:
     """Extract ``parent`` of ``repo`` into ``dest``; returns an error message or None."""
     gd = find_git_dir(repo)
@@ -98,13 +102,22 @@ def materialize(repo: str, parent: str, dest: Path) -> str | None:
     if tmp.exists():
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
     tmp.mkdir(parents=True)
-    archive = subprocess.Popen(["git", f"--git-dir={gd}", "archive", parent], stdout=subprocess.PIPE)
-    untar = subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout, capture_output=True)
-    archive.stdout.close()
-    rc = archive.wait()
-    if rc != 0 or untar.returncode != 0:
+    # Text files blob by blob: a mirror may lack large binary blobs (``git archive`` then fails as
+    # a whole); what the analyser reads is Python, templates and configuration.
+    listing = subprocess.run(["git", f"--git-dir={gd}", "ls-tree", "-r", parent], capture_output=True, text=True)
+    if listing.returncode != 0:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
-        return f"git archive {parent[:12]} failed (git {rc}, tar {untar.returncode}: {untar.stderr.decode()[:200]})"
+        return f"git ls-tree {parent[:12]} failed: {listing.stderr.strip()[:200]}"
+    for line in listing.stdout.splitlines():
+        meta, _, path = line.partition("\t")
+        mode, kind, blob = meta.split()
+        if kind != "blob" or mode == "120000" or not path.endswith(TEXT_SUFFIXES):
+            continue
+        out = subprocess.run(["git", f"--git-dir={gd}", "cat-file", "blob", blob], capture_output=True)
+        if out.returncode == 0:
+            target = tmp / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(out.stdout)
     tmp.rename(dest)
     return None
 

@@ -214,13 +214,21 @@ def write_atomic(path: str, text: str, encoding: str) -> None:
 def make_check(project, rel: str, sel, encoding: str) -> Check:
     """Re-check ``rel`` as if it held a candidate source (the project's view of the file is
     overridden, so rules see the candidate's facts too). A rule crash makes it unusable."""
-    from ..runner import check_file
+    import dataclasses
 
     from ..diagnostics import FAILURE_CODES, NOQA_CODE
+    from ..registry import select_rules
+    from ..runner import check_file
+
+    # Every rule judges the candidate, not only the selected ones, at every confidence: a fix
+    # that silences its finding by creating another defect (an MDB401 wrap that pulls an email
+    # into a transaction, which MDB403 forbids) is rejected.
+    every = select_rules(None, [r.code for r in sel.rules], [], project.settings)
+    wide = dataclasses.replace(sel, rules=every, codes=tuple(r.code for r in every))
 
     def check(source: str) -> Optional[List[Finding]]:
         project.set_override(rel, source.encode(encoding))
-        findings, notices = check_file(project, rel, sel)
+        findings, notices = check_file(project, rel, wide)
         if any(n.error for n in notices) or any(f.code in FAILURE_CODES for f in findings):
             return None
         return [f for f in findings if f.code != NOQA_CODE]  # a noqa a fix made unused is no regression
