@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
-from . import drf
+from . import drf, template_views
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
 from .per_row import RowSource, loop_source, rel_use, walk
 from .reads import is_property, param_reads
+from .templates import Evaluator, library
 from ..base import Rule
+from ...model import Location, Span
 from .mdb302_examples import BAD, GOOD
 from ...core.tags import EV
 
@@ -91,6 +94,7 @@ class LazyRelationInLoop(Rule):
         super().__init__(ctx)
         self.reported = set()  # (loop line, path)
         self.assigned = {}  # loop node id -> {(var, attr)} assigned in its body
+        self.template_reported = set()  # spans of queries reported for a template
 
     def _source(self, var: str) -> Optional[RowSource]:
         return loop_source(self.ctx, var)
@@ -126,6 +130,7 @@ class LazyRelationInLoop(Rule):
     def visit_Call(self, node: ast.Call) -> None:
         if not self.ctx.loops:
             self._serializer_call(node)
+            self._template_site(template_views.render_site(self.ctx, node))
             return
         if self._helper(node):
             return
@@ -262,13 +267,20 @@ class LazyRelationInLoop(Rule):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for site in drf.viewset_sites(self.ctx, node):
             self._serializer_site(site)
+        for site in template_views.class_sites(self.ctx, node):
+            self._template_site(site)
 
     def visit_Return(self, node: ast.Return) -> None:
         cls, fn = self.ctx.method_of, self.ctx.function
-        if cls is not None and fn is not None and fn.name == "get_queryset" and self.ctx.qual[-1] == "get_queryset":
+        if cls is None or fn is None or self.ctx.qual[-1] != fn.name:
+            return
+        if fn.name == "get_queryset":
             site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
+            self._template_site(template_views.get_queryset_site(self.ctx, node, cls))
+        elif fn.name == "get_context_data":
+            self._template_site(template_views.context_data_site(self.ctx, node, cls))
 
     def _serializer_call(self, node: ast.Call) -> None:
         site = drf.serializer_call_site(self.ctx, node)
@@ -293,6 +305,89 @@ class LazyRelationInLoop(Rule):
         if site.source.query is not None:
             fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
         self.report(site.node, msg, related=site.related, fix=fix)
+
+    # -- Django templates -----------------------------------------------------------------------
+    def _template_site(self, site) -> None:
+        """Rows handed to a template whose loops read relations the query does not load."""
+        if site is None:
+            return
+        ctx = self.ctx
+        lib = library(ctx)
+        path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
+        if path is None:
+            return
+        reads = []
+        for env in site.envs:
+            reads.extend(Evaluator(lib, ctx.index).run(path, env))
+        found = {}
+        for r in reads:
+            if r.src not in site.sources:
+                continue
+            src, node = site.sources[r.src]
+            steps = walk(ctx.index, src.query_model, [n for n in src.prefix.split("__") if n] + list(r.names))
+            if steps is None or (steps[-1].rel.to_many and not (r.ops and cache_served(ctx.index, steps[-1], r.ops))):
+                continue
+            found.setdefault(r.src, []).append(r)
+        for sid, rs in found.items():
+            src, node = site.sources[sid]
+            key = (node.lineno, node.col_offset)
+            missing = self._fewest(src, rs)
+            if missing and key not in self.template_reported:
+                self.template_reported.add(key)
+                self._report_template(node, src, missing, site.templates[0])
+
+    def _fewest(self, src: RowSource, reads) -> list:
+        """(Want, first read needing it) for the fewest paths that load every read: the longest
+        first, each dropped when the kept ones already load it (``books__tags`` loads ``books``;
+        ``books__author`` is the way back once ``books`` is loaded)."""
+        wants = {}
+        for r in reads:
+            m = self._missing(src, r.names)
+            if m is None:
+                continue
+            want, i = m
+            prefix = want.names[: i + 1]
+            if len(prefix) < len(want.names) and missing(self.ctx.index, replace(
+                    src, eager=src.eager | {"__".join(prefix)}), r.names) is None:
+                want = Want(prefix, want.owners[: i + 1], want.many[: i + 1])
+            wants.setdefault(want.path, (want, r))
+        kept = []
+        for path in sorted(wants, key=lambda p: (-p.count("__"), p)):
+            want, r = wants[path]
+            loaded = src.eager | {w.path for w, _ in kept}
+            if missing(self.ctx.index, replace(src, eager=frozenset(loaded)), want.names) is not None:
+                kept.append((want, r))
+        return sorted(kept, key=lambda wr: (wr[1].path, wr[1].line, wr[0].path))
+
+    def _report_template(self, node, src: RowSource, missing, name: str) -> None:
+        listed = ", ".join(f"`{w.path}` ({_where(self.ctx, r)})" for w, r in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        advice = "; ".join(_advice("django", w, self.ctx) for w, _ in missing[:4])
+        if src.query is not None:
+            how = f"load them with the query: {advice}"
+        else:
+            loads = ".".join(_advice("django", w, self.ctx) for w, _ in missing[:4])
+            how = f"give the view a `queryset = {src.text[:-len('all()')]}{loads}`"
+        msg = (f"`{src.text}` is rendered by template `{name}`, whose loops read {listed}{more} lazily on every "
+               f"row: one query per row and relation; {how}")
+        related = tuple(Location(r.path, Span(r.line, r.col, r.line, r.col), f"`{r.text}` loads `{w.path}` once "
+                                 "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
+        fix = fix_for(self.ctx, "django", src.query, [w for w, _ in missing], False) if src.query is not None else None
+        self.report(node, msg, related=related, fix=fix)
+
+
+def _rel(ctx, path: str) -> str:
+    import os
+
+    try:
+        return os.path.relpath(path, str(ctx.project.root)).replace(os.sep, "/")
+    except ValueError:
+        return path
+
+
+def _where(ctx, read) -> str:
+    at = f"{_rel(ctx, read.path)}:{read.line}"
+    return f"through `{read.via.split(':')[0]}`, {at}" if read.via else at
 
 
 def _advice(orm: str, want: Want, ctx) -> str:
