@@ -82,6 +82,7 @@ class Var:
     expr: str
     line: int
     col: int
+    file: str = ""  # the template file the node was read from (set by :class:`Library`)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Tag:
     bits: List[str]
     line: int
     col: int
+    file: str = ""
 
 
 @dataclass
@@ -103,6 +105,7 @@ class For:
     cond: str = ""  # Jinja ``for x in y if cond``
     body: list = field(default_factory=list)
     empty: list = field(default_factory=list)
+    file: str = ""
 
 
 @dataclass
@@ -111,6 +114,7 @@ class With:
     line: int
     col: int
     body: list = field(default_factory=list)
+    file: str = ""
 
 
 @dataclass
@@ -121,6 +125,7 @@ class Set:
     expr: str
     line: int
     col: int
+    file: str = ""
 
 
 @dataclass
@@ -137,6 +142,7 @@ class Include:
     only: bool
     line: int
     col: int
+    file: str = ""
 
 
 @dataclass
@@ -359,6 +365,7 @@ class Library:
                 if os.path.getsize(path) <= MAX_FILE:
                     with open(path, encoding="utf-8", errors="replace") as fh:
                         tpl = parse(fh.read())
+                    _mark(tpl.nodes, path)
             except (OSError, RecursionError):
                 tpl = None
             self._parsed[path] = tpl
@@ -388,6 +395,14 @@ class Library:
                     return out
             return [merged[n] for n in own]  # unknown parent: the blocks alone
         return _substitute(tpl.nodes, overrides, 0)
+
+
+def _mark(nodes, path: str) -> None:
+    for n in nodes:
+        if hasattr(n, "file"):
+            n.file = path
+        for child in _children(n):
+            _mark(child, path)
 
 
 def _blocks(nodes) -> List[Block]:
@@ -515,23 +530,24 @@ class Evaluator:
             self._budget -= 1
             if self._budget < 0:
                 return
+            where = getattr(n, "file", "") or path
             if isinstance(n, Var):
-                self.value(n.expr, env, path, n.line, n.col)
+                self.value(n.expr, env, where, n.line, n.col)
             elif isinstance(n, Tag):
-                self._tag(n, env, path)
+                self._tag(n, env, where)
             elif isinstance(n, For):
-                self._for(n, env, path, stack)
+                self._for(n, env, where, stack)
             elif isinstance(n, With):
                 inner = dict(env)
                 for name, value in n.binds:
-                    _bind(inner, name, self.value(value, env, path, n.line, n.col))
+                    _bind(inner, name, self.value(value, env, where, n.line, n.col))
                 self._nodes(n.body, inner, path, stack)
             elif isinstance(n, Set):
-                _bind(env, n.name, self.value(n.expr, env, path, n.line, n.col))
+                _bind(env, n.name, self.value(n.expr, env, where, n.line, n.col))
             elif isinstance(n, Block):
                 self._nodes(n.body, dict(env), path, stack)
             elif isinstance(n, Include):
-                self._include(n, env, path, stack)
+                self._include(n, env, where, stack)
 
     def _for(self, n: For, env, path: str, stack) -> None:
         it = self.value(n.iter, env, path, n.line, n.col)
