@@ -74,6 +74,40 @@ def order_counts(session: Session):
     },
 ]
 
+_TEMPLATES = {
+    "shop/templates/shop/books.html": """
+{% for book in books %}
+  <li>{{ book.title }} by {{ book.author.name }}</li>
+{% endfor %}
+""",
+    "shop/templates/shop/author_list.html": """
+{% for author in author_list %}
+  <h2>{{ author.name }}</h2>
+  {% for book in author.books.all %}{% include "shop/tags.html" %}{% endfor %}
+{% endfor %}
+""",
+    "shop/templates/shop/tags.html": """
+{{ book.title }}: {% for tag in book.tags.all %}{{ tag.name }} {% endfor %}
+""",
+}
+
+BAD.append({
+    "shop/models.py": _MODELS,
+    "shop/views.py": """
+from django.shortcuts import render
+from django.views.generic import ListView
+from shop.models import Author, Book
+
+def book_page(request):
+    books = Book.objects.filter(title__startswith="A")  # error
+    return render(request, "shop/books.html", {"books": books})
+
+class AuthorList(ListView):
+    queryset = Author.objects.order_by("name")  # error
+""",
+    **_TEMPLATES,
+})
+
 GOOD = [
     {
         "shop/models.py": _MODELS,
@@ -109,3 +143,20 @@ def order_counts(session: Session):
 """,
     },
 ]
+
+GOOD.append({
+    "shop/models.py": _MODELS,
+    "shop/views.py": """
+from django.shortcuts import render
+from django.views.generic import ListView
+from shop.models import Author, Book
+
+def book_page(request):
+    books = Book.objects.filter(title__startswith="A").select_related("author")
+    return render(request, "shop/books.html", {"books": books})
+
+class AuthorList(ListView):
+    queryset = Author.objects.order_by("name").prefetch_related("books__tags")
+""",
+    **_TEMPLATES,
+})

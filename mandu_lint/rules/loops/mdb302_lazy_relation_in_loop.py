@@ -31,8 +31,24 @@ class LazyRelationInLoop(Rule):
     serializers, `source="author.name"` paths, `SerializerMethodField` methods and many-to-many
     fields read is reported at that queryset; so is `BookSerializer(qs, many=True)`.
 
+    Django templates are per-row code as well. A view that hands a queryset to a template —
+    `render()`, `render_to_string()`, `TemplateResponse`, `get_template(…).render()` with a dict
+    literal or a local dict filled by `context["k"] = …`/`update()`; a `ListView` (`queryset`,
+    `get_queryset()` or `model`, seen by the template as `object_list`, `<model>_list`,
+    `context_object_name` and `page_obj`); a `DetailView`/`UpdateView`/`DeleteView` whose
+    object's collections the template loops over; rows a `get_context_data()` adds; a page of a
+    `Paginator` over the queryset — is reported when the template's `{% for %}` loops read
+    relations of each row that the query does not load: `{{ book.author.name }}`,
+    `{% for tag in book.tags.all %}`, `{{ book.reviews.count }}`, `{% with a=book.author %}`,
+    `{% if book.publisher %}`, tag arguments, or a model property or argument-less method the
+    template calls whose body reads them (`{{ book.byline }}`). The template reader follows
+    `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
+    replace the parent's) and nested loops; every `{% if %}` branch is taken.
+
     Primary location: the relation read (or the call that reads it) inside the loop; for a
-    serializer, the view's queryset that should load the relations.
+    serializer, the view's queryset that should load the relations; for a template, the query
+    the view hands to it (the `queryset`, or `model = X` of a list view without one), with the
+    template lines that read the relations as related locations.
 
     ## Why is this bad?
     Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
@@ -52,6 +68,19 @@ class LazyRelationInLoop(Rule):
     Where a helper also runs queries of its own, its call is left to MDB301. A view whose
     serializer is chosen at run time (`get_serializer_class`, a custom `list`) or whose
     `get_queryset` comes from a project base class is not checked.
+
+    Templates: only templates under a folder named `templates` in the project are read (the
+    app-directories convention and the usual `DIRS`); when several folders hold the same name,
+    the one closest to the view wins. A template chosen at run time (`get_template_names()`, a
+    variable), a template of an installed package, context from helpers that build the dict,
+    `locals()`, `extra_context`, context processors and custom or inclusion tags
+    (`{% show_book book %}`) are not followed; neither are relations to models outside the
+    project (`django.contrib.auth`'s `User`). One row read outside a loop (`{{ books.0.author }}`,
+    a detail view's `{{ object.author }}`) is a single query and is not reported. Every
+    `{% if %}` branch counts, so a read under a condition that no row meets is still reported.
+    Jinja templates are read with the same grammar (`{% for … if %}`, `{% set %}`, `a.b()`),
+    macros are skipped. Template files are not part of the findings cache key yet: after
+    changing only a template, run with `--no-cache` to see the effect.
 
     ## Example
     ```python
@@ -77,8 +106,9 @@ class LazyRelationInLoop(Rule):
     set operations, `select_for_update()`/`with_for_update()` or `Prefetch` objects (Django raises
     on `iterator()` after `prefetch_related` without `chunk_size` and on `select_related` of a
     deferred field). Otherwise — and always for a view's queryset, which every action of the
-    view shares — it is unsafe. Where the query is not built in reach (a project function's
-    result) there is no fix.
+    view shares — it is unsafe. A template site's fix is always unsafe: the same query may be
+    used elsewhere, and the template's reads may depend on data. Where the query is not built in
+    reach (a project function's result, a list view's `model = X`) there is no fix.
     """
 
     code = "MDB302"
