@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ...core.loading import eager_paths
 from ...core.refs import iter_local_nodes
-from ...core.tags import TK
+from ...core.tags import RT, TK
 from .per_row import NOT_INSTANCES, RowSource, _chain_has, _from_query, query_source
 from .query_reach import query_target
 from .templates import Obj, Rows
@@ -266,7 +266,7 @@ def _kinds(index, qual: str) -> set:
 
 def _literal_attr(ctx, qual: str, name: str):
     ref = ctx.index.class_attr(qual, name)
-    if ref is not None and ref[0] == "lit" and len(ref) > 1:
+    if ref is not None and ref[0] == RT.LIT and len(ref) > 1:
         return ref[1]
     return None
 
