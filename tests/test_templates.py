@@ -139,6 +139,14 @@ def test_reads_nested_with_and_dict_loops(lib):
         (("books",), ("all",), "t.html", 1), (("books", "author"), (), "t.html", 1)]
 
 
+def test_regroup_reads_the_grouping_path_of_every_row(lib):
+    library = lib({"templates/t.html": "{% regroup books by author.name as groups %}\n"
+                                       "{% for g in groups %}{{ g.grouper }}{% for b in g.list %}{{ b.tags.all }}"
+                                       "{% endfor %}{% endfor %}"})
+    assert reads(library, "t.html", {"books": Rows(1, "app.Book")}) == [
+        (("author",), (), "t.html", 1), (("tags",), ("all",), "t.html", 2)]
+
+
 def test_extends_overrides_blocks_and_include_passes_context(lib):
     library = lib({"templates/base.html": "{% block main %}{% for b in books %}{{ b.tags.all }}{% endfor %}"
                                           "{% endblock %}{% block side %}{% for b in books %}{{ b.author }}"

@@ -43,6 +43,7 @@ def main(root: str, rows: int) -> dict:
         "paged": lambda: views.paged(request),
         "export": lambda: views.export(request),
         "bylines": lambda: views.bylines(request),
+        "by_author": lambda: views.by_author(request),
         "book_list": lambda: cbv.BookListView.as_view()(request),
         "recent": lambda: cbv.RecentBooks.as_view()(request),
         "dashboard": lambda: cbv.Dashboard.as_view()(request),

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 from ...core.loading import eager_paths
 from ...core.refs import iter_local_nodes
 from ...core.tags import RT, TK
-from .per_row import NOT_INSTANCES, RowSource, _chain_has, _from_query, query_source
+from .per_row import NOT_INSTANCES, RowSource, _chain_has, _from_query, model_manager_eager, query_source
 from .query_reach import query_target
 from .templates import Obj, Rows
 
@@ -354,7 +354,8 @@ def class_sites(ctx, node: ast.ClassDef) -> List[Site]:
     elif ctx.index.class_attr(qual, "queryset") is None and _class_value(node, "model") is not None:
         report = _class_value(node, "model")
         m = ctx.index.models[model]
-        src = RowSource("template", model, frozenset(), "", None, model, report.lineno, (), f"{m.name}.objects.all()")
+        src = RowSource("template", model, frozenset(model_manager_eager(ctx.index, model)), "", None, model,
+                        report.lineno, (), f"{m.name}.objects.all()")
     else:
         return []
     if src is None:
@@ -382,8 +383,9 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
         base = _class_value(cls, "queryset")
         if base is None and ctx.index.class_attr(qual, "queryset") is not None:
             return None  # a queryset of a base class we do not read
+        loaded = eager_paths(base, None) if base is not None else model_manager_eager(ctx.index, model)
         query, names = query_target(ctx, expr)
-        src = RowSource("template", model, frozenset(eager_paths(base, None) | eager_paths(expr, ctx.scope)), "",
+        src = RowSource("template", model, frozenset(loaded | eager_paths(expr, ctx.scope)), "",
                         query, model, expr.lineno, names, ast.unparse(expr)[:70])
     else:
         if model is None or ctx.index.models[model].orm != "django":

@@ -480,6 +480,13 @@ class Mgr:
 
 
 @dataclass(frozen=True)
+class Groups:
+    """``{% regroup rows by attr as groups %}``: each group's ``list`` holds some of ``rows``."""
+
+    rows: Rows
+
+
+@dataclass(frozen=True)
 class TplRead:
     """A relation read on a row inside a template loop: ``names`` from the query's rows, the
     calls ``ops`` on a collection (``all``/``count``/``exists``), where, and how it is written."""
@@ -556,6 +563,10 @@ class Evaluator:
             inner.pop(t, None)
         if isinstance(it, Rows) and len(n.targets) == 1:
             inner[n.targets[0]] = Obj(it.src, it.model, it.path, True)
+        elif isinstance(it, Groups) and len(n.targets) == 1:
+            inner[n.targets[0]] = it
+        elif isinstance(it, Groups) and len(n.targets) == 2:  # ``for grouper, list in groups``
+            inner[n.targets[1]] = it.rows
         if n.cond:
             self.value(n.cond, inner, path, n.line, n.col)
         self._nodes(n.body, inner, path, stack)
@@ -574,6 +585,13 @@ class Evaluator:
             self._template(target, inner, stack)
 
     def _tag(self, n: Tag, env, path: str) -> None:
+        b = n.bits
+        if n.name == "regroup" and len(b) == 5 and b[1] == "by" and b[3] == "as":
+            rows = self.value(b[0], env, path, n.line, n.col)
+            if isinstance(rows, Rows):  # ``by author.name`` reads the author of every row
+                self.value(f"row.{b[2]}", {"row": Obj(rows.src, rows.model, rows.path, True)}, path, n.line, n.col)
+            _bind(env, b[4], Groups(rows) if isinstance(rows, Rows) else None)
+            return
         skip_next = False
         for b in n.bits:
             if skip_next:
@@ -616,6 +634,8 @@ class Evaluator:
 
     def _attr(self, v, part: str, text: str, path: str, line: int, col: int):
         ix = self.index
+        if isinstance(v, Groups):
+            return v.rows if part == "list" else None
         if isinstance(v, Rows):
             if part in ("all", "object_list"):
                 return v
