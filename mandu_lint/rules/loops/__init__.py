@@ -12,6 +12,8 @@ The family's map:
 - ``templates.py`` — Django templates: a lexer/parser of the template grammar (``for``, ``with``,
   ``include``, ``extends``/``block``…), the project's template folders, and what a template's
   loops read of the rows bound to its context names.
+- ``pydantic_rows.py`` — Pydantic response models validated from rows (``Schema.model_validate(row)``
+  in a loop, FastAPI ``response_model=list[Schema]``): which relations a schema's fields read.
 - ``template_views.py`` — views that hand querysets to templates (``render``, ``TemplateResponse``,
   ``ListView``/``DetailView``, ``get_context_data``, ``Paginator`` pages): template per-row contexts.
 - ``query_reach.py`` — can the analysis see a query, and where would a fix edit it.

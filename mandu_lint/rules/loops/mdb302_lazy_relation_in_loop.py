@@ -5,16 +5,16 @@ import ast
 from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
-from . import drf, template_views
+from . import drf, pydantic_rows, template_views
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
-from .per_row import RowSource, loop_source, rel_use, walk
+from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, rel_use, walk
 from .reads import is_property, param_reads
 from .templates import Evaluator, library
 from ..base import Rule
 from ...model import Location, Span
 from .mdb302_examples import BAD, GOOD
-from ...core.tags import EV
+from ...core.tags import EV, TK
 
 
 class LazyRelationInLoop(Rule):
@@ -45,8 +45,16 @@ class LazyRelationInLoop(Rule):
     `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
     replace the parent's) and nested loops; every `{% if %}` branch is taken.
 
+    Pydantic response models validated from rows are per-row code too: `Schema.model_validate(row)`
+    or `Schema.from_orm(row)` in a loop or comprehension, and a FastAPI route declaring
+    `response_model=list[Schema]` (or `-> list[Schema]`) that returns the rows of a query. Each
+    schema field named like a relation of the row's model reads it, and a nested schema
+    (`author: AuthorOut`, `tags: list[TagOut]`) reads the related rows' relations in turn.
+
     Primary location: the relation read (or the call that reads it) inside the loop; for a
-    serializer, the view's queryset that should load the relations; for a template, the query
+    serializer, the view's queryset that should load the relations; for a route answering a
+    list of schemas, its returned query (a `model_validate` call in a loop is reported at the
+    call); for a template, the query
     the view hands to it (the `queryset`, or `model = X` of a list view without one), with the
     template lines that read the relations as related locations.
 
@@ -81,6 +89,12 @@ class LazyRelationInLoop(Rule):
     Jinja templates are read with the same grammar (`{% for … if %}`, `{% set %}`, `a.b()`),
     macros are skipped. Template files are not part of the findings cache key yet: after
     changing only a template, run with `--no-cache` to see the effect.
+
+    Response models: only schema classes of the project are read (fields declared in their class
+    bodies and those of their project bases); aliases, `computed_field`s, validators and
+    serializers that read more, `TypeAdapter`, and django-ninja's `response=` are not followed.
+    For Django models only to-one relations count (a related manager is not a list pydantic
+    validates without help).
 
     ## Example
     ```python
@@ -162,7 +176,7 @@ class LazyRelationInLoop(Rule):
             self._serializer_call(node)
             self._template_site(template_views.render_site(self.ctx, node))
             return
-        if self._helper(node):
+        if self._schema_call(node) or self._helper(node):
             return
         _ref, _t, ev = self.ctx.call_info(node)
         if ev is None or ev[0] != EV.QUERY:
@@ -302,9 +316,11 @@ class LazyRelationInLoop(Rule):
 
     def visit_Return(self, node: ast.Return) -> None:
         cls, fn = self.ctx.method_of, self.ctx.function
-        if cls is None or fn is None or self.ctx.qual[-1] != fn.name:
+        if fn is None or self.ctx.qual[-1] != fn.name:
             return
-        if fn.name == "get_queryset":
+        if cls is None:
+            self._route_return(node, fn)
+        elif fn.name == "get_queryset":
             site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
@@ -335,6 +351,67 @@ class LazyRelationInLoop(Rule):
         if site.source.query is not None:
             fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
         self.report(site.node, msg, related=site.related, fix=fix)
+
+    # -- Pydantic response models ---------------------------------------------------------------
+    def _schema_call(self, node: ast.Call) -> bool:
+        """``BookOut.model_validate(b)`` on a loop's row: the schema's fields read relations."""
+        got = pydantic_rows.validate_call(self.ctx, node)
+        if got is None or not isinstance(got[1], ast.Name):
+            return False
+        schema, arg = got
+        src = self._source(arg.id)
+        if src is None:
+            return False
+        missing = self._schema_missing(src, pydantic_rows.schema_reads(self.ctx, schema, src.model))
+        if missing:
+            name = schema.rsplit(".", 1)[-1]
+            lead = f"`{name}.{node.func.attr}({arg.id})` validates `{name}` on every row of the loop on line {src.line}"
+            self._report_schema(node, src, missing, lead, safe_fix=True)
+        return True
+
+    def _route_return(self, node: ast.Return, fn) -> None:
+        """A route answering ``list[Schema]`` that returns the rows of a query."""
+        schema = pydantic_rows.route_schema(self.ctx, fn) if node.value is not None else None
+        if schema is None:
+            return
+        t = self.ctx.type_of(node.value)
+        if t is None or t[0] not in ROWS or t[1] not in self.ctx.index.models or (
+                t[0] == TK.LIST and not _from_query(self.ctx, node.value)):
+            return
+        src = query_source(self.ctx, node.value, "serializer", node.value.lineno, t[1])
+        if src is None:
+            return
+        missing = self._schema_missing(src, pydantic_rows.schema_reads(self.ctx, schema, src.model))
+        report = src.query if src.query is not None else node.value
+        key = (report.lineno, report.col_offset)
+        if missing and key not in self.template_reported:
+            self.template_reported.add(key)
+            name = schema.rsplit(".", 1)[-1]
+            self._report_schema(report, src, missing, f"`{fn.name}()` answers `list[{name}]`, validated from every row "
+                                f"of `{src.text}`", safe_fix=False)
+
+    def _schema_missing(self, src: RowSource, reads) -> list:
+        out = []
+        for r in reads:
+            m = self._missing(src, r.names)
+            if m is not None and m[0].path not in {w.path for w, _ in out}:
+                out.append((m[0], r))
+        return [(w, r) for w, r in out if not any(o.path.startswith(w.path + "__") for o, _ in out)]
+
+    def _report_schema(self, node: ast.AST, src: RowSource, missing, lead: str, safe_fix: bool) -> None:
+        orm = self.ctx.index.models[src.query_model].orm
+        listed = ", ".join(f"`{w.path}` ({r.where})" for w, r in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        advice = "; ".join(_advice(orm, w, self.ctx) for w, _ in missing[:4])
+        msg = (f"{lead}: its fields read {listed}{more} lazily, one query per row and relation; load them with "
+               f"the query: {advice}")
+        fix = None
+        if src.query is not None and not (src.kind == "loop" and any(self._requeried(src, w) for w, _ in missing)):
+            func = self.ctx.function or self.ctx.tree
+            safe = (safe_fix and src.kind == "loop" and within(src.query, func) and loads_of_names(func, src.names)
+                    and not unsafe_chain(orm, src.query))
+            fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], safe)
+        self.report(node, msg, related=tuple(r.location for _, r in missing[:4]), fix=fix)
 
     # -- Django templates -----------------------------------------------------------------------
     def _template_site(self, site) -> None:
