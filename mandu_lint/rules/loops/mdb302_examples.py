@@ -91,6 +91,37 @@ _TEMPLATES = {
 """,
 }
 
+_SCHEMAS = """
+from pydantic import BaseModel, ConfigDict
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user: UserOut
+"""
+
+BAD.append({
+    "app/models.py": _SA_MODELS,
+    "app/schemas.py": _SCHEMAS,
+    "app/api.py": """
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from app.models import Order
+from app.schemas import OrderOut
+
+router = APIRouter()
+
+@router.get("/orders", response_model=list[OrderOut])
+def orders(session: Session):
+    return session.scalars(select(Order).where(Order.id > 10)).all()  # error
+""",
+})
+
 BAD.append({
     "shop/models.py": _MODELS,
     "shop/views.py": """
@@ -159,4 +190,22 @@ class AuthorList(ListView):
     queryset = Author.objects.order_by("name").prefetch_related("books__tags")
 """,
     **_TEMPLATES,
+})
+
+GOOD.append({
+    "app/models.py": _SA_MODELS,
+    "app/schemas.py": _SCHEMAS,
+    "app/api.py": """
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from app.models import Order
+from app.schemas import OrderOut
+
+router = APIRouter()
+
+@router.get("/orders", response_model=list[OrderOut])
+def orders(session: Session):
+    return session.scalars(select(Order).options(joinedload(Order.user))).all()
+""",
 })
