@@ -190,7 +190,8 @@ def check_file_cached(project: Project, rel: str, sel: Selection):
     cache = project.cache
     if cache is None:
         return check_file(project, rel, sel)
-    key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__)
+    key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__,
+           project.templates_digest)
     name = findings_name(rel)
     hit = cache.load(name)
     if hit is not None and hit[0] == key:
@@ -260,7 +261,8 @@ def _cached(project: Project, rel: str, sel: Selection):
     deps = project.cached_deps()
     if deps is None or rel not in deps:
         return None
-    key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__)
+    key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__,
+           project.templates_digest)
     hit = project.cache.load(findings_name(rel))
     if hit is not None and hit[0] == key:
         return located(hit[1], project.root), located(hit[2], project.root)

@@ -221,4 +221,3 @@ def topup(pk):
     result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB407"]))
     (finding,) = result.findings
     assert finding.fix is None
-

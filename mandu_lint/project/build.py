@@ -52,6 +52,10 @@ def _extract_batch(args) -> List[FileFacts]:
     return [extract_file(root, rel, mod, pkg) for rel, mod, pkg in batch]
 
 
+# Folders that never hold a project's own templates.
+_NOT_SOURCE = frozenset({"node_modules", "__pycache__", "venv", "env", "site-packages", "build", "dist"})
+
+
 class Project:
     """One project root: settings, its files, and its index (built lazily)."""
 
@@ -147,6 +151,27 @@ class Project:
         return list(out.values())
 
     # -- file contents ------------------------------------------------------------------------
+    @property
+    def templates_digest(self) -> str:
+        """Digest of every file under the project's ``templates`` folders (path, size, mtime): the
+        loop rules read Django/Jinja templates, so a changed template must invalidate cached
+        findings although no Python file changed."""
+        hit = getattr(self, "_templates_digest", None)
+        if hit is None:
+            h = hashlib.sha256()
+            for dirpath, dirnames, files in os.walk(self.root):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _NOT_SOURCE)
+                if os.path.basename(dirpath) != "templates" and "/templates/" not in dirpath.replace(os.sep, "/") + "/":
+                    continue
+                for name in sorted(files):
+                    try:
+                        st = os.stat(os.path.join(dirpath, name))
+                    except OSError:
+                        continue
+                    h.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            hit = self._templates_digest = h.hexdigest()[:16]
+        return hit
+
     @property
     def digests(self) -> Dict[str, str]:
         """Content digest of every file. With the cache, a file whose size and mtime are

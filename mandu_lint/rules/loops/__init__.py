@@ -9,6 +9,13 @@ The family's map:
 - ``per_row.py`` — *row sources*: the rows a loop or a serializer handles one at a time, their
   model, the paths their query loads, the query a fix edits.
 - ``drf.py`` — DRF ``many=True`` serializers as per-row contexts.
+- ``templates.py`` — Django templates: a lexer/parser of the template grammar (``for``, ``with``,
+  ``include``, ``extends``/``block``…), the project's template folders, and what a template's
+  loops read of the rows bound to its context names.
+- ``pydantic_rows.py`` — Pydantic response models validated from rows (``Schema.model_validate(row)``
+  in a loop, FastAPI ``response_model=list[Schema]``): which relations a schema's fields read.
+- ``template_views.py`` — views that hand querysets to templates (``render``, ``TemplateResponse``,
+  ``ListView``/``DetailView``, ``get_context_data``, ``Paginator`` pages): template per-row contexts.
 - ``query_reach.py`` — can the analysis see a query, and where would a fix edit it.
 - ``reads.py`` — which relations of a parameter a project function reads, calls away.
 - ``served.py`` — is a relation read already loaded by the loop's query, and what would load it.

@@ -74,6 +74,71 @@ def order_counts(session: Session):
     },
 ]
 
+_TEMPLATES = {
+    "shop/templates/shop/books.html": """
+{% for book in books %}
+  <li>{{ book.title }} by {{ book.author.name }}</li>
+{% endfor %}
+""",
+    "shop/templates/shop/author_list.html": """
+{% for author in author_list %}
+  <h2>{{ author.name }}</h2>
+  {% for book in author.books.all %}{% include "shop/tags.html" %}{% endfor %}
+{% endfor %}
+""",
+    "shop/templates/shop/tags.html": """
+{{ book.title }}: {% for tag in book.tags.all %}{{ tag.name }} {% endfor %}
+""",
+}
+
+_SCHEMAS = """
+from pydantic import BaseModel, ConfigDict
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user: UserOut
+"""
+
+BAD.append({
+    "app/models.py": _SA_MODELS,
+    "app/schemas.py": _SCHEMAS,
+    "app/api.py": """
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from app.models import Order
+from app.schemas import OrderOut
+
+router = APIRouter()
+
+@router.get("/orders", response_model=list[OrderOut])
+def orders(session: Session):
+    return session.scalars(select(Order).where(Order.id > 10)).all()  # error
+""",
+})
+
+BAD.append({
+    "shop/models.py": _MODELS,
+    "shop/views.py": """
+from django.shortcuts import render
+from django.views.generic import ListView
+from shop.models import Author, Book
+
+def book_page(request):
+    books = Book.objects.filter(title__startswith="A")  # error
+    return render(request, "shop/books.html", {"books": books})
+
+class AuthorList(ListView):
+    queryset = Author.objects.order_by("name")  # error
+""",
+    **_TEMPLATES,
+})
+
 GOOD = [
     {
         "shop/models.py": _MODELS,
@@ -109,3 +174,38 @@ def order_counts(session: Session):
 """,
     },
 ]
+
+GOOD.append({
+    "shop/models.py": _MODELS,
+    "shop/views.py": """
+from django.shortcuts import render
+from django.views.generic import ListView
+from shop.models import Author, Book
+
+def book_page(request):
+    books = Book.objects.filter(title__startswith="A").select_related("author")
+    return render(request, "shop/books.html", {"books": books})
+
+class AuthorList(ListView):
+    queryset = Author.objects.order_by("name").prefetch_related("books__tags")
+""",
+    **_TEMPLATES,
+})
+
+GOOD.append({
+    "app/models.py": _SA_MODELS,
+    "app/schemas.py": _SCHEMAS,
+    "app/api.py": """
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from app.models import Order
+from app.schemas import OrderOut
+
+router = APIRouter()
+
+@router.get("/orders", response_model=list[OrderOut])
+def orders(session: Session):
+    return session.scalars(select(Order).options(joinedload(Order.user))).all()
+""",
+})

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
-from . import drf
+from . import drf, pydantic_rows, template_views
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
-from .per_row import RowSource, loop_source, rel_use, walk
+from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, rel_use, walk
 from .reads import is_property, param_reads
+from .templates import Evaluator, library
 from ..base import Rule
+from ...model import Location, Span
 from .mdb302_examples import BAD, GOOD
-from ...core.tags import EV
+from ...core.tags import EV, TK
 
 
 class LazyRelationInLoop(Rule):
@@ -28,8 +31,32 @@ class LazyRelationInLoop(Rule):
     serializers, `source="author.name"` paths, `SerializerMethodField` methods and many-to-many
     fields read is reported at that queryset; so is `BookSerializer(qs, many=True)`.
 
+    Django templates are per-row code as well. A view that hands a queryset to a template —
+    `render()`, `render_to_string()`, `TemplateResponse`, `get_template(…).render()` with a dict
+    literal or a local dict filled by `context["k"] = …`/`update()`; a `ListView` (`queryset`,
+    `get_queryset()` or `model`, seen by the template as `object_list`, `<model>_list`,
+    `context_object_name` and `page_obj`); a `DetailView`/`UpdateView`/`DeleteView` whose
+    object's collections the template loops over; rows a `get_context_data()` adds; a page of a
+    `Paginator` over the queryset — is reported when the template's `{% for %}` loops read
+    relations of each row that the query does not load: `{{ book.author.name }}`,
+    `{% for tag in book.tags.all %}`, `{{ book.reviews.count }}`, `{% with a=book.author %}`,
+    `{% if book.publisher %}`, tag arguments, or a model property or argument-less method the
+    template calls whose body reads them (`{{ book.byline }}`). The template reader follows
+    `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
+    replace the parent's) and nested loops; every `{% if %}` branch is taken.
+
+    Pydantic response models validated from rows are per-row code too: `Schema.model_validate(row)`
+    or `Schema.from_orm(row)` in a loop or comprehension, and a FastAPI route declaring
+    `response_model=list[Schema]` (or `-> list[Schema]`) that returns the rows of a query. Each
+    schema field named like a relation of the row's model reads it, and a nested schema
+    (`author: AuthorOut`, `tags: list[TagOut]`) reads the related rows' relations in turn.
+
     Primary location: the relation read (or the call that reads it) inside the loop; for a
-    serializer, the view's queryset that should load the relations.
+    serializer, the view's queryset that should load the relations; for a route answering a
+    list of schemas, its returned query (a `model_validate` call in a loop is reported at the
+    call); for a template, the query
+    the view hands to it (the `queryset`, or `model = X` of a list view without one), with the
+    template lines that read the relations as related locations.
 
     ## Why is this bad?
     Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
@@ -39,8 +66,9 @@ class LazyRelationInLoop(Rule):
 
     ## Known problems
     Confidence: `high` for list endpoints (a DRF serializer with `many=True` over the rows a view
-    returns); a Python loop is reported at `medium` (`--confidence medium`): in a blind triage of
-    real apps, such loops mostly ran over one object's handful of children.
+    returns, a template rendering a view's queryset, a FastAPI route answering `list[Schema]`); a
+    Python loop is reported at `medium` (`--confidence medium`): in a blind triage of real apps,
+    such loops mostly ran over one object's handful of children.
 
     Only queries the analysis can see are checked: the loop iterates a query built in the
     function (in the loop header or a local variable assigned once), a relation of an outer
@@ -53,6 +81,25 @@ class LazyRelationInLoop(Rule):
     Where a helper also runs queries of its own, its call is left to MDB301. A view whose
     serializer is chosen at run time (`get_serializer_class`, a custom `list`) or whose
     `get_queryset` comes from a project base class is not checked.
+
+    Templates: only templates under a folder named `templates` in the project are read (the
+    app-directories convention and the usual `DIRS`); when several folders hold the same name,
+    the one closest to the view wins. A template chosen at run time (`get_template_names()`, a
+    variable), a template of an installed package, context from helpers that build the dict,
+    `locals()`, `extra_context`, context processors and custom or inclusion tags
+    (`{% show_book book %}`) are not followed; neither are relations to models outside the
+    project (`django.contrib.auth`'s `User`). One row read outside a loop (`{{ books.0.author }}`,
+    a detail view's `{{ object.author }}`) is a single query and is not reported. Every
+    `{% if %}` branch counts, so a read under a condition that no row meets is still reported.
+    Jinja templates are read with the same grammar (`{% for … if %}`, `{% set %}`, `a.b()`),
+    macros are skipped. Template files are part of the findings cache key: changing only a
+    template re-checks the project's views.
+
+    Response models: only schema classes of the project are read (fields declared in their class
+    bodies and those of their project bases); aliases, `computed_field`s, validators and
+    serializers that read more, `TypeAdapter`, and django-ninja's `response=` are not followed.
+    For Django models only to-one relations count (a related manager is not a list pydantic
+    validates without help).
 
     ## Example
     ```python
@@ -78,8 +125,9 @@ class LazyRelationInLoop(Rule):
     set operations, `select_for_update()`/`with_for_update()` or `Prefetch` objects (Django raises
     on `iterator()` after `prefetch_related` without `chunk_size` and on `select_related` of a
     deferred field). Otherwise — and always for a view's queryset, which every action of the
-    view shares — it is unsafe. Where the query is not built in reach (a project function's
-    result) there is no fix.
+    view shares — it is unsafe. A template site's fix is always unsafe: the same query may be
+    used elsewhere, and the template's reads may depend on data. Where the query is not built in
+    reach (a project function's result, a list view's `model = X`) there is no fix.
     """
 
     code = "MDB302"
@@ -95,6 +143,7 @@ class LazyRelationInLoop(Rule):
         super().__init__(ctx)
         self.reported = set()  # (loop line, path)
         self.assigned = {}  # loop node id -> {(var, attr)} assigned in its body
+        self.template_reported = set()  # spans of queries reported for a template
 
     def _source(self, var: str) -> Optional[RowSource]:
         return loop_source(self.ctx, var)
@@ -130,8 +179,9 @@ class LazyRelationInLoop(Rule):
     def visit_Call(self, node: ast.Call) -> None:
         if not self.ctx.loops:
             self._serializer_call(node)
+            self._template_site(template_views.render_site(self.ctx, node))
             return
-        if self._helper(node):
+        if self._schema_call(node) or self._helper(node):
             return
         _ref, _t, ev = self.ctx.call_info(node)
         if ev is None or ev[0] != EV.QUERY:
@@ -233,8 +283,9 @@ class LazyRelationInLoop(Rule):
                f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
         self.report(node, msg, fix=self._fix(src, want))
 
-    CONFIDENCE = ("`high` for list endpoints (a serializer with `many=True` over the rows a view returns); "
-                  "`medium` for Python loops, in every execution context")
+    CONFIDENCE = ("`high` for list endpoints (a serializer with `many=True` over the rows a view returns, a "
+                  "template rendering a view's queryset, a route answering `list[Schema]`); `medium` for Python "
+                  "loops, in every execution context")
 
     def confidence_of(self, node: ast.AST, asked: str) -> str:
         """``high`` for a list endpoint: a serializer over the rows a view returns (per-row by
@@ -275,13 +326,22 @@ class LazyRelationInLoop(Rule):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for site in drf.viewset_sites(self.ctx, node):
             self._serializer_site(site)
+        for site in template_views.class_sites(self.ctx, node):
+            self._template_site(site)
 
     def visit_Return(self, node: ast.Return) -> None:
         cls, fn = self.ctx.method_of, self.ctx.function
-        if cls is not None and fn is not None and fn.name == "get_queryset" and self.ctx.qual[-1] == "get_queryset":
+        if fn is None or self.ctx.qual[-1] != fn.name:
+            return
+        if cls is None:
+            self._route_return(node, fn)
+        elif fn.name == "get_queryset":
             site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
+            self._template_site(template_views.get_queryset_site(self.ctx, node, cls))
+        elif fn.name == "get_context_data":
+            self._template_site(template_views.context_data_site(self.ctx, node, cls))
 
     def _serializer_call(self, node: ast.Call) -> None:
         site = drf.serializer_call_site(self.ctx, node)
@@ -307,6 +367,153 @@ class LazyRelationInLoop(Rule):
             fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
         # a serializer over a view's queryset is a list endpoint: per-row by construction
         self.report(site.node, msg, related=site.related, fix=fix, confidence="endpoint")
+
+    # -- Pydantic response models ---------------------------------------------------------------
+    def _schema_call(self, node: ast.Call) -> bool:
+        """``BookOut.model_validate(b)`` on a loop's row: the schema's fields read relations."""
+        got = pydantic_rows.validate_call(self.ctx, node)
+        if got is None or not isinstance(got[1], ast.Name):
+            return False
+        schema, arg = got
+        src = self._source(arg.id)
+        if src is None:
+            return False
+        missing = self._schema_missing(src, pydantic_rows.schema_reads(self.ctx, schema, src.model))
+        if missing:
+            name = schema.rsplit(".", 1)[-1]
+            lead = f"`{name}.{node.func.attr}({arg.id})` validates `{name}` on every row of the loop on line {src.line}"
+            self._report_schema(node, src, missing, lead, safe_fix=True)
+        return True
+
+    def _route_return(self, node: ast.Return, fn) -> None:
+        """A route answering ``list[Schema]`` that returns the rows of a query."""
+        schema = pydantic_rows.route_schema(self.ctx, fn) if node.value is not None else None
+        if schema is None:
+            return
+        t = self.ctx.type_of(node.value)
+        if t is None or t[0] not in ROWS or t[1] not in self.ctx.index.models or (
+                t[0] == TK.LIST and not _from_query(self.ctx, node.value)):
+            return
+        src = query_source(self.ctx, node.value, "serializer", node.value.lineno, t[1])
+        if src is None:
+            return
+        missing = self._schema_missing(src, pydantic_rows.schema_reads(self.ctx, schema, src.model))
+        report = src.query if src.query is not None else node.value
+        key = (report.lineno, report.col_offset)
+        if missing and key not in self.template_reported:
+            self.template_reported.add(key)
+            name = schema.rsplit(".", 1)[-1]
+            self._report_schema(report, src, missing, f"`{fn.name}()` answers `list[{name}]`, validated from every row "
+                                f"of `{src.text}`", safe_fix=False, endpoint=True)
+
+    def _schema_missing(self, src: RowSource, reads) -> list:
+        out = []
+        for r in reads:
+            m = self._missing(src, r.names)
+            if m is not None and m[0].path not in {w.path for w, _ in out}:
+                out.append((m[0], r))
+        return [(w, r) for w, r in out if not any(o.path.startswith(w.path + "__") for o, _ in out)]
+
+    def _report_schema(self, node: ast.AST, src: RowSource, missing, lead: str, safe_fix: bool,
+                       endpoint: bool = False) -> None:
+        orm = self.ctx.index.models[src.query_model].orm
+        listed = ", ".join(f"`{w.path}` ({r.where})" for w, r in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        advice = "; ".join(_advice(orm, w, self.ctx) for w, _ in missing[:4])
+        msg = (f"{lead}: its fields read {listed}{more} lazily, one query per row and relation; load them with "
+               f"the query: {advice}")
+        fix = None
+        if src.query is not None and not (src.kind == "loop" and any(self._requeried(src, w) for w, _ in missing)):
+            func = self.ctx.function or self.ctx.tree
+            safe = (safe_fix and src.kind == "loop" and within(src.query, func) and loads_of_names(func, src.names)
+                    and not unsafe_chain(orm, src.query))
+            fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], safe)
+        self.report(node, msg, related=tuple(r.location for _, r in missing[:4]), fix=fix,
+                    confidence="endpoint" if endpoint else "high")
+
+    # -- Django templates -----------------------------------------------------------------------
+    def _template_site(self, site) -> None:
+        """Rows handed to a template whose loops read relations the query does not load."""
+        if site is None:
+            return
+        ctx = self.ctx
+        lib = library(ctx)
+        path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
+        if path is None:
+            return
+        reads = []
+        for env in site.envs:
+            reads.extend(Evaluator(lib, ctx.index).run(path, env))
+        found = {}
+        for r in reads:
+            if r.src not in site.sources:
+                continue
+            src, node = site.sources[r.src]
+            steps = walk(ctx.index, src.query_model, [n for n in src.prefix.split("__") if n] + list(r.names))
+            if steps is None or (steps[-1].rel.to_many and not (r.ops and cache_served(ctx.index, steps[-1], r.ops))):
+                continue
+            found.setdefault(r.src, []).append(r)
+        for sid, rs in found.items():
+            src, node = site.sources[sid]
+            key = (node.lineno, node.col_offset)
+            missing = self._fewest(src, rs)
+            if missing and key not in self.template_reported:
+                self.template_reported.add(key)
+                self._report_template(node, src, missing, site.templates[0])
+
+    def _fewest(self, src: RowSource, reads) -> list:
+        """(Want, first read needing it) for the fewest paths that load every read: the longest
+        first, each dropped when the kept ones already load it (``books__tags`` loads ``books``;
+        ``books__author`` is the way back once ``books`` is loaded)."""
+        wants = {}
+        for r in reads:
+            m = self._missing(src, r.names)
+            if m is None:
+                continue
+            want, i = m
+            prefix = want.names[: i + 1]
+            if len(prefix) < len(want.names) and missing(self.ctx.index, replace(
+                    src, eager=src.eager | {"__".join(prefix)}), r.names) is None:
+                want = Want(prefix, want.owners[: i + 1], want.many[: i + 1])
+            wants.setdefault(want.path, (want, r))
+        kept = []
+        for path in sorted(wants, key=lambda p: (-p.count("__"), p)):
+            want, r = wants[path]
+            loaded = src.eager | {w.path for w, _ in kept}
+            if missing(self.ctx.index, replace(src, eager=frozenset(loaded)), want.names) is not None:
+                kept.append((want, r))
+        return sorted(kept, key=lambda wr: (wr[1].path, wr[1].line, wr[0].path))
+
+    def _report_template(self, node, src: RowSource, missing, name: str) -> None:
+        listed = ", ".join(f"`{w.path}` ({_where(self.ctx, r)})" for w, r in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        advice = "; ".join(_advice("django", w, self.ctx) for w, _ in missing[:4])
+        if src.query is not None:
+            how = f"load them with the query: {advice}"
+        else:
+            loads = ".".join(_advice("django", w, self.ctx) for w, _ in missing[:4])
+            how = f"give the view a `queryset = {src.text[:-len('all()')]}{loads}`"
+        msg = (f"`{src.text}` is rendered by template `{name}`, whose loops read {listed}{more} lazily on every "
+               f"row: one query per row and relation; {how}")
+        related = tuple(Location(r.path, Span(r.line, r.col, r.line, r.col), f"`{r.text}` loads `{w.path}` once "
+                                 "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
+        fix = fix_for(self.ctx, "django", src.query, [w for w, _ in missing], False) if src.query is not None else None
+        # a view rendering a queryset's rows is a list page: per-row by construction
+        self.report(node, msg, related=related, fix=fix, confidence="endpoint")
+
+
+def _rel(ctx, path: str) -> str:
+    import os
+
+    try:
+        return os.path.relpath(path, str(ctx.project.root)).replace(os.sep, "/")
+    except ValueError:
+        return path
+
+
+def _where(ctx, read) -> str:
+    at = f"{_rel(ctx, read.path)}:{read.line}"
+    return f"through `{read.via.split(':')[0]}`, {at}" if read.via else at
 
 
 def _advice(orm: str, want: Want, ctx) -> str:

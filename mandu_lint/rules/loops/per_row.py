@@ -184,10 +184,39 @@ def query_source(ctx, expr: ast.AST, kind: str, line: int, model: str) -> Option
     """The rows of a query expression we can see (a fresh query, not a relation's cache)."""
     if _chain_has(expr, NOT_INSTANCES, ctx) or not visible(ctx, ctx.ref(expr)):
         return None
-    eager = frozenset(eager_paths(expr, ctx.scope) | returned_eager(ctx, ctx.ref(expr)))
+    eager = frozenset(eager_paths(expr, ctx.scope) | returned_eager(ctx, ctx.ref(expr)) | manager_eager(ctx, expr))
     query, names = query_target(ctx, expr)
     return RowSource(kind, model, eager, "", query, model, line, names, short(query if query is not None else expr, 70),
                      _via(ctx, expr))
+
+
+def manager_eager(ctx, expr: ast.AST) -> set:
+    """Paths the model's custom manager loads in its own ``get_queryset()`` (``objects =
+    BookManager()`` whose ``get_queryset()`` calls ``select_related("author")``)."""
+    node = expr
+    for _ in range(30):
+        if isinstance(node, ast.Name):
+            node = ctx.scope.value_of(node.id) if node.id in ctx.scope.locals else None
+        elif isinstance(node, ast.Attribute):
+            t = ctx.type_of(node.value)
+            if t is not None and t[0] == TK.MODEL:
+                return model_manager_eager(ctx.index, t[1], node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, (ast.Subscript, ast.Await)):
+            node = node.value
+        else:
+            break
+    return set()
+
+
+def model_manager_eager(index, model: str, attr: str = "objects") -> set:
+    m = index.models.get(model)
+    mgr = m.managers.get(attr) if m is not None else None
+    meth = index.find_method(mgr, "get_queryset") if mgr else None
+    fn = index.functions.get(meth) if meth else None
+    return set(fn.returns_eager) if fn is not None else set()
 
 
 def _via(ctx, expr: ast.AST) -> Optional[Step]:

@@ -22,12 +22,23 @@ def visible(ctx, ref, depth: int = 0) -> bool:
     typer = ctx.typer
     r, steps = chain(ref)
     rt = typer.type_of(r)
+    while rt is not None and rt[0] == TK.MOD and steps and steps[0][0] == RT.ATTR:  # ``models.Book``
+        r = steps.pop(0)
+        rt = typer.type_of(r)
     if rt is None:
         return False
     if rt[0] in (TK.MODEL, TK.MANAGER):
         return True
     if rt[0] == TK.EXT and rt[1] in _SELECTS:
         return True
+    if rt[0] == TK.EXT:  # ``get_object_or_404(Job, …).items.filter(…)``: the instance's relation
+        for i, step in enumerate(steps):
+            st = typer.type_of(step) if step[0] == RT.CALL else None
+            if st is not None and st[0] == TK.INST:
+                r, rt, steps = step, st, steps[i + 1:]
+                break
+            if st is not None:
+                break
     for step in steps:
         if step[0] != RT.CALL:
             continue
@@ -46,7 +57,7 @@ def visible(ctx, ref, depth: int = 0) -> bool:
             return False
     if rt[0] == TK.INST:  # ``author.books.filter(...)``: a fresh query on a relation
         return any(s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
-                   for s in steps[1:])
+                   for s in steps[1:]) and steps[0][0] == RT.ATTR
     return False
 
 
