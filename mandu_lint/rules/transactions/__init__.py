@@ -13,6 +13,8 @@ The family's map:
 - ``flow.py`` — one function body as ordered database events with their transaction stacks.
 - ``paths.py`` — can node ``b`` run after node ``a`` on one path.
 - ``race.py`` — recognisers for check-then-insert and lost updates.
+- ``harm.py`` — does a half-done multi-write do harm (invariant fields, replacements, status
+  changes): the evidence MDB401 needs for ``high``.
 - ``fix.py`` — text of the fixes: wrap in ``atomic()``, ``on_commit``, ``select_for_update``.
 
 Imported by the configuration loader: options and rule metadata only.
@@ -24,6 +26,8 @@ from ...options import declare
 
 declare("transactions", "helpers", "str-list", [], "Extra decorators/context managers that open a transaction.")
 declare("transactions", "side-effects", "str-list", [], "Extra calls that must wait for commit.")
+declare("transactions", "invariant-fields", "str-list", [],
+        "Field names whose half-done update is harmful (added to balance, amount, stock, credits...).")
 
 FAMILY = FamilySpec(
     name="transactions",

@@ -8,6 +8,7 @@ import ast
 from typing import Optional
 
 from .flow import FlowView, view_for, view_key
+from ...project.contexts import Contexts as _contexts
 from ..base import Rule
 
 
@@ -19,7 +20,20 @@ class TxRule(Rule):
     def leave_FunctionDef(self, node) -> None:
         view = self.ctx.memo.get(view_key(node))
         if view is not None:
-            self.check_function(view)
+            self._checking = view
+            try:
+                self.check_function(view)
+            finally:
+                self._checking = None
+
+    def confidence_of(self, node: ast.AST, asked: str) -> str:
+        """Findings are reported after the walk left the function: judge the contexts of the
+        function being checked, not of where the walk is."""
+        view = getattr(self, "_checking", None)
+        if view is None or self.high_in is None or asked != "high":
+            return super().confidence_of(node, asked)
+        found = self.ctx.derived("project.contexts", lambda: _contexts(self.ctx.index)).of(view.qual)
+        return "high" if found & self.high_in else "medium"
 
     leave_AsyncFunctionDef = leave_FunctionDef
 

@@ -10,6 +10,8 @@ from .fix import atomic_fix
 from .flow import Event, FlowView, batch_guarded, before
 from ...model import Edit, Fix, FixSafety, Location, Span
 from .base import TxRule
+from .harm import harm_of
+from ...project.contexts import REQUEST
 
 UPSERT = re.compile(r"\b(a?get_or_create|a?update_or_create)\(\)")
 
@@ -72,7 +74,12 @@ class WritesOutsideTransaction(TxRule):
     code = "MDB401"
     name = "writes-outside-transaction"
     summary = "Several writes on one path with no single transaction covering them"
-    precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
+    precision = "high"
+    high_in = frozenset({REQUEST})
+    CONFIDENCE = ("`high` on request paths when the half-done state does harm: an invariant field (balance, "
+                  "amount, stock, credits…, plus `transactions.invariant-fields`) changed by one of the writes, a "
+                  "delete followed by its replacement, or a status change followed by the row that records it; "
+                  "`medium` otherwise (two writes whose partial result is valid or repaired by a re-run)")
     tags = ("transactions", "consistency")
     fixable = True
 
@@ -195,10 +202,12 @@ def register(session: Session, user, profile):
             fix = None
             if not any(e.letter == "S" for e in view.events) and blocks[id(first)] is None:
                 fix = atomic_fix(view, [e.node for e in group], "the writes")
+            harm = harm_of(view, group, self.ctx.project.settings)
             self.report(first.node, f"{_label(first)} and {_label(second)} (line {second.node.lineno}) write "
                                     f"outside a transaction ({entry.why}): if the second write fails, the "
-                                    f"first stays committed; wrap them in `transaction.atomic()`",
-                        related=self._related(entry), fix=fix)
+                                    f"first stays committed{harm and f' ({harm})' or ''}; wrap them in "
+                                    f"`transaction.atomic()`",
+                        related=self._related(entry), fix=fix, confidence="high" if harm else "medium")
             found = True
         return found
 
@@ -234,10 +243,11 @@ def register(session: Session, user, profile):
                 commit, w2 = found
                 first = f"{_label(w1)} commits its write ({commit.what})" if commit.node is w1.node else \
                     f"{_label(w1)} is committed by {_label(commit)} (line {_line(commit)})"
+                harm = harm_of(view, [w1, w2], self.ctx.project.settings)
                 self.report(w1.node, f"{first} before {_label(w2)} (line {w2.node.lineno}) writes: if the later "
-                                     f"write fails, the earlier one stays; commit once after the last write "
-                                     f"(`flush()` where you need generated keys)",
-                            fix=_flush_fix(self.ctx, commit))
+                                     f"write fails, the earlier one stays{harm and f' ({harm})' or ''}; commit once "
+                                     f"after the last write (`flush()` where you need generated keys)",
+                            fix=_flush_fix(self.ctx, commit), confidence="high" if harm else "medium")
                 return
 
     @staticmethod

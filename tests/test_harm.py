@@ -1,0 +1,74 @@
+"""MDB401 is ``high`` only when the half-done state does harm (``rules/transactions/harm.py``)."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mandu_lint import config
+from mandu_lint.runner import CheckOptions, check_paths
+
+SETTINGS = 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"}}\n'
+MODELS = """
+from django.db import models
+
+class Account(models.Model):
+    balance = models.IntegerField(default=0)
+    status = models.CharField(max_length=10, default="open")
+    nickname = models.CharField(max_length=50, default="")
+
+class Entry(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE)
+    note = models.CharField(max_length=50, default="")
+"""
+VIEWS = {
+    "transfer": """
+        def transfer(request, a, b, amount):
+            src = Account.objects.get(pk=a)
+            dst = Account.objects.get(pk=b)
+            src.balance -= amount
+            src.save()
+            dst.balance += amount
+            dst.save()
+    """,
+    "replace": """
+        def replace_entries(request, pk):
+            Entry.objects.filter(account_id=pk).delete()
+            Entry.objects.create(account_id=pk, note="fresh")
+    """,
+    "status": """
+        def close(request, pk):
+            acct = Account.objects.get(pk=pk)
+            acct.status = "closed"
+            acct.save()
+            Entry.objects.create(account=acct, note="closed")
+    """,
+    "harmless": """
+        def rename(request, pk):
+            acct = Account.objects.get(pk=pk)
+            acct.nickname = "x"
+            acct.save()
+            Entry.objects.create(account=acct, note="renamed")
+    """,
+}
+
+
+@pytest.mark.parametrize("case,level", [("transfer", "high"), ("replace", "high"), ("status", "high"),
+                                        ("harmless", "medium")])
+def test_confidence_follows_the_harm(tmp_path, monkeypatch, case, level):
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "mandu.yaml").write_text("")
+    files = {"shop/models.py": MODELS, "shop/settings.py": SETTINGS,
+             "shop/views.py": "from shop.models import Account, Entry\n\n\n" + textwrap.dedent(VIEWS[case])}
+    for rel, src in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(src))
+        (path.parent / "__init__.py").touch()
+    config.clear_caches()
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium"))
+    got = [(Path(f.path).name, f.confidence) for f in result.findings]
+    assert got == [("views.py", level)], [f.message for f in result.findings]
