@@ -87,17 +87,22 @@ class TxIndex(FrameworkEntries):
     def sites(self) -> Dict[str, list]:
         """Last name of the callee → [(caller qual, call ref, line, col)] over application files."""
         if self._sites is None:
-            out: Dict[str, list] = {}
-            for rel in self.ix.files:
-                if self._non_app(rel):
-                    continue
-                for fn in self.ix.files[rel].functions.values():
-                    for ref, line, col in fn.calls:
-                        name = _last_name(ref)
-                        if name:
-                            out.setdefault(name, []).append((fn.qual, ref, line, col))
-            self._sites = out
+            digest = self.project.settings.digest[:12]
+            build = getattr(self.project, "derived_table", None)
+            self._sites = build(f"tx-sites-{digest}", self._build_sites) if build else self._build_sites()
         return self._sites
+
+    def _build_sites(self) -> Dict[str, list]:
+        out: Dict[str, list] = {}
+        for rel in self.ix.files:
+            if self._non_app(rel):
+                continue
+            for fn in self.ix.files[rel].functions.values():
+                for ref, line, col in fn.calls:
+                    name = _last_name(ref)
+                    if name:
+                        out.setdefault(name, []).append((fn.qual, ref, line, col))
+        return out
 
     def callers(self, qual: str) -> List[Tuple[str, int, int, str]]:
         """(caller, line, col, how): direct calls, and ``on_commit`` registrations (how=on_commit)."""

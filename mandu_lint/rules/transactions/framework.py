@@ -141,17 +141,25 @@ class FrameworkEntries:
         return out
 
     def _receivers(self) -> Dict[str, list]:
+        """Model -> [(receiver qual, signal)]: stored beside the index (one pickle, not every
+        module's facts, for a one-file editor run)."""
         if self._recv is None:
-            self._recv = {}
-            for rel in self.ix.files:
-                if self._non_app(rel):
-                    continue
-                for fn in self.ix.files[rel].functions.values():
-                    for signal, sender in self._registrations(fn):
-                        t = self.typer.type_of(sender) if sender is not None else None
-                        if t and t[0] == TK.MODEL:
-                            self._recv.setdefault(t[1], []).append((fn.qual, origin(self.ix, signal)))
+            build = getattr(self.project, "derived_table", None)
+            name = f"tx-receivers-{self.project.settings.digest[:12]}"
+            self._recv = build(name, self._build_receivers) if build else self._build_receivers()
         return self._recv
+
+    def _build_receivers(self) -> Dict[str, list]:
+        out: Dict[str, list] = {}
+        for rel in self.ix.files:
+            if self._non_app(rel):
+                continue
+            for fn in self.ix.files[rel].functions.values():
+                for signal, sender in self._registrations(fn):
+                    t = self.typer.type_of(sender) if sender is not None else None
+                    if t and t[0] == TK.MODEL:
+                        out.setdefault(t[1], []).append((fn.qual, origin(self.ix, signal)))
+        return out
 
     def _model_state(self, model: str, calls, subclasses: bool) -> Entry:
         sites = self.model_sites(model, calls, subclasses)
