@@ -63,6 +63,7 @@ class TK:
     EXT: Final = "ext"
     DEPENDS: Final = "depends"
     METHOD: Final = "method"
+    DICT: Final = "dict"  # ("dict", T): a dict whose values are all of type T
 
 
 class EV:
