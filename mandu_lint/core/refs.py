@@ -96,18 +96,31 @@ def depth(ref: Ref) -> int:
 
 
 def root(ref: Ref) -> Ref:
-    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
-        ref = ref[1]
-    return ref
+    """The innermost ref of a chain; a conflict stands for its first candidate (see ``chain``)."""
+    return chain(ref)[0]
+
+
+_STEPS = (RT.ATTR, RT.CALL, RT.ITER, RT.SUB)
 
 
 def chain(ref: Ref) -> Tuple[Ref, list]:
     """Split a ref into its root and the attribute/call steps applied to it, outermost last:
-    ``Book.objects.filter().first()`` → (g Book, [a objects, a filter, c, a first, c])."""
+    ``Book.objects.filter().first()`` → (g Book, [a objects, a filter, c, a first, c]).
+
+    A conflict on the way (a local assigned several times) is read as its first candidate:
+    the typer types a conflict only when every candidate types like the first, and a later
+    candidate is recorded on top of the first (``qs = qs.filter()``), so the first is where
+    the query starts."""
     steps = []
-    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
-        steps.append(ref)
-        ref = ref[1]
+    while ref is not None:
+        tag = ref[0]
+        if tag in _STEPS:
+            steps.append(ref)
+            ref = ref[1]
+        elif tag == RT.CONFLICT and len(ref) > 1:
+            ref = ref[1]
+        else:
+            break
     steps.reverse()
     return ref, steps
 
@@ -214,6 +227,7 @@ class Scope:
         self.self_cls = self_cls
         self.locals: Dict[str, Ref] = {}
         self.values: Dict[str, Optional[ast.AST]] = {}  # name -> its only assigned expression
+        self.all_values: Dict[str, list] = {}  # name -> every expression assigned to it
         self.lazy_body: Optional[list] = None  # locals came from the cache; values computed on demand
         self._none_names: set = set()  # names whose only binding so far is ``None``
         # id(node) -> ref, once every binding is known (see ``freeze``); several rules ask for the
@@ -327,6 +341,8 @@ class Scope:
             self.bind(target.id, value)
             prev = self.values.get(target.id, node)
             self.values[target.id] = node if prev is node else None
+            if node is not None:
+                self.all_values.setdefault(target.id, []).append(node)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 self._bind_target(elt.value if isinstance(elt, ast.Starred) else elt, None)
@@ -356,6 +372,17 @@ class Scope:
             scope = scope.parent
         return None
 
+    def values_of(self, name: str) -> list:
+        """Every expression assigned to a local name (``name = …``), in textual order."""
+        scope = self
+        while scope is not None:
+            if name in scope.locals:
+                if scope.lazy_body is not None:
+                    scope._compute_values()
+                return scope.all_values.get(name, [])
+            scope = scope.parent
+        return []
+
     def _compute_values(self) -> None:
         body, self.lazy_body = self.lazy_body, None
         for node in iter_local_nodes(body):
@@ -364,6 +391,7 @@ class Scope:
                     if isinstance(t, ast.Name):
                         prev = self.values.get(t.id, node.value)
                         self.values[t.id] = node.value if prev is node.value else None
+                        self.all_values.setdefault(t.id, []).append(node.value)
             elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign, ast.AnnAssign)):
                 for n in ast.walk(node.target):
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):  # not ``obj`` of ``obj.x += 1``
