@@ -253,7 +253,7 @@ class Extractor:
                 continue
             value = item.value
             if isinstance(value, ast.Call):
-                self._field(cf, t.id, value, item.lineno, scope, item.annotation if ann is not None else None)
+                self._field(cf, t.id, value, item.lineno, scope, item.annotation if ann is not None else None, ann)
             elif value is None and ann is not None:
                 kw = {"__optional__": True} if _optional(item.annotation) else {}
                 cf.fields[t.id] = FieldFacts(t.id, None, None, kw, item.lineno, ann)
@@ -265,14 +265,15 @@ class Extractor:
                 cf.attrs[t.id] = (RT.LIT, lit) if lit is not None else scope.ref_of(value)
 
     def _field(self, cf: ClassFacts, name: str, value: ast.Call, line: int, scope: Scope,
-               annotation: Optional[ast.AST]) -> None:
+               annotation: Optional[ast.AST], ann: Ref = None) -> None:
         kw = {k.arg: _literal(k.value) for k in value.keywords if k.arg in _FIELD_KW}
         fk = _foreign_key(value)
         if isinstance(fk, str):
             kw["__fk__"] = fk
         elif fk is not None:  # ``ForeignKey(Parent.id)``: the index finds Parent's table
             kw["__fk_ref__"] = scope.ref_of(fk)
-        ann = ann_ref(scope, annotation) if annotation is not None else None
+        if ann is None and annotation is not None:
+            ann = ann_ref(scope, annotation)
         if ann is not None and _optional(annotation):
             kw["__optional__"] = True  # ``Mapped[X | None]``: a nullable column
         cf.fields[name] = FieldFacts(name, scope.ref_of(value.func), _field_target(value, scope), kw, line, ann,

@@ -627,37 +627,40 @@ def _scan_calls(ix: "ProjectIndex"):
     sql: Dict[tuple, tuple] = {}
     fetched = set()
     related: Dict[tuple, Optional[str]] = {}
+    CALL, ATTR, GLOBAL = RT.CALL, RT.ATTR, RT.GLOBAL
     for rel in ix.files:
+        names = set()
         for fn in ix.files[rel].functions.values():
             for ref, _line, _col in fn.calls:
-                if ref is None or ref[0] != RT.CALL:
+                if ref is None:
                     continue
                 f = ref[1]
                 kind = f[0]
-                if kind == RT.GLOBAL:
-                    name = f[1].rsplit(".", 1)[-1]
-                elif kind == RT.ATTR:
-                    name = f[2]
-                else:
+                if kind == GLOBAL:
+                    names.add(f[1].rpartition(".")[2])
                     continue
-                if name in wanted:
-                    callers.setdefault(name, set()).add(rel)
-                if kind != RT.ATTR:
+                if kind != ATTR:
                     continue
-                recv = f[1]
-                if name in SQL_METHODS and ref[2] and sql_literal(ref[2][0]):
-                    made = recv[0] == RT.CALL and recv[1][0] == RT.ATTR and recv[1][2] == "cursor"
-                    driver = "asyncpg" if name in ASYNCPG_METHODS else None
-                    sql[recv] = (TK.CURSOR, None) if made else sql.get(recv, (TK.DBCONN, driver))
-                    if made:
-                        sql.setdefault(recv[1][1], (TK.DBCONN, None))
+                name = f[2]
+                names.add(name)
+                if name in SQL_METHODS:
+                    if ref[2] and sql_literal(ref[2][0]):
+                        recv = f[1]
+                        made = recv[0] == CALL and recv[1][0] == ATTR and recv[1][2] == "cursor"
+                        driver = "asyncpg" if name in ASYNCPG_METHODS else None
+                        sql[recv] = (TK.CURSOR, None) if made else sql.get(recv, (TK.DBCONN, driver))
+                        if made:
+                            sql.setdefault(recv[1][1], (TK.DBCONN, None))
                 elif name in CURSOR_READS:
-                    fetched.add(recv)
-                elif name in rel_methods and recv[0] == RT.ATTR and recv[2] in to_many:
-                    model = to_many[recv[2]]
-                    owner = recv[1]
-                    if model is not None:
+                    fetched.add(f[1])
+                elif name in rel_methods and to_many:
+                    recv = f[1]
+                    if recv[0] == ATTR and to_many.get(recv[2]):
+                        model = to_many[recv[2]]
+                        owner = recv[1]
                         related[owner] = model if related.get(owner, model) == model else None
+        for name in names & wanted:
+            callers.setdefault(name, set()).add(rel)
     for recv in fetched:
         if sql.get(recv) == (TK.DBCONN, None):
             sql[recv] = (TK.CURSOR, None)
