@@ -143,7 +143,6 @@ class Typer:
         self._busy = set()
         self._returns: Dict[str, object] = {}
         self._summary: Dict[str, Optional[tuple]] = {}
-        self._callsites: Dict[str, Dict[str, object]] = {}
         self._cs_depth = 0
         self._other: Optional["Typer"] = None
 
@@ -332,19 +331,19 @@ class Typer:
         unknown. Decorated functions (routes, tasks, receivers: called by a framework) are not
         typed this way, nor names called from more than a few dozen files. Memoised per function;
         nested call-site typing is bounded in depth."""
-        hit = self._callsites.get(func)
+        memo = self.ix.derived(("types.callsites", self.level), dict)
+        hit = memo.get(func)
         if hit is not None:
             return hit
-        self._callsites[func] = {}  # cycle guard
         if self._cs_depth >= _CALLSITE_DEPTH:
-            del self._callsites[func]
             return {}
+        memo[func] = {}  # cycle guard
         self._cs_depth += 1
         try:
             out = self._callsite_types(func)
         finally:
             self._cs_depth -= 1
-        self._callsites[func] = out
+        memo[func] = out
         return out
 
     def _callsite_types(self, func: str) -> Dict[str, object]:
