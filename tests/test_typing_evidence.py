@@ -67,6 +67,13 @@ def not_sql(runner):
     runner.execute("make coffee")
 
 
+TOTALS = "SELECT count(*) FROM shop_book"
+
+
+def from_constant(handle):
+    return handle.execute(TOTALS)
+
+
 def branches(flag, other):
     qs = Book.objects.all()
     if flag:
@@ -222,6 +229,7 @@ def test_an_sql_literal_makes_a_dbapi_handle(proj):
     assert typer.event(c["cur.execute(\"UPDATE shop_book SET title = 'x' WHERE id = 1\")"])[0] == EV.WRITE
     assert local(proj, "raw_report", "cur") == (TK.CURSOR, None)
     assert typer.type_of((RT.PARAM, "shop.views.pg", "pool_conn")) == (TK.DBCONN, "asyncpg")
+    assert typer.type_of((RT.PARAM, "shop.views.from_constant", "handle")) == (TK.DBCONN, None)
 
 
 def test_a_non_sql_string_is_no_evidence(proj):

@@ -242,7 +242,7 @@ class Project:
         ``alembic.ini`` names, or a file with module-level ``revision``/``down_revision``."""
         if self.non_app.match(rel):
             return True
-        if any(rel.startswith(d + "/") for d in self.migration_dirs):
+        if self.migration_dirs and rel.startswith(tuple(d + "/" for d in self.migration_dirs)):
             return True
         return rel in self.index.migration_files
 

@@ -189,6 +189,16 @@ class ProjectIndex:
                 "app_labels": self.app_labels, "user_model": self.user_model, "callers": self.callers,
                 "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence}
 
+    def sql_of(self, ref) -> Optional[str]:
+        """``query``/``write`` when ``ref`` is an SQL string literal, directly or through a
+        module-level constant (``QUERY = "SELECT …"``)."""
+        kind = sql_literal(ref)
+        if kind is None and ref is not None and ref[0] == RT.GLOBAL:
+            q = self.canonical(ref[1])
+            if q in self.assigns:
+                kind = sql_literal(self.assigns.get(q))
+        return kind
+
     @property
     def has_django(self) -> bool:
         """Does the project define Django models?"""
@@ -644,7 +654,7 @@ def _scan_calls(ix: "ProjectIndex"):
                 name = f[2]
                 names.add(name)
                 if name in SQL_METHODS:
-                    if ref[2] and sql_literal(ref[2][0]):
+                    if ref[2] and ix.sql_of(ref[2][0]):
                         recv = f[1]
                         made = recv[0] == CALL and recv[1][0] == ATTR and recv[1][2] == "cursor"
                         driver = "asyncpg" if name in ASYNCPG_METHODS else None

@@ -98,7 +98,7 @@ def path_origin(rel: str, migration_dirs=()) -> str:
     parts = rel.split("/")
     dirs, name = parts[:-1], parts[-1]
     if "migrations" in dirs or ("versions" in dirs and "alembic" in dirs) or \
-            any(rel.startswith(d + "/") for d in migration_dirs):
+            (migration_dirs and rel.startswith(tuple(d + "/" for d in migration_dirs))):
         return "migration"
     if TEST_DIRS.intersection(dirs) or name.startswith("test_") or name.endswith(("_test.py", "_tests.py")) \
             or name in ("tests.py", "conftest.py"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from ..core.refs import INDEX, dotted, literal_str, root, sql_literal
+from ..core.refs import INDEX, dotted, literal_str, root
 from ..core.tags import EV, RT, TK
 from .models import GET_USER_MODEL, snake
 
@@ -513,7 +513,7 @@ class Typer:
             return None, None
         name, pos = f[2], ref[2]
         if name in SQL_METHODS and pos:
-            kind = sql_literal(pos[0])
+            kind = self.ix.sql_of(pos[0])
             if kind is not None:
                 return None, (EV.WRITE if kind == "write" else EV.QUERY, f"{name}() of an SQL statement")
         if name in DJANGO_INST_KW and not pos and self.level != HIGH and self.ix.has_django \
@@ -610,7 +610,7 @@ class Typer:
         if kind == "saconn":
             return self._conn_like(name, SACONN_READ, (TK.SARESULT, None), "connection")
         if kind in ("dbconn", "cursor") and base[1] is None and name in SQL_METHODS and pos:
-            sql = sql_literal(pos[0])  # a handle known from its SQL: the verb decides
+            sql = self.ix.sql_of(pos[0])  # a handle known from its SQL: the verb decides
             if sql is not None:
                 what = "connection" if kind == "dbconn" else "cursor"
                 return None, (EV.WRITE if sql == "write" else EV.QUERY, f"{what}.{name}()")
