@@ -304,9 +304,9 @@ def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, ho
 def validate_model_names(project: Project) -> None:
     """Model identifiers in the config must name one model: a class name unique in the index,
     ``app_label.Model`` or a dotted path. An ambiguous or unknown bare name is a config error
-    (listing the candidates); a dotted path outside the project (a library's model) is allowed."""
-    import difflib
-
+    (listing the candidates), so is an unknown ``app_label.Model`` of a project app or a dotted
+    path into the project (with a close name suggested); a dotted path outside the project (a
+    library's model) is allowed."""
     from .config import ConfigError
     from .options import registry
 
@@ -323,11 +323,10 @@ def validate_model_names(project: Project) -> None:
             if len(cands) > 1:
                 listed = ", ".join(sorted(f"{m.app_label}.{m.name}" if m.orm == "django" else m.qual for m in cands))
                 problems.append(settings.problem(section, key, f"model {name!r} is ambiguous: {listed}", item=i))
-            elif not cands and "." not in name:
-                close = difflib.get_close_matches(name, [n for ix in indexes for n in ix.models_by_name], n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(settings.problem(section, key, f"no model named {name!r} in the project{hint}",
-                                                 item=i))
+            elif not cands:
+                said = [ix.model_name_problem(name) for ix in indexes]  # None: a library's model
+                if all(said):
+                    problems.append(settings.problem(section, key, said[0], item=i))
     if problems:
         raise ConfigError(problems)
 

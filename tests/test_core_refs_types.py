@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mandu_lint import config
-from mandu_lint.core.refs import ModuleNames, Scope, chain, dotted, loop_element_ref
+from mandu_lint.core.refs import INDEX, ModuleNames, Scope, chain, dotted, loop_element_ref
 from mandu_lint.core.tags import EV, RT, TK
 from mandu_lint.project.extract import function_scope, module_scope
 from mandu_lint.runner import CheckOptions, load_project
@@ -50,13 +50,14 @@ def test_a_chain_is_attributes_and_calls_and_splits_back():
 def test_literals_subscripts_and_unknowns():
     scope, _, _ = scope_of("x = 1\n")
     # the nodes stay alive: a frozen scope memoises refs by node identity, as during a walk
-    lit, sub, other = expr("[1, 2]"), expr("rows[0]"), expr("a if b else c")
+    lit, sub, part, other = expr("[1, 2]"), expr("rows[0]"), expr("rows[:2]"), expr("a if b else c")
     assert scope.ref_of(lit) == (RT.LIT,)
-    assert scope.ref_of(sub) == (RT.SUB, (RT.GLOBAL, "app.views.rows"))
+    assert scope.ref_of(sub) == (RT.SUB, (RT.GLOBAL, "app.views.rows"), INDEX)  # an element
+    assert scope.ref_of(part) == (RT.SUB, (RT.GLOBAL, "app.views.rows"))  # a slice
     assert scope.ref_of(other) is None  # unknown means unknown
 
 
-def test_a_local_assigned_two_different_things_is_unknown():
+def test_a_local_assigned_two_different_things_keeps_both():
     source = """
         from shop.models import Book, Author
         def view(flag):
@@ -71,7 +72,8 @@ def test_a_local_assigned_two_different_things_is_unknown():
     _, tree, names = scope_of(source)
     fn = tree.body[1]
     scope = function_scope(names, fn, "app.views.view", None, Scope(names), [])
-    assert scope.lookup("qs") is None
+    both = scope.lookup("qs")  # a conflict: the typer types it only when both agree (they do not)
+    assert both[0] == RT.CONFLICT and len(both) == 3
     assert scope.lookup("same") == (RT.ATTR, (RT.GLOBAL, "shop.models.Book"), "objects")
     assert scope.lookup("flag") == (RT.PARAM, "app.views.view", "flag")
 

@@ -15,14 +15,22 @@ SA_NOT_EAGER = {"load_only", "defer", "undefer", "noload", "raiseload", "lazyloa
 SA_RUNS = {"scalars", "execute", "exec", "scalar", "stream", "stream_scalars"}
 
 
-def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
+def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0, _busy: frozenset = frozenset()) -> Set[str]:
     """Relation paths (``"author"``, ``"tags__owner"``) loaded by the query ``expr`` builds.
-    Follows a local name to the expression it was assigned once."""
+    Follows a local name to the expression it was assigned once; a name assigned several
+    times (``qs = qs.select_related("author")`` under an ``if``) loads what any of its
+    assignments loads (the typer types such a name only when all assignments agree, and a
+    relation one branch loads is not reported as a query per row)."""
     out: Set[str] = set()
     while expr is not None and depth < 20:
         depth += 1
         if isinstance(expr, ast.Name):
-            expr = scope.value_of(expr.id) if scope is not None else None
+            name = expr.id
+            expr = scope.value_of(name) if scope is not None else None
+            if expr is None and scope is not None and name not in _busy:
+                busy = _busy | {name}
+                for value in scope.values_of(name)[:8]:
+                    out.update(eager_paths(value, scope, depth + 1, busy))
             continue
         if isinstance(expr, ast.Call):
             f = expr.func
@@ -33,7 +41,7 @@ def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0) -> Set[str]:
                     for a in expr.args:
                         out.update(_sa_option(a))
                 elif f.attr in SA_RUNS and expr.args:
-                    out.update(eager_paths(expr.args[0], scope, depth + 1))
+                    out.update(eager_paths(expr.args[0], scope, depth + 1, _busy))
                     return out
                 expr = f.value
                 continue

@@ -15,19 +15,74 @@ Refs are small tuples (cheap to pickle into the cache):
 - ``("s", base)``            ``base[...]``
 - ``("p", func, name)``      a parameter of project function ``func``
 - ``("self", cls)``          ``self`` inside a method of project class ``cls``
-- ``("lit",)``               a literal (number, string, container display)
+- ``("lit",)``               a literal (number, string, container display); a string that reads as SQL
+  is ``("lit", "sql", "query"|"write")``, a short identifier-like string ``("lit", "str", value)``
+  (``apps.get_model("shop", "Book")``), a dict display of names ``("lit", "dict", value refs)``
+- ``("s", base, "index")``   ``base[i]`` with an index or key (``("s", base)`` is a slice)
+- ``("conflict", r1, r2, …)`` a local bound to several refs (every assignment); the typer types it
+  when all of them type alike, :meth:`Scope.lookup` returns it, :meth:`Scope.lookup_single` not
 
 ``None`` means unknown. ``await`` is transparent: ``await s.execute()`` is the call's ref.
 """
 from __future__ import annotations
 
 import ast
+import re
 from typing import Dict, Iterable, Optional, Tuple
 from .tags import RT
 
 Ref = Optional[tuple]
 MAX_DEPTH = 12  # refs deeper than this are treated as unknown (keeps pathological code cheap)
 MAX_POS = 3
+MAX_CANDIDATES = 8  # a local bound to more different refs than this is unknown
+INDEX = "index"  # third item of ``("s", base, INDEX)``: an element, not a slice
+_NONE_LIT = ("lit",)  # the ref of a local assigned only ``None`` (an identity marker while collecting)
+_STR_LIT = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?")
+_SQL = re.compile(r"\s*\(?\s*(select|insert|update|delete|with|replace|merge|upsert|truncate|create|alter|drop)\b"
+                  r"(.*)", re.I | re.S)
+_SQL_SHAPE = {"select": re.compile(r"\bfrom\b|^\s*[\w.*()',\s]+$", re.I), "insert": re.compile(r"\binto\b", re.I),
+              "update": re.compile(r"\bset\b", re.I), "delete": re.compile(r"\bfrom\b", re.I),
+              "with": re.compile(r"\bas\s*\(", re.I), "replace": re.compile(r"\binto\b", re.I),
+              "merge": re.compile(r"\binto\b", re.I), "upsert": re.compile(r"\binto\b", re.I),
+              "truncate": re.compile(r"\w", re.I), "create": re.compile(r"\b(table|index|view|sequence)\b", re.I),
+              "alter": re.compile(r"\btable\b", re.I), "drop": re.compile(r"\b(table|index|view|sequence)\b", re.I)}
+_SQL_WRITES = re.compile(r"\b(insert|update|delete|merge|upsert)\b", re.I)
+
+
+def sql_kind(text: str) -> Optional[str]:
+    """``"query"`` or ``"write"`` when ``text`` reads as an SQL statement, else None."""
+    m = _SQL.match(text)
+    if m is None:
+        return None
+    verb, rest = m.group(1).lower(), m.group(2)
+    if not _SQL_SHAPE[verb].search(rest):
+        return None
+    if verb == "select" and not re.search(r"\bfrom\b", rest, re.I) and (
+            not m.group(1).isupper() or len(rest) > 60):
+        return None  # "SELECT 1", "SELECT nextval('s')"; not "Select a project"
+    if verb == "select":
+        return "query"
+    if verb == "with":
+        return "write" if _SQL_WRITES.search(rest) else "query"
+    return "write"
+
+
+def sql_literal(ref: Ref) -> Optional[str]:
+    """The SQL kind (``query``/``write``) of a literal ref, seen through ``.format()``."""
+    if ref is not None and ref[0] == RT.CALL and ref[1] is not None and ref[1][0] == RT.ATTR \
+            and ref[1][2] == "format":
+        ref = ref[1][1]
+    if ref is not None and ref[0] == RT.LIT and len(ref) == 3 and ref[1] == "sql":
+        return ref[2]
+    return None
+
+
+def literal_str(ref: Ref) -> Optional[str]:
+    """The value of a short identifier-like string literal ref (``"shop.Book"``)."""
+    if ref is not None and ref[0] == RT.LIT and len(ref) == 3 and ref[1] == "str":
+        return ref[2]
+    return None
+
 
 BUILTINS = frozenset(dir(__import__("builtins")))
 
@@ -41,18 +96,31 @@ def depth(ref: Ref) -> int:
 
 
 def root(ref: Ref) -> Ref:
-    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
-        ref = ref[1]
-    return ref
+    """The innermost ref of a chain; a conflict stands for its first candidate (see ``chain``)."""
+    return chain(ref)[0]
+
+
+_STEPS = (RT.ATTR, RT.CALL, RT.ITER, RT.SUB)
 
 
 def chain(ref: Ref) -> Tuple[Ref, list]:
     """Split a ref into its root and the attribute/call steps applied to it, outermost last:
-    ``Book.objects.filter().first()`` → (g Book, [a objects, a filter, c, a first, c])."""
+    ``Book.objects.filter().first()`` → (g Book, [a objects, a filter, c, a first, c]).
+
+    A conflict on the way (a local assigned several times) is read as its first candidate:
+    the typer types a conflict only when every candidate types like the first, and a later
+    candidate is recorded on top of the first (``qs = qs.filter()``), so the first is where
+    the query starts."""
     steps = []
-    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
-        steps.append(ref)
-        ref = ref[1]
+    while ref is not None:
+        tag = ref[0]
+        if tag in _STEPS:
+            steps.append(ref)
+            ref = ref[1]
+        elif tag == RT.CONFLICT and len(ref) > 1:
+            ref = ref[1]
+        else:
+            break
     steps.reverse()
     return ref, steps
 
@@ -140,8 +208,13 @@ def iter_local_nodes(body: Iterable[ast.AST]):
 class Scope:
     """Names visible in one function (or module) body, each mapped to a ref.
 
-    Flow-insensitive on purpose: a name assigned two different things is unknown, so a rule
-    never acts on a guess.
+    Flow-insensitive on purpose: a name assigned two different things is a *conflict*,
+    ``("conflict", r1, r2, …)``, holding every assigned ref (a ``None`` literal is left out:
+    ``x = None`` then ``x = Book.objects.get()`` is an optional Book). The typer types it only
+    when all of them type alike, so a rule never acts on a guess; an assignment that is
+    unknown makes the whole name unknown (``(CONFLICT,)``). A rebinding derived from the name
+    itself (``qs = qs.filter(…)``) is recorded on the first candidate, which keeps the
+    candidates flat: their types agree exactly when the conflict's does.
     """
 
     _CONFLICT = (RT.CONFLICT,)
@@ -154,7 +227,9 @@ class Scope:
         self.self_cls = self_cls
         self.locals: Dict[str, Ref] = {}
         self.values: Dict[str, Optional[ast.AST]] = {}  # name -> its only assigned expression
+        self.all_values: Dict[str, list] = {}  # name -> every expression assigned to it
         self.lazy_body: Optional[list] = None  # locals came from the cache; values computed on demand
+        self._none_names: set = set()  # names whose only binding so far is ``None``
         # id(node) -> ref, once every binding is known (see ``freeze``); several rules ask for the
         # ref of the same call, and a chain's ref contains the refs of its inner calls.
         self.memo: Optional[Dict[int, Ref]] = None
@@ -169,13 +244,35 @@ class Scope:
             self.memo.clear()
 
     # -- building ---------------------------------------------------------------------------
-    def bind(self, name: str, ref: Ref) -> None:
+    def bind(self, name: str, ref: Ref, none: bool = False) -> None:
+        """``none``: the value is the literal ``None`` (left out of a conflict's candidates)."""
         self.forget()
         old = self.locals.get(name, self)
+        if none:
+            if old is self:
+                self.locals[name] = _NONE_LIT
+                self._none_names.add(name)
+            return
         if old is self:
             self.locals[name] = ref
-        elif old != ref:
+            return
+        if name in self._none_names:  # ``x = None`` came first
+            self._none_names.discard(name)
+            if old is _NONE_LIT:
+                self.locals[name] = (RT.CONFLICT, ref) if ref is not None else self._CONFLICT
+                return
+        if old == ref:
+            return
+        if ref is None or old is None or old == self._CONFLICT:
             self.locals[name] = self._CONFLICT
+            return
+        cands = list(old[1:]) if old[0] == RT.CONFLICT else [old]
+        ref = _rebase(ref, old, cands[0])
+        if ref is None or depth(ref) > MAX_DEPTH:
+            self.locals[name] = self._CONFLICT
+        elif ref not in cands:
+            cands.append(ref)
+            self.locals[name] = (RT.CONFLICT,) + tuple(cands) if len(cands) <= MAX_CANDIDATES else self._CONFLICT
 
     def bind_params(self, args: ast.arguments, is_method: bool, is_classmethod: bool) -> None:
         every = args.posonlyargs + args.args + args.kwonlyargs
@@ -202,6 +299,14 @@ class Scope:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and self.func is None and self.parent is None:
             return  # module-level names stay globals (``("g", "mod.name")``), resolved by the index
         if isinstance(node, ast.Assign):
+            if isinstance(node.value, ast.Constant) and node.value.value is None:
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        self.bind(t.id, None, none=True)
+                        self.values[t.id] = None if t.id in self.values else node.value
+                    else:
+                        self._bind_target(t, None)
+                return
             value = self.ref_of(node.value)
             for t in node.targets:
                 self._bind_target(t, value, node.value)
@@ -236,6 +341,8 @@ class Scope:
             self.bind(target.id, value)
             prev = self.values.get(target.id, node)
             self.values[target.id] = node if prev is node else None
+            if node is not None:
+                self.all_values.setdefault(target.id, []).append(node)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 self._bind_target(elt.value if isinstance(elt, ast.Starred) else elt, None)
@@ -265,6 +372,17 @@ class Scope:
             scope = scope.parent
         return None
 
+    def values_of(self, name: str) -> list:
+        """Every expression assigned to a local name (``name = …``), in textual order."""
+        scope = self
+        while scope is not None:
+            if name in scope.locals:
+                if scope.lazy_body is not None:
+                    scope._compute_values()
+                return scope.all_values.get(name, [])
+            scope = scope.parent
+        return []
+
     def _compute_values(self) -> None:
         body, self.lazy_body = self.lazy_body, None
         for node in iter_local_nodes(body):
@@ -273,6 +391,7 @@ class Scope:
                     if isinstance(t, ast.Name):
                         prev = self.values.get(t.id, node.value)
                         self.values[t.id] = node.value if prev is node.value else None
+                        self.all_values.setdefault(t.id, []).append(node.value)
             elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign, ast.AnnAssign)):
                 for n in ast.walk(node.target):
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):  # not ``obj`` of ``obj.x += 1``
@@ -283,7 +402,11 @@ class Scope:
         while scope is not None:
             if name in scope.locals:
                 ref = scope.locals[name]
-                return None if ref is not None and ref[0] == RT.CONFLICT else ref
+                if ref is not None and ref[0] == RT.CONFLICT:
+                    if len(ref) == 2:
+                        return ref[1]  # ``x = None`` and one other value: that value
+                    return ref if len(ref) > 2 else None
+                return ref
             scope = scope.parent
         q = self.mod.qual(name)
         if q is not None:
@@ -323,11 +446,55 @@ class Scope:
             return self._ref_of(node.value)
         if isinstance(node, ast.Subscript):
             base = self._ref_of(node.value)
-            return None if base is None else (RT.SUB, base)
-        if isinstance(node, (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple, ast.Set, ast.Dict,
-                             ast.ListComp, ast.SetComp, ast.DictComp)):
+            if base is None:
+                return None
+            return (RT.SUB, base) if isinstance(node.slice, ast.Slice) else (RT.SUB, base, INDEX)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, str):
+                kind = sql_kind(v) if len(v) > 6 else None
+                if kind is not None:
+                    return (RT.LIT, "sql", kind)
+                if len(v) <= 80 and _STR_LIT.fullmatch(v):
+                    return (RT.LIT, "str", v)
+            return (RT.LIT,)
+        if isinstance(node, ast.JoinedStr):
+            if node.values and isinstance(node.values[0], ast.Constant):
+                text = "".join(v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else " x "
+                               for v in node.values)
+                kind = sql_kind(text)
+                if kind is not None:
+                    return (RT.LIT, "sql", kind)
+            return (RT.LIT,)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
+            left = self._ref_of(node.left)  # ``"SELECT … %s" % args``, ``"SELECT …" + where``
+            return left if sql_literal(left) else None
+        if isinstance(node, ast.Dict):
+            if 0 < len(node.values) <= MAX_CANDIDATES and all(
+                    isinstance(v, (ast.Name, ast.Attribute)) for v in node.values):
+                vals = tuple(self._ref_of(v) for v in node.values)
+                if all(v is not None for v in vals):
+                    return (RT.LIT, "dict", vals)
+            return (RT.LIT,)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp)):
             return (RT.LIT,)
         return None
+
+
+def _rebase(ref: Ref, old: Ref, first: Ref) -> Ref:
+    """``ref`` with ``old`` (a name's current binding, found as the root of its own rebinding:
+    ``qs = qs.filter()``) replaced by ``first``, the name's first candidate."""
+    if old == first or ref is None:
+        return ref
+    if ref == old:
+        return first
+    if ref[0] in (RT.ATTR, RT.ITER, RT.SUB):
+        inner = _rebase(ref[1], old, first)
+        return None if inner is None else (ref[0], inner) + ref[2:]
+    if ref[0] == RT.CALL:
+        inner = _rebase(ref[1], old, first)
+        return None if inner is None else (RT.CALL, inner) + ref[2:]
+    return ref
 
 
 def loop_element_ref(scope: Scope, it: ast.AST) -> Ref:

@@ -27,7 +27,7 @@ class RT:
     PARAM: Final = "p"  # ("p", func, name)
     SELF: Final = "self"  # ("self", cls)
     LIT: Final = "lit"  # ("lit",)
-    CONFLICT: Final = "conflict"  # a local bound to refs that disagree
+    CONFLICT: Final = "conflict"  # ("conflict", r1, r2, ...): a local bound to several refs
     # annotation refs (``project/extract.py``)
     ANNOTATED: Final = "ann"  # ("ann", X, metadata refs)
     GENERATOR: Final = "gen"  # ("gen", X): Iterator[X]/Generator[X, ...]
@@ -63,6 +63,7 @@ class TK:
     EXT: Final = "ext"
     DEPENDS: Final = "depends"
     METHOD: Final = "method"
+    DICT: Final = "dict"  # ("dict", T): a dict whose values are all of type T
 
 
 class EV:

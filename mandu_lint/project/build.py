@@ -12,7 +12,7 @@ from ..config import Settings
 from ..globs import GlobSet
 from .cache import Cache
 from .extract import FileFacts, extract
-from .files import ProjectFiles, module_name, modules_for, source_roots
+from .files import ProjectFiles, alembic_dirs, module_name, modules_for, source_roots
 from .index import FactsMap, ProjectIndex
 
 _PARALLEL_MIN = 64  # below this many files to extract, worker start-up costs more than it saves
@@ -73,6 +73,7 @@ class Project:
         self.relfiles = list(self.only) if self.only is not None else self.files.python_files()
         self.roots = source_roots(self.root, self.relfiles, settings.src)
         self.modules = modules_for(self.relfiles, self.roots)
+        self.migration_dirs = alembic_dirs(self.root, self.relfiles)
         self.non_app = GlobSet(settings.non_app_globs)
         self.cache = Cache(self.root) if use_cache else None
         self._digests: Optional[Dict[str, str]] = None
@@ -258,7 +259,7 @@ class Project:
         if self._index is not None:
             files = dict(self._index.files)
             files[rel] = extract_file(str(self.root), rel, *self.modules[rel], data)
-            self._index = ProjectIndex(files)
+            self._index = ProjectIndex(files, migration_dirs=self.migration_dirs)
 
     def add_file(self, rel: str) -> None:
         """Take in a file the project walk did not list (named on the command line: gitignored,
@@ -274,7 +275,13 @@ class Project:
                 self._digests[rel] = digest_bytes(data)
 
     def is_non_app(self, rel: str) -> bool:
-        return self.non_app.match(rel)
+        """Matched by the ``non-app`` globs, or a migration wherever it lives: a folder an
+        ``alembic.ini`` names, or a file with module-level ``revision``/``down_revision``."""
+        if self.non_app.match(rel):
+            return True
+        if self.migration_dirs and rel.startswith(tuple(d + "/" for d in self.migration_dirs)):
+            return True
+        return rel in self.index.migration_files
 
     # -- index ---------------------------------------------------------------------------------
     @property
@@ -286,6 +293,7 @@ class Project:
     def _index_key(self) -> str:
         h = hashlib.sha256(__version__.encode())
         h.update(repr(self.roots).encode())
+        h.update(repr(self.migration_dirs).encode())
         for rel in sorted(self.digests):
             mod, pkg = self.modules[rel]
             h.update(f"{rel}\0{mod}\0{int(pkg)}\0{self.digests[rel]}\n".encode())
@@ -349,7 +357,7 @@ class Project:
             facts[ff.path] = ff
             if cache is not None and store:
                 cache.store(self._facts_name(ff.path), ff)
-        return ProjectIndex(facts)
+        return ProjectIndex(facts, migration_dirs=self.migration_dirs)
 
     def _extract(self, todo: Sequence[Tuple[str, str, bool]]) -> List[FileFacts]:
         root = str(self.root)

@@ -29,8 +29,9 @@ from typing import Any, Optional
 from .. import __version__
 
 # Bumped whenever what is pickled changes shape or moves module (classes are pickled by module
-# path): 2 = rule families moved under ``mandu_lint/rules/<family>/``, tags as named constants.
-CACHE_FORMAT = 2
+# path): 2 = rule families moved under ``mandu_lint/rules/<family>/``, tags as named constants;
+# 3 = typing evidence (SQL/str/dict literal refs, conflict candidates, index refs, call sites).
+CACHE_FORMAT = 3
 STAMP = f"{__version__}/{CACHE_FORMAT}"
 
 ENV_VAR = "MANDU_CACHE_DIR"

@@ -75,6 +75,7 @@ class FuncFacts:
     # rules decide which of them open a transaction and which calls they cover.
     withs: List[Tuple[Ref, int, int, int, int]] = field(default_factory=list)
     handlers: List[Tuple[int, int, int, int]] = field(default_factory=list)  # ``except`` bodies (start, end)
+    starred: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of calls with ``*a``/``**kw``
 
 
 @dataclass
@@ -232,6 +233,9 @@ class Extractor:
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 cf.methods[item.name] = self._function(item, qual, qual, scope)
+                value = _declared_attr_value(item)
+                if value is not None:  # a mixin column or relationship: ``@declared_attr def user(cls)``
+                    self._field(cf, item.name, value, item.lineno, scope, item.returns)
             elif isinstance(item, ast.ClassDef):
                 if item.name == "Meta":
                     cf.meta = _meta(item)
@@ -249,15 +253,7 @@ class Extractor:
                 continue
             value = item.value
             if isinstance(value, ast.Call):
-                kw = {k.arg: _literal(k.value) for k in value.keywords if k.arg in _FIELD_KW}
-                fk = _foreign_key(value)
-                if fk:
-                    kw["__fk__"] = fk
-                if ann is not None and _optional(item.annotation):
-                    kw["__optional__"] = True  # ``Mapped[X | None]``: a nullable column
-                cf.fields[t.id] = FieldFacts(
-                    t.id, scope.ref_of(value.func), _field_target(value, scope), kw,
-                    item.lineno, ann, tuple(scope.ref_of(a) for a in value.args[:3]))
+                self._field(cf, t.id, value, item.lineno, scope, item.annotation if ann is not None else None, ann)
             elif value is None and ann is not None:
                 kw = {"__optional__": True} if _optional(item.annotation) else {}
                 cf.fields[t.id] = FieldFacts(t.id, None, None, kw, item.lineno, ann)
@@ -267,6 +263,21 @@ class Extractor:
                     cf.display_sizes[t.id] = size
                 lit = _literal(value) if isinstance(value, ast.Constant) else None
                 cf.attrs[t.id] = (RT.LIT, lit) if lit is not None else scope.ref_of(value)
+
+    def _field(self, cf: ClassFacts, name: str, value: ast.Call, line: int, scope: Scope,
+               annotation: Optional[ast.AST], ann: Ref = None) -> None:
+        kw = {k.arg: _literal(k.value) for k in value.keywords if k.arg in _FIELD_KW}
+        fk = _foreign_key(value)
+        if isinstance(fk, str):
+            kw["__fk__"] = fk
+        elif fk is not None:  # ``ForeignKey(Parent.id)``: the index finds Parent's table
+            kw["__fk_ref__"] = scope.ref_of(fk)
+        if ann is None and annotation is not None:
+            ann = ann_ref(scope, annotation)
+        if ann is not None and _optional(annotation):
+            kw["__optional__"] = True  # ``Mapped[X | None]``: a nullable column
+        cf.fields[name] = FieldFacts(name, scope.ref_of(value.func), _field_target(value, scope), kw, line, ann,
+                                     tuple(scope.ref_of(a) for a in value.args[:3]))
 
     def _function(self, node, prefix: str, cls: Optional[str], outer: Scope) -> str:
         qual = self._qual(prefix, node.name)
@@ -292,6 +303,8 @@ class Extractor:
         for sub in nodes:
             if isinstance(sub, ast.Call):
                 ff.calls.append((scope.ref_of(sub), sub.lineno, sub.col_offset))
+                if any(isinstance(a, ast.Starred) for a in sub.args) or any(k.arg is None for k in sub.keywords):
+                    ff.starred.append((sub.lineno, sub.col_offset))
             elif isinstance(sub, (ast.For, ast.AsyncFor, ast.comprehension)):
                 line = getattr(sub, "lineno", getattr(sub.iter, "lineno", 0))
                 ff.iters.append((scope.ref_of(sub.iter), line, getattr(sub.iter, "col_offset", 0)))
@@ -437,13 +450,42 @@ def _optional(node: Optional[ast.AST]) -> bool:
     return False
 
 
-def _foreign_key(call: ast.Call) -> Optional[str]:
-    """The ``"table.column"`` of a ``ForeignKey(...)`` passed to ``Column``/``mapped_column``."""
+def _foreign_key(call: ast.Call):
+    """The ``"table.column"`` of a ``ForeignKey(...)`` passed to ``Column``/``mapped_column``,
+    or the column expression it was given (``ForeignKey(Parent.id)``)."""
     for a in call.args:
         if isinstance(a, ast.Call) and (getattr(a.func, "attr", None) or getattr(a.func, "id", None)) == "ForeignKey":
-            if a.args and isinstance(a.args[0], ast.Constant) and isinstance(a.args[0].value, str):
-                return a.args[0].value
+            first = a.args[0] if a.args else next((k.value for k in a.keywords if k.arg == "column"), None)
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+            if isinstance(first, ast.Attribute):
+                return first
     return None
+
+
+def _declared_attr_value(node) -> Optional[ast.Call]:
+    """The column or relationship a ``@declared_attr`` method of a mixin returns (the last
+    ``return <call>`` of its body); None for other methods and for ``__tablename__`` & co."""
+    if node.name.startswith("__"):
+        return None
+    for d in node.decorator_list:
+        while isinstance(d, ast.Call):
+            d = d.func
+        names = []
+        while isinstance(d, ast.Attribute):
+            names.append(d.attr)
+            d = d.value
+        if isinstance(d, ast.Name):
+            names.append(d.id)
+        if "declared_attr" in names:
+            break
+    else:
+        return None
+    value = None
+    for sub in iter_local_nodes(node.body):
+        if isinstance(sub, ast.Return) and isinstance(sub.value, ast.Call):
+            value = sub.value
+    return value
 
 
 def _field_target(call: ast.Call, scope: Scope):

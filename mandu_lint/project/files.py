@@ -7,6 +7,7 @@ and the cache folder itself.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -127,22 +128,45 @@ def nested_configs(directory: Path) -> List[Path]:
 
 def source_roots(root: Path, files: Sequence[str], configured: Optional[Sequence[str]]) -> List[str]:
     """Folders (POSIX, relative, "" for the root) that imports are resolved from, deepest first.
-    Auto-detected: the root (top-level packages), ``src/``, and folders holding ``manage.py``."""
+    Auto-detected: the root (top-level packages), ``src/``, and folders holding Django's
+    ``manage.py`` (see :func:`django_manage`)."""
     if configured is not None:
         roots = {_posix(r).strip("/") for r in configured}
         roots = {"" if r == "." else r for r in roots}
     else:
         roots = {""}
+        known = set(files)
         for rel in files:
             if rel.startswith("src/"):
                 roots.add("src")
-            if rel.endswith("manage.py") and "/" in rel:
-                roots.add(rel.rsplit("/", 1)[0])
+            if (rel == "manage.py" or rel.endswith("/manage.py")) and "/" in rel:
+                folder = rel.rsplit("/", 1)[0]
+                if django_manage(Path(root) / rel, f"{folder}/__init__.py" in known):
+                    roots.add(folder)
     return sorted(roots, key=lambda r: (-r.count("/") - (1 if r else 0), r))
 
 
+_OTHER_FRAMEWORKS = re.compile(r"\b(flask|flask_script|click|typer|fastapi|quart|sanic|alembic|sqlalchemy)\b")
+
+
+def django_manage(path: Path, in_package: bool) -> bool:
+    """Is this ``manage.py`` Django's, the script beside the project's top packages? One that
+    names Django is; a module of a package (indico's ``timetable/controllers/manage.py``, a
+    "manage" view) or a script of another framework (Flask-Script, click) is not."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return False
+    if "django" in text.lower():
+        return True
+    return not in_package and not _OTHER_FRAMEWORKS.search(text)
+
+
 def module_name(rel: str, roots: Sequence[str]) -> Tuple[str, bool]:
-    """(dotted module, is_package) of a file relative to the deepest source root holding it."""
+    """(dotted module, is_package) of a file relative to the deepest source root holding it.
+    The ``__init__.py`` of a source root that is itself a package is named from a shallower
+    root: a module is never called ``""``."""
     for r in roots:
         if r == "" or rel.startswith(r + "/"):
             inner = rel[len(r) + 1:] if r else rel
@@ -150,9 +174,66 @@ def module_name(rel: str, roots: Sequence[str]) -> Tuple[str, bool]:
             is_pkg = parts[-1] == "__init__"
             if is_pkg:
                 parts = parts[:-1]
+            if not parts and r:
+                continue
             return ".".join(parts), is_pkg
     return rel[:-3].replace("/", "."), False
 
 
 def modules_for(files: Sequence[str], roots: Sequence[str]) -> Dict[str, Tuple[str, bool]]:
     return {rel: module_name(rel, roots) for rel in files}
+
+
+def alembic_dirs(root: Path, files: Sequence[str]) -> List[str]:
+    """Folders (POSIX, relative) that hold Alembic migrations, named by the ``alembic.ini``
+    files of the project (the root's and those of any folder on the way to a Python file):
+    ``script_location`` (``env.py`` and ``versions/``) and every ``version_locations`` entry,
+    ``%(here)s`` being the ini's folder. A location outside the project is ignored."""
+    import configparser
+
+    root = Path(os.path.abspath(root))
+    folders = {""}
+    for rel in files:
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folders.add("/".join(parts[:i]))
+    out = set()
+    for folder in sorted(folders):
+        ini = root / folder / "alembic.ini" if folder else root / "alembic.ini"
+        if not ini.is_file():
+            continue
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read(ini, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        here = ini.parent
+        for section in parser.sections():
+            values = []
+            script = parser.get(section, "script_location", fallback=None)
+            if script:
+                values.append(script.strip())
+            locations = parser.get(section, "version_locations", fallback=None)
+            if locations:
+                sep = parser.get(section, "version_path_separator", fallback="")
+                splitter = {"os": os.pathsep, "space": " ", "colon": ":", "semicolon": ";",
+                            "newline": "\n"}.get(sep.strip(), None)
+                items = locations.split(splitter) if splitter else locations.replace(",", " ").split()
+                values.extend(v.strip() for v in items if v.strip())
+            for value in values:
+                value = value.replace("%(here)s", str(here))
+                if ":" in value and not os.path.isabs(value) and not os.path.splitdrive(value)[0]:
+                    pkg, _, sub = value.partition(":")  # ``package:folder``: a folder of a package
+                    inner = pkg.replace(".", "/") + "/" + sub
+                    cands = [root / inner, here / inner, here.parent / inner]
+                    path = next((c for c in cands if c.is_dir()), cands[0])
+                else:
+                    path = Path(value) if os.path.isabs(value) else here / value
+                try:
+                    rel = _posix(os.path.relpath(os.path.normpath(path), root))
+                except ValueError:
+                    continue
+                if rel == "." or rel.startswith("../"):
+                    continue
+                out.add(rel.strip("/"))
+    return sorted(out)

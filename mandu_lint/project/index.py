@@ -7,14 +7,16 @@ and re-exports), which classes are models and how they relate, and — via
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Callable, Dict, Iterable, List, Optional
+from dataclasses import replace
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
-from ..core.refs import dotted
+from ..core.refs import dotted, sql_literal
 from .extract import ClassFacts, FileFacts
 from .types import Typer
-from .models import (DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY, SA_DECL_BASES,
-                     SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE, Model, Relation, default_reverse_name,
-                     django_app_label, expand_related_name, resolve_target, snake)
+from .models import (DJANGO_APP_CONFIG, DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY,
+                     GET_USER_MODEL, LIBRARY_DJANGO_BASES, SA_DECL_BASES, SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE,
+                     USER_MODEL_REFS, Model, Relation, default_reverse_name, django_app_label, expand_related_name,
+                     path_origin, prefer_app, resolve_target, snake)
 from ..core.tags import RT, TK
 
 _MAX_ALIAS_HOPS = 8
@@ -128,7 +130,9 @@ class ProjectIndex:
     """Built once from every file's facts (models need them all); afterwards it can be
     pickled as a small core (:meth:`core`) and reopened over lazily loaded facts."""
 
-    def __init__(self, files: Mapping, core: Optional[dict] = None):
+    def __init__(self, files: Mapping, core: Optional[dict] = None, migration_dirs: Sequence[str] = ()):
+        """``migration_dirs``: folders the project's ``alembic.ini`` files name (see
+        ``files.alembic_dirs``); their files are migrations."""
         self.files = files if isinstance(files, FactsMap) else FactsMap(files, loaded=files)
         self.classes = _QualView(self, "classes")
         self.functions = _QualView(self, "functions")
@@ -143,10 +147,15 @@ class ProjectIndex:
         self._derived: Dict[object, object] = {}
         if core is None:
             self.module_rel = {f.module: rel for rel, f in self.files.items() if f.module}
+            self.migration_dirs = tuple(migration_dirs)
+            self.migration_files = frozenset(rel for rel, f in self.files.items() if _is_revision(f))
+            self.app_labels = self._app_labels()
             self.models: Dict[str, Model] = {}
             self.models_by_name: Dict[str, List[Model]] = {}
+            self.user_model: Optional[str] = None
             self._find_models()
             self.import_graph = _import_graph(self.files, self.module_rel)
+            self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
         else:
             self.module_rel = core["module_rel"]
             self.models = core["models"]
@@ -154,6 +163,13 @@ class ProjectIndex:
             for m in self.models.values():
                 self.models_by_name.setdefault(m.name, []).append(m)
             self.import_graph = core["graph"]
+            self.migration_dirs = core.get("migration_dirs", ())
+            self.migration_files = core.get("migration_files", frozenset())
+            self.app_labels = core.get("app_labels", {})
+            self.user_model = core.get("user_model")
+            self.callers = core.get("callers", {})
+            self.sql_evidence = core.get("sql_evidence", {})
+            self.relation_evidence = core.get("relation_evidence", {})
         self.model_files = sorted({m.path for m in self.models.values()})
         self.typer = Typer(self)
 
@@ -168,7 +184,37 @@ class ProjectIndex:
 
     def core(self) -> dict:
         """What must be pickled to reopen the index without every file's facts."""
-        return {"module_rel": self.module_rel, "models": self.models, "graph": self.import_graph}
+        return {"module_rel": self.module_rel, "models": self.models, "graph": self.import_graph,
+                "migration_dirs": self.migration_dirs, "migration_files": self.migration_files,
+                "app_labels": self.app_labels, "user_model": self.user_model, "callers": self.callers,
+                "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence}
+
+    def sql_of(self, ref) -> Optional[str]:
+        """``query``/``write`` when ``ref`` is an SQL string literal, directly or through a
+        module-level constant (``QUERY = "SELECT …"``)."""
+        kind = sql_literal(ref)
+        if kind is None and ref is not None and ref[0] == RT.GLOBAL:
+            q = self.canonical(ref[1])
+            if q in self.assigns:
+                kind = sql_literal(self.assigns.get(q))
+        return kind
+
+    @property
+    def has_django(self) -> bool:
+        """Does the project define Django models?"""
+        hit = self._derived.get("index.has_django")
+        if hit is None:
+            hit = self._derived["index.has_django"] = any(m.orm == "django" for m in self.models.values())
+        return hit
+
+    def origin(self, rel: Optional[str]) -> str:
+        """``migration``, ``test`` or ``app`` (see ``models.path_origin``); a file with module-level
+        ``revision`` and ``down_revision`` is an Alembic migration wherever it lives."""
+        if rel is None:
+            return "app"
+        if rel in self.migration_files:
+            return "migration"
+        return path_origin(rel, self.migration_dirs)
 
     def owner(self, qual: str) -> Optional[FileFacts]:
         """The facts of the module defining ``qual`` (its longest module prefix)."""
@@ -253,7 +299,7 @@ class ProjectIndex:
         head, _, last = d.rpartition(".")
         if last == "Model" and head:
             val = self.assigns.get(self.canonical(head))
-            if val is not None and val[0] == RT.CALL and self.canonical(dotted(val[1]) or "") in FLASK_SQLALCHEMY:
+            if val is not None and val[0] == RT.CALL and self.is_flask_sqlalchemy(dotted(val[1]) or ""):
                 return "flask_sqlalchemy.Model"
         val = self.assigns.get(d)
         if val is not None and val[0] == RT.CALL:
@@ -261,6 +307,14 @@ class ProjectIndex:
             if callee and self.canonical(callee) in SA_DECL_FACTORIES:
                 return "sqlalchemy.orm.DeclarativeBase"
         return d
+
+    def is_flask_sqlalchemy(self, name: str) -> bool:
+        """``flask_sqlalchemy.SQLAlchemy`` or a project subclass of it (indico's
+        ``class IndicoSQLAlchemy(SQLAlchemy)``)."""
+        q = self.canonical(name) if name else ""
+        if q in FLASK_SQLALCHEMY:
+            return True
+        return q in self.classes and self.is_subclass(q, FLASK_SQLALCHEMY)
 
     def mro(self, qual: str) -> List[str]:
         """Linearised ancestors (depth-first, duplicates dropped); external names end a branch."""
@@ -320,19 +374,84 @@ class ProjectIndex:
             if model is not None:
                 self.models[qual] = model
                 self.models_by_name.setdefault(model.name, []).append(model)
+        self.user_model = self._find_user_model()
         for model in self.models.values():
             self._inherit_fields(model)
+        for model in self.models.values():
+            self._column_fks(model)
         for model in list(self.models.values()):
             self._relations(model)
+
+    def _app_labels(self) -> Dict[str, str]:
+        """App package -> Django app label, from the ``AppConfig`` classes of ``apps.py`` files
+        (``label``, else the last part of ``name``, else the package's name)."""
+        out: Dict[str, str] = {}
+        for rel, f in self.files.items():
+            if not f.module or f.module.rsplit(".", 1)[-1] != "apps" or not f.classes:
+                continue
+            pkg = f.module.rsplit(".", 1)[0] if "." in f.module else ""
+            for qual, cf in f.classes.items():
+                if not self.is_subclass(qual, DJANGO_APP_CONFIG):
+                    continue
+                name, label = cf.attrs.get("name"), cf.attrs.get("label")
+                app = name[1] if _lit_str(name) else pkg
+                lab = label[1] if _lit_str(label) else (app or pkg).rsplit(".", 1)[-1]
+                for key in (app, pkg):
+                    if key and lab:
+                        out.setdefault(key, lab)
+        return out
+
+    def app_label_of(self, module: str) -> str:
+        """The app label of a model defined in ``module``: the app whose package holds it
+        (an ``apps.py`` above it), else the package that holds ``models``."""
+        head = module
+        while head:
+            hit = self.app_labels.get(head)
+            if hit is not None:
+                return hit
+            head = head.rpartition(".")[0]
+        return django_app_label(module)
+
+    def _find_user_model(self) -> Optional[str]:
+        """The project's user model, from ``AUTH_USER_MODEL = "app.Model"`` in a settings module."""
+        values = []
+        for rel, f in self.files.items():
+            v = f.literals.get("AUTH_USER_MODEL") if f.literals else None
+            if isinstance(v, str) and v not in values:
+                values.append(v)
+        for v in values:
+            cands = prefer_app(self.model_named(v))
+            if len(cands) == 1:
+                return cands[0].qual
+        return None
+
+    def _column_fks(self, model: Model) -> None:
+        """``ForeignKey(Parent.id)``: record the ``"table.column"`` it names, as for a string FK."""
+        for name, ff in list(model.fields.items()):
+            ref = ff.kw.get("__fk_ref__") if isinstance(ff.kw, dict) else None
+            if ref is None or "__fk__" in ff.kw:
+                continue
+            d = dotted(ref)
+            if not d or "." not in d:
+                continue
+            head, _, column = d.rpartition(".")
+            while head:
+                q = self.canonical(head)
+                target = self.models.get(q)
+                if target is not None:
+                    if target.table:
+                        model.fields[name] = replace(ff, kw={**ff.kw, "__fk__": f"{target.table}.{column}"})
+                    break
+                head = head.rpartition(".")[0]
 
     def _as_model(self, qual: str, cf: ClassFacts) -> Optional[Model]:
         ancestors = self.mro(qual)
         path = self.class_path.get(qual)
         module = qual.rsplit(".", 1)[0]
-        if any(a in DJANGO_MODEL_BASES for a in ancestors):
+        if any(a in DJANGO_MODEL_BASES or a in LIBRARY_DJANGO_BASES for a in ancestors):
             abstract = bool(cf.meta.get("abstract")) or qual in DJANGO_MODEL_BASES
             m = Model(qual, cf.name, "django", path, cf.line, abstract=abstract,
-                      app_label=str(cf.meta.get("app_label") or django_app_label(module)))
+                      app_label=str(cf.meta.get("app_label") or self.app_label_of(module)), origin=self.origin(path))
             m.table = str(cf.meta.get("db_table") or f"{m.app_label}_{cf.name.lower()}")
             return m
         flask = "flask_sqlalchemy.Model" in ancestors
@@ -342,7 +461,8 @@ class ProjectIndex:
                     and not cf.fields:
                 return None  # ``class Base(DeclarativeBase)`` is the registry, not a table
             abstract = cf.attrs.get("__abstract__") == ("lit", True)
-            m = Model(qual, cf.name, "sqlalchemy", path, cf.line, abstract=abstract, flask=flask)
+            m = Model(qual, cf.name, "sqlalchemy", path, cf.line, abstract=abstract, flask=flask,
+                      origin=self.origin(path))
             tn = self._inherited_attr(qual, "__tablename__")
             m.table = str(tn[1]) if tn and tn[0] == RT.LIT else (
                 snake(cf.name) if flask else cf.name.lower())
@@ -389,9 +509,14 @@ class ProjectIndex:
     def _target_qual(self, target, owner: Model) -> Optional[str]:
         if isinstance(target, str):
             return resolve_target(target, owner, self.models_by_name)
+        if target is not None and target[0] == RT.CALL:  # ``get_user_model()``
+            d = dotted(target[1])
+            return self.user_model if d and self.canonical(d) in GET_USER_MODEL else None
         d = dotted(target) if target is not None else None
         if d:
             q = self.canonical(d)
+            if q in USER_MODEL_REFS:  # ``settings.AUTH_USER_MODEL``
+                return self.user_model
             return q if q in self.models else None
         return None
 
@@ -437,8 +562,10 @@ class ProjectIndex:
         table = self.models[target].table
         for ff in model.fields.values():
             fk = ff.kw.get("foreign_key") or ff.kw.get("__fk__")
-            if isinstance(fk, str) and fk.split(".")[0] == table:
-                return True
+            if isinstance(fk, str) and "." in fk:
+                named = fk.rsplit(".", 1)[0]  # "parent.id", "schema.parent.id"
+                if named == table or named.rsplit(".", 1)[-1] == table:
+                    return True
         return False
 
     def model_named(self, name: str) -> List[Model]:
@@ -447,8 +574,120 @@ class ProjectIndex:
             return [self.models[name]]
         if "." in name:
             label, cls = name.rsplit(".", 1)
-            return [m for m in self.models_by_name.get(cls, []) if m.app_label == label or m.qual.endswith(name)]
-        return list(self.models_by_name.get(name, []))
+            cands = self.models_by_name.get(cls, [])
+            if cls not in self.models_by_name:  # Django resolves "app.ModelName" case-insensitively
+                cands = next((v for k, v in self.models_by_name.items() if k.lower() == cls.lower()), [])
+            return prefer_app([m for m in cands if m.app_label == label or m.qual.endswith("." + name)])
+        return prefer_app(list(self.models_by_name.get(name, [])))
+
+    def model_name_problem(self, name: str) -> Optional[str]:
+        """Why a model identifier from the config names no model of the project, or None when it
+        does (or names a library's model: a dotted name outside the project). An unknown
+        ``app_label.Model`` whose label is a project app, or a dotted path into a project module,
+        is a problem, with a close name suggested."""
+        import difflib
+
+        if self.model_named(name):
+            return None
+        names = sorted(self.models_by_name)
+        if "." not in name:
+            close = difflib.get_close_matches(name, names, n=1)
+            return f"no model named {name!r} in the project" + (f" (did you mean {close[0]!r}?)" if close else "")
+        head, cls = name.rsplit(".", 1)
+        labels = {m.app_label for m in self.models.values() if m.orm == "django"}
+        if head in labels:
+            known = sorted(f"{m.app_label}.{m.name}" for m in self.models.values() if m.app_label == head)
+        elif self.owner(name) is not None or head in self.module_rel:
+            known = sorted(m.qual for m in self.models.values() if m.qual.startswith(head + ".")) or sorted(self.models)
+        else:
+            return None  # ``auth.User``, ``otherlib.models.Thing``: not the project's to check
+        close = difflib.get_close_matches(name, known, n=1) or difflib.get_close_matches(
+            cls, [k.rsplit(".", 1)[-1] for k in known], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"no model named {name!r} in the project{hint}"
+
+
+def _scan_calls(ix: "ProjectIndex"):
+    """One pass over every call of the project, while all facts are in memory:
+
+    - ``callers``: function name -> the files that call a function of that name (call-site
+      typing of parameters reads only those);
+    - ``sql_evidence``: receiver ref -> DB-API type, for receivers given an SQL literal
+      (``x.execute("SELECT …")``, asyncpg's ``x.fetch("…")``; ``x.cursor().execute("…")``
+      makes ``x`` a connection and a receiver also read with ``fetchall()`` a cursor);
+    - ``relation_evidence``: receiver ref -> model, for ``x.<rel>.<manager method>()`` where
+      ``<rel>`` is a to-many relation of exactly one Django model (medium evidence)."""
+    from .types import ASYNCPG_METHODS, CURSOR_READS, QS_LAZY, QS_READ, QS_WRITE, RELMGR_WRITE, SQL_METHODS
+
+    wanted = set()
+    for rel in ix.files:
+        for fn in ix.files[rel].functions.values():
+            n = len(fn.params) - (1 if fn.cls is not None else 0)
+            if n > 0 and any(p[1] is None for p in fn.params):
+                wanted.add(fn.name)
+    to_many: Dict[str, Optional[str]] = {}
+    for m in ix.models.values():
+        if m.orm != "django" or m.abstract:
+            continue
+        for name, r in m.relations.items():
+            if r.to_many:
+                to_many[name] = None if name in to_many and to_many[name] != m.qual else m.qual
+    rel_methods = QS_LAZY | QS_READ | QS_WRITE | RELMGR_WRITE
+    callers: Dict[str, set] = {}
+    sql: Dict[tuple, tuple] = {}
+    fetched = set()
+    related: Dict[tuple, Optional[str]] = {}
+    CALL, ATTR, GLOBAL = RT.CALL, RT.ATTR, RT.GLOBAL
+    for rel in ix.files:
+        names = set()
+        for fn in ix.files[rel].functions.values():
+            for ref, _line, _col in fn.calls:
+                if ref is None:
+                    continue
+                f = ref[1]
+                kind = f[0]
+                if kind == GLOBAL:
+                    names.add(f[1].rpartition(".")[2])
+                    continue
+                if kind != ATTR:
+                    continue
+                name = f[2]
+                names.add(name)
+                if name in SQL_METHODS:
+                    if ref[2] and ix.sql_of(ref[2][0]):
+                        recv = f[1]
+                        made = recv[0] == CALL and recv[1][0] == ATTR and recv[1][2] == "cursor"
+                        driver = "asyncpg" if name in ASYNCPG_METHODS else None
+                        sql[recv] = (TK.CURSOR, None) if made else sql.get(recv, (TK.DBCONN, driver))
+                        if made:
+                            sql.setdefault(recv[1][1], (TK.DBCONN, None))
+                elif name in CURSOR_READS:
+                    fetched.add(f[1])
+                elif name in rel_methods and to_many:
+                    recv = f[1]
+                    if recv[0] == ATTR and to_many.get(recv[2]):
+                        model = to_many[recv[2]]
+                        owner = recv[1]
+                        related[owner] = model if related.get(owner, model) == model else None
+        for name in names & wanted:
+            callers.setdefault(name, set()).add(rel)
+    for recv in fetched:
+        if sql.get(recv) == (TK.DBCONN, None):
+            sql[recv] = (TK.CURSOR, None)
+    return ({k: tuple(sorted(v)) for k, v in callers.items()}, sql,
+            {k: v for k, v in related.items() if v is not None})
+
+
+def _lit_str(ref) -> bool:
+    return ref is not None and ref[0] == RT.LIT and len(ref) > 1 and isinstance(ref[1], str)
+
+
+def _is_revision(f: FileFacts) -> bool:
+    """An Alembic revision: module-level ``revision`` and ``down_revision``."""
+    if not f.assigns:
+        return False
+    prefix = f"{f.module}." if f.module else ""
+    return f"{prefix}revision" in f.assigns and f"{prefix}down_revision" in f.assigns
 
 
 def _import_graph(files: Mapping, module_rel: Dict[str, str]) -> Dict[str, List[str]]:

@@ -11,6 +11,37 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 DJANGO_MODEL_BASES = {"django.db.models.Model", "django.db.models.base.Model"}
+# Model bases that libraries define (abstract or concrete): a project class deriving from one is
+# a Django model although the library's source is never read.
+LIBRARY_DJANGO_BASES = frozenset(f"{mod}.{name}" for mod, names in {
+    "django.contrib.auth.models": "AbstractUser AbstractBaseUser PermissionsMixin User Group Permission",
+    "django.contrib.auth.base_user": "AbstractBaseUser",
+    "django.contrib.sessions.base_session": "AbstractBaseSession",
+    "django.contrib.sites.models": "Site",
+    "mptt.models": "MPTTModel",
+    "treebeard.mp_tree": "MP_Node", "treebeard.ns_tree": "NS_Node", "treebeard.al_tree": "AL_Node",
+    "treebeard.models": "Node",
+    "model_utils.models": "TimeStampedModel StatusModel SoftDeletableModel TimeFramedModel UUIDModel "
+                          "SaveSignalHandlingModel",
+    "django_extensions.db.models": "TimeStampedModel TitleDescriptionModel TitleSlugDescriptionModel "
+                                   "ActivatorModel",
+    "polymorphic.models": "PolymorphicModel",
+    "polymorphic_tree.models": "PolymorphicMPTTModel",
+    "payments.models": "BasePayment",
+    "ordered_model.models": "OrderedModel OrderedModelBase",
+    "safedelete.models": "SafeDeleteModel",
+    "taggit.models": "TagBase TaggedItemBase GenericTaggedItemBase CommonGenericTaggedItemBase ItemBase",
+    "oauth2_provider.models": "AbstractApplication AbstractAccessToken AbstractRefreshToken AbstractGrant "
+                              "AbstractIDToken",
+    "guardian.models": "UserObjectPermissionBase GroupObjectPermissionBase",
+    "django_celery_results.models": "TaskResult",
+    "rest_framework.authtoken.models": "Token",
+    "allauth.account.models": "EmailAddress",
+}.items() for name in names.split())
+DJANGO_APP_CONFIG = {"django.apps.AppConfig", "django.apps.config.AppConfig"}
+# The swappable user model, written as an FK target or called for.
+USER_MODEL_REFS = {"django.conf.settings.AUTH_USER_MODEL"}
+GET_USER_MODEL = {"django.contrib.auth.get_user_model"}
 DJANGO_MANAGER_BASES = {"django.db.models.Manager", "django.db.models.manager.Manager",
                         "django.db.models.QuerySet", "django.db.models.query.QuerySet",
                         "django.db.models.manager.BaseManager"}
@@ -55,6 +86,33 @@ class Model:
     relations: Dict[str, Relation] = field(default_factory=dict)
     managers: Dict[str, Optional[str]] = field(default_factory=dict)  # attr -> manager class qual
     flask: bool = False  # Flask-SQLAlchemy model (has ``Model.query``)
+    origin: str = "app"  # app | migration | test (see ``path_origin``): an app model wins a name tie
+
+
+TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
+
+
+def path_origin(rel: str, migration_dirs=()) -> str:
+    """Where a file belongs: ``migration`` (Django ``migrations/``, Alembic ``versions/`` and the
+    folders ``alembic.ini`` names), ``test`` (test folders and files, fixtures) or ``app``."""
+    parts = rel.split("/")
+    dirs, name = parts[:-1], parts[-1]
+    if "migrations" in dirs or ("versions" in dirs and "alembic" in dirs) or \
+            (migration_dirs and rel.startswith(tuple(d + "/" for d in migration_dirs))):
+        return "migration"
+    if TEST_DIRS.intersection(dirs) or name.startswith("test_") or name.endswith(("_test.py", "_tests.py")) \
+            or name in ("tests.py", "conftest.py"):
+        return "test"
+    return "app"
+
+
+def prefer_app(cands: List["Model"]) -> List["Model"]:
+    """Of several models sharing a name, the application ones (a copy in a migration or a test
+    does not make a real model ambiguous); all of them when none is an application model."""
+    if len(cands) > 1:
+        app = [m for m in cands if m.origin == "app"]
+        return app or cands
+    return cands
 
 
 def snake(name: str) -> str:
@@ -86,6 +144,8 @@ def resolve_target(target: str, owner: Model, by_name: Dict[str, List[Model]]) -
         if len(cands) > 1:
             same_app = [m for m in cands if m.app_label == owner.app_label]
             cands = same_app or cands
+    if len(cands) > 1 and owner.origin == "app":
+        cands = prefer_app(cands)
     return cands[0].qual if len(cands) == 1 else None
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from ..core.refs import dotted
+from ..core.refs import INDEX, dotted, literal_str, root
 from ..core.tags import EV, RT, TK
+from .models import GET_USER_MODEL, snake
 
 # -- Django ---------------------------------------------------------------------------------
 QS_LAZY = frozenset("""all filter exclude select_related prefetch_related order_by reverse distinct values
@@ -100,15 +101,73 @@ DEPENDS = {"fastapi.Depends", "fastapi.params.Depends"}
 CLOSING = {"contextlib.closing"}
 QUERYING = (EV.QUERY, "write")
 _MAX = 40  # recursion guard for type resolution
+# -- evidence in bodies ------------------------------------------------------------------------
+SQL_METHODS = frozenset("execute executemany fetch fetchrow fetchval".split())
+ASYNCPG_METHODS = frozenset("fetch fetchrow fetchval".split())
+CURSOR_READS = frozenset("fetchall fetchone fetchmany".split())
+GET_MODEL = {"django.apps.apps.get_model", "django.apps.registry.apps.get_model"}
+# ``x.save()`` on an unknown value of a Django app is a model (or ModelForm/serializer) write when
+# called with no positional argument and only Django's keywords (PIL's ``img.save(fp)`` is not).
+DJANGO_INST_KW = {"save": {"force_insert", "force_update", "using", "update_fields"},
+                  "asave": {"force_insert", "force_update", "using", "update_fields"},
+                  "delete": {"using", "keep_parents"}, "adelete": {"using", "keep_parents"},
+                  "refresh_from_db": {"using", "fields", "from_queryset"},
+                  "arefresh_from_db": {"using", "fields", "from_queryset"}}
+# Packages whose objects have ``save()``/``delete()`` of their own (storage, HTTP, caches, images).
+NOT_MODEL_ROOTS = ("boto3", "botocore", "requests", "httpx", "redis", "PIL", "openpyxl", "xlsxwriter",
+                   "google", "azure", "minio", "stripe", "io", "os", "shutil", "pathlib", "tempfile",
+                   "zipfile", "tarfile", "json", "csv", "builtins", "django.core.cache", "django.core.files",
+                   "django.contrib.sessions", "django.http", "django.forms")
+# Parameter names that never stand for a model instance, whatever the models are called.
+HANDLE_NAMES = frozenset("self cls session db conn connection cursor cur engine request response "
+                         "context ctx app client".split())
+# Parameters are typed from their call sites only when at most this many files call the name.
+_MAX_CALLER_FILES = 40
+_CALLSITE_DEPTH = 3
+_KEEP_FROM_CALLERS = frozenset({TK.MODEL, TK.INST, TK.LIST, TK.MANAGER, TK.QS, TK.RELMGR, TK.SASESSION,
+                                TK.SAENGINE, TK.SACONN, TK.SAQUERY, TK.SASELECT, TK.SARESULT, TK.FSA,
+                                TK.DBCONN, TK.CURSOR, TK.POOL, TK.OBJ, TK.DICT})
+HIGH, MEDIUM = "high", "medium"
 
 
 class Typer:
-    def __init__(self, index):
+    """Types and events at one *evidence level*: the index's typer (``index.typer``) is ``high``
+    and acts only on what resolves (imports, annotations, constructors, call sites that agree,
+    evidence in bodies); :meth:`at` gives the ``medium`` typer, which also types a parameter
+    named like exactly one model. :meth:`evidence` says which level a ref needs."""
+
+    def __init__(self, index, level: str = HIGH):
         self.ix = index
+        self.level = level
         self._types: Dict[tuple, object] = {}
         self._busy = set()
         self._returns: Dict[str, object] = {}
         self._summary: Dict[str, Optional[tuple]] = {}
+        self._cs_depth = 0
+        self._other: Optional["Typer"] = None
+
+    def at(self, level: str) -> "Typer":
+        """The typer of evidence ``level`` (``high`` or ``medium``) over the same index."""
+        if level == self.level:
+            return self
+        if self._other is None:
+            self._other = Typer(self.ix, level)
+            self._other._other = self
+        return self._other
+
+    def evidence(self, ref) -> Optional[str]:
+        """``high`` when the high typer types ``ref`` (a call: gives it a type or an event),
+        ``medium`` when only the medium one does, else None."""
+        for level in (HIGH, MEDIUM):
+            typer = self.at(level)
+            if typer.type_of(ref) is not None or (ref is not None and ref[0] == RT.CALL and typer.event(ref)):
+                return level
+        return None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_other"] = None  # rebuilt on demand
+        return state
 
     # -- types --------------------------------------------------------------------------------
     def type_of(self, ref):
@@ -121,6 +180,8 @@ class Typer:
         self._busy.add(ref)
         try:
             t = self._type_of(ref)
+            if t is None or t[0] == TK.EXT:
+                t = self._body_evidence(ref) or t
         finally:
             self._busy.discard(ref)
         self._types[ref] = t
@@ -140,6 +201,10 @@ class Typer:
             base = self.type_of(ref[1])
             if base == (TK.DBCONNS,):
                 return (TK.DBCONN, "django")
+            if len(ref) > 2 and ref[2] == INDEX:  # an element: ``rows[0]``, ``MODELS[key]``
+                if base and base[0] == TK.DICT:
+                    return base[1]
+                return element_type(base)
             if base and base[0] in (TK.QS, TK.MANAGER) and base[1]:
                 return (TK.QS, base[1])  # ``Book.objects.all()[:10]`` is still a queryset
             return (TK.LIST, base[1]) if base and base[0] in (TK.LIST, TK.SAQUERY) and base[1] else None
@@ -148,6 +213,34 @@ class Typer:
             return (TK.INST, m.qual) if m else (TK.OBJ, ref[1])
         if kind == "p":
             return self.param_type(ref[1], ref[2])
+        if kind == RT.CONFLICT:
+            return self._agreed(ref[1:])
+        if kind == RT.LIT and len(ref) == 3 and ref[1] == "dict":
+            inner = self._agreed(ref[2])
+            return (TK.DICT, inner) if inner is not None else None
+        return None
+
+    def _agreed(self, refs):
+        """The type every ref of ``refs`` has, or None when one is unknown or they differ."""
+        first = None
+        for r in refs:
+            t = self.type_of(r)
+            if t is None or (first is not None and t != first):
+                return None
+            first = t
+        return first
+
+    def _body_evidence(self, ref):
+        """What the project's bodies say ``ref`` is: an SQL literal passed to its ``execute()``
+        makes a DB-API handle; at medium, a call of a to-many relation's manager
+        (``x.tags.add()``, unique to one model) makes an instance of that model."""
+        hit = self.ix.sql_evidence.get(ref)
+        if hit is not None:
+            return hit
+        if self.level != HIGH:
+            model = self.ix.relation_evidence.get(ref)
+            if model is not None:
+                return (TK.INST, model)
         return None
 
     def global_type(self, qual: str):
@@ -215,8 +308,102 @@ class Typer:
                     d = self.type_of(default)
                     if d and d[0] == TK.DEPENDS:
                         return d[1]
+                if t is None and ann is None:
+                    t = self.callsite_types(func).get(name)
+                if t is None and ann is None and self.level != HIGH:
+                    t = self._named_like_model(name)
                 return t
         return None
+
+    def _named_like_model(self, name: str):
+        """``invoice`` → an instance of ``Invoice`` when exactly one application model has that
+        name (medium evidence only: names are conventions, not proof)."""
+        if name in HANDLE_NAMES or name.startswith("_"):
+            return None
+        index = self.ix.derived("types.model_names", lambda: _model_names(self.ix))
+        qual = index.get(name)
+        return (TK.INST, qual) if qual else None
+
+    def callsite_types(self, func: str) -> Dict[str, object]:
+        """Types of ``func``'s unannotated parameters from its call sites across the project
+        (files that are not tests): a parameter every call passes a value of one type gets that
+        type; callers that disagree, pass an unknown value, or pass it through ``*args`` leave it
+        unknown. Decorated functions (routes, tasks, receivers: called by a framework) are not
+        typed this way, nor names called from more than a few dozen files. Memoised per function;
+        nested call-site typing is bounded in depth."""
+        memo = self.ix.derived(("types.callsites", self.level), dict)
+        hit = memo.get(func)
+        if hit is not None:
+            return hit
+        if self._cs_depth >= _CALLSITE_DEPTH:
+            return {}
+        memo[func] = {}  # cycle guard
+        self._cs_depth += 1
+        try:
+            out = self._callsite_types(func)
+        finally:
+            self._cs_depth -= 1
+        memo[func] = out
+        return out
+
+    def _callsite_types(self, func: str) -> Dict[str, object]:
+        ix = self.ix
+        fn = ix.functions.get(func)
+        if fn is None or not _plain_decorators(fn):
+            return {}
+        params = [p for p in fn.params if p[1] is None]
+        if fn.cls is not None and fn.params and ("g", "builtins.staticmethod") not in fn.decorators:
+            first = fn.params[0][0]
+            params = [p for p in params if p[0] != first]
+        if not params:
+            return {}
+        rels = ix.callers.get(fn.name, ())
+        if not rels or len(rels) > _MAX_CALLER_FILES:
+            return {}
+        names = [p[0] for p in fn.params]
+        static = ("g", "builtins.staticmethod") in fn.decorators
+        classm = ("g", "builtins.classmethod") in fn.decorators
+        found: Dict[str, object] = {}
+        dead = set()
+        sites = 0
+        for rel in rels:
+            if ix.origin(rel) != "app":
+                continue
+            facts = ix.files.get(rel)
+            if facts is None:
+                continue
+            for caller in facts.functions.values():
+                for ref, line, col in caller.calls:
+                    if ref is None or ref[0] != RT.CALL or _callee_name(ref[1]) != fn.name:
+                        continue
+                    callee = self.type_of(ref[1])
+                    if callee is None or callee[0] not in (TK.FUNC, TK.BOUND) or callee[1] != func:
+                        continue
+                    if (line, col) in getattr(caller, "starred", ()):
+                        return {}  # ``f(*args)``/``f(**kw)``: arguments we cannot place
+                    sites += 1
+                    offset = 1 if classm or (callee[0] == TK.BOUND and fn.cls is not None and not static) else 0
+                    kw = dict(ref[3])
+                    for pname, _ann, default in params:
+                        if pname in dead:
+                            continue
+                        i = names.index(pname) - offset
+                        if pname in kw:
+                            arg = kw[pname]
+                        elif 0 <= i < len(ref[2]):
+                            arg = ref[2][i]
+                        else:
+                            if default is not None and default[0] == RT.LIT:
+                                continue  # the default (``None``): the others decide
+                            dead.add(pname)
+                            continue
+                        t = self.type_of(arg)
+                        if t is None or t[0] not in _KEEP_FROM_CALLERS or found.get(pname, t) != t:
+                            dead.add(pname)
+                            found.pop(pname, None)
+                        else:
+                            found[pname] = t
+        return found if sites else {}
 
     def attr_type(self, base, name: str, ref):
         if base is None:
@@ -234,6 +421,8 @@ class Typer:
             return self._class_member(m.qual, name)
         if kind == "inst":
             m = ix.models[base[1]]
+            if name == "__class__":
+                return (TK.MODEL, m.qual)
             if m.orm == "django" and name in INST_WRITE | INST_READ:
                 return (TK.METHOD, base, name)  # even when overridden: an override still saves
             rel = m.relations.get(name)
@@ -251,7 +440,7 @@ class Typer:
         if kind == "ext":
             return self.global_type(f"{base[1]}.{name}") if base[1] else None
         if kind in (TK.MANAGER, "qs", "relmgr", "sasession", "saquery", "saconn", "saengine", "samaker",
-                    "dbconn", "cursor", "pool", "saselect", "saresult"):
+                    "dbconn", "cursor", "pool", "saselect", "saresult", "dict"):
             return (TK.METHOD, base, name)
         return None
 
@@ -266,8 +455,7 @@ class Typer:
         meth = self.ix.find_method(cls, name)
         if meth is not None:
             fn = self.ix.functions[meth]
-            if any(d in (("g", "builtins.property"),) or (d and d[0] == RT.ATTR and d[2] == "cached_property")
-                   or d == ("g", "functools.cached_property") for d in fn.decorators):
+            if any(_is_property(d) for d in fn.decorators):
                 return self.returns(meth)
             return (TK.BOUND, meth)
         val = self.ix.class_attr(cls, name)
@@ -293,13 +481,15 @@ class Typer:
         callee = self.type_of(ref[1])
         pos = ref[2]
         if callee is None:
-            return None, None
+            return self._unknown_call(ref)
         kind = callee[0]
         if kind == "func":
             return self.returns(callee[1]), (EV.CALL, callee[1])
         if kind == "bound":
             return self.returns(callee[1]), (EV.CALL, callee[1])
         if kind == "class":
+            if self.ix.is_flask_sqlalchemy(callee[1]):
+                return (TK.FSA,), None
             return (TK.OBJ, callee[1]), None
         if kind == "model":
             return (TK.INST, callee[1]), None
@@ -311,9 +501,54 @@ class Typer:
             return self._external_call(callee[1], pos)
         return None, None
 
+    def _unknown_call(self, ref):
+        """A call on a value we cannot type, judged by what it is given: an SQL literal to
+        ``execute()``/``fetch*()`` runs it (query or write by its verb); in a Django app,
+        ``x.save()``/``x.delete()``/``x.refresh_from_db()`` with Django's arguments only is a
+        model's write or read (not on a value of a storage/HTTP/cache library; medium evidence:
+        forms and serializers save too);
+        ``apps.get_model("app", "Model")`` is that model."""
+        f = ref[1]
+        if f[0] != RT.ATTR:
+            return None, None
+        name, pos = f[2], ref[2]
+        if name in SQL_METHODS and pos:
+            kind = self.ix.sql_of(pos[0])
+            if kind is not None:
+                return None, (EV.WRITE if kind == "write" else EV.QUERY, f"{name}() of an SQL statement")
+        if name in DJANGO_INST_KW and not pos and self.level != HIGH and self.ix.has_django \
+                and all(k in DJANGO_INST_KW[name] for k, _v in ref[3]) and not _foreign_root(self, f[1]):
+            if name in INST_READ:
+                return None, (EV.QUERY, f"{name}()")
+            return None, (EV.WRITE, f"{name}()")
+        if name == "get_model":
+            recv = f[1]
+            if recv[0] == RT.PARAM and recv[2] == "apps":  # ``def forwards(apps, schema_editor)``
+                return self._get_model(pos), None
+        return None, None
+
+    def _get_model(self, pos):
+        """``get_model("shop", "Book")`` / ``get_model("shop.Book")`` with string literals."""
+        parts = [literal_str(p) for p in pos[:2]]
+        if len(parts) == 2 and all(parts):
+            name = f"{parts[0]}.{parts[1]}"
+        elif len(parts) == 1 and parts[0] and "." in parts[0]:
+            name = parts[0]
+        else:
+            return None
+        cands = self.ix.model_named(name)
+        return (TK.MODEL, cands[0].qual) if len(cands) == 1 else None
+
     def _external_call(self, name: str, pos):
         if name in CALL_RESULT:
             return CALL_RESULT[name], None
+        if name in GET_MODEL:
+            return self._get_model(pos), None
+        if name in GET_USER_MODEL:
+            return ((TK.MODEL, self.ix.user_model) if self.ix.user_model else None), None
+        if name == "builtins.type" and len(pos) == 1:
+            t = self.type_of(pos[0])
+            return ((TK.MODEL, t[1]) if t and t[0] == TK.INST else None), None
         if name in ("typing.NewType", "typing_extensions.NewType") and len(pos) > 1:
             return self.type_of(pos[1]), None  # ``AsyncSession = NewType("AsyncSession", _AsyncSession)``
         if name in SELECTS and pos:
@@ -330,7 +565,10 @@ class Typer:
         if name in EVALUATING_BUILTINS and pos:
             t = self.type_of(pos[0])
             if t and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY):
-                return None, (EV.QUERY, f"{name.split('.')[-1]}() over a queryset")
+                rows = (TK.LIST, t[1]) if name in _TO_LIST and t[1] else None
+                return rows, (EV.QUERY, f"{name.split('.')[-1]}() over a queryset")
+            if t and t[0] == TK.LIST and name in _TO_LIST:
+                return t, None
         if name in GET_OR_404 and pos:
             t = self.type_of(pos[0])
             if t and t[0] in (TK.MODEL, TK.QS, TK.MANAGER, TK.RELMGR):
@@ -371,12 +609,19 @@ class Typer:
             return None, None
         if kind == "saconn":
             return self._conn_like(name, SACONN_READ, (TK.SARESULT, None), "connection")
+        if kind in ("dbconn", "cursor") and base[1] is None and name in SQL_METHODS and pos:
+            sql = self.ix.sql_of(pos[0])  # a handle known from its SQL: the verb decides
+            if sql is not None:
+                what = "connection" if kind == "dbconn" else "cursor"
+                return None, (EV.WRITE if sql == "write" else EV.QUERY, f"{what}.{name}()")
         if kind == "dbconn":
             if name == "cursor":
                 return (TK.CURSOR, base[1]), None
             if name == "transaction":
                 return None, (EV.BEGIN, "connection.transaction()")
             return self._conn_like(name, CONN_READ, None, "connection")
+        if kind == "dict":
+            return (base[1] if name == "get" else None), None
         if kind == "pool":
             if name in ("acquire", "connection", "getconn"):
                 return (TK.DBCONN, base[1]), None
@@ -485,6 +730,67 @@ class Typer:
             if t and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY):
                 return (EV.QUERY, "iterating a queryset", fn.qual, line)
         return None
+
+
+_TO_LIST = {"builtins.list", "builtins.sorted", "builtins.tuple"}
+_PLAIN_DECORATORS = {"builtins.staticmethod", "builtins.classmethod", "django.db.transaction.atomic",
+                     "functools.wraps", "typing.overload", "typing_extensions.override", "typing.override"}
+
+
+def _plain_decorators(fn) -> bool:
+    """No decorator that hands the function to a framework (a route, a task, a receiver):
+    those have callers we cannot see."""
+    for d in fn.decorators:
+        while d is not None and d[0] == RT.CALL:
+            d = d[1]
+        name = dotted(d) or ""
+        if name not in _PLAIN_DECORATORS and not name.endswith(("atomic", "cache", "lru_cache")):
+            return False
+    return True
+
+
+def _callee_name(ref) -> Optional[str]:
+    if ref is None:
+        return None
+    if ref[0] == RT.ATTR:
+        return ref[2]
+    if ref[0] == RT.GLOBAL:
+        return ref[1].rsplit(".", 1)[-1]
+    return None
+
+
+def _is_property(d) -> bool:
+    """``@property``, ``@cached_property`` (functools, Django, ``werkzeug``...), ``@hybrid_property``."""
+    while d is not None and d[0] == RT.CALL:
+        d = d[1]
+    if d is None:
+        return False
+    name = d[2] if d[0] == RT.ATTR else (d[1].rsplit(".", 1)[-1] if d[0] == RT.GLOBAL else "")
+    return name in ("property", "cached_property", "hybrid_property", "memoized_property", "reify")
+
+
+def _foreign_root(typer, ref) -> bool:
+    """Does ``ref`` start from a library that is not the ORM (boto3, requests, a cache, a file)?"""
+    r = root(ref)
+    if r is None or r[0] != RT.GLOBAL:
+        return False
+    t = typer.type_of(r)
+    if t is None or t[0] != TK.EXT:
+        return False
+    q = t[1]
+    return any(q == p or q.startswith(p + ".") for p in NOT_MODEL_ROOTS) or not q.startswith("django.")
+
+
+def _model_names(ix) -> Dict[str, Optional[str]]:
+    """Parameter name -> the one concrete application model it names (``invoice``,
+    ``purchase_order``), None when several do."""
+    out: Dict[str, Optional[str]] = {}
+    for m in ix.models.values():
+        if m.abstract or m.origin != "app":
+            continue
+        for key in {snake(m.name), m.name.lower()}:
+            out[key] = None if key in out and out[key] != m.qual else m.qual
+    return out
 
 
 _CACHE_READS = {"django.core.cache.cache.get", "django.core.cache.cache.get_or_set",
