@@ -193,7 +193,7 @@ def strip_report(report: dict, snapshot: Path) -> tuple[list[dict], list[dict]]:
     return findings, notices
 
 
-def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag: bool) -> None:
+def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag) -> None:
     """Raise ProtocolError unless the analyser may be run on this app now."""
     if app not in registry:
         raise ProtocolError(f"{app} is not registered in apps.yaml; register it (with its commit) first")
@@ -205,7 +205,10 @@ def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag: bool) -
         if not final_draw_flag:
             raise ProtocolError(f"{app} is a holdout app: the analyser runs on it only for the final draw "
                                 "(--final-draw)")
-        drawn = final_draw(lock)
+        # "extended": the drawn apps gave fewer findings to judge than the protocol needs, so the
+        # rest of the pre-registered pool is drawn too (README: "triage all when fewer, and draw
+        # more apps"); nothing outside the registered pool is ever run.
+        drawn = [p["name"] for p in lock["pool"]] if final_draw_flag == "extended" else final_draw(lock)
         if app not in drawn:
             raise ProtocolError(f"{app} is a holdout app not in the final draw {drawn}: never run it")
 
@@ -254,7 +257,7 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
         "commit_verified": head is not None,
         "pool": entry["pool"],
         "family": entry["family"],
-        "final_draw": bool(final_draw_flag),
+        "final_draw": final_draw_flag if final_draw_flag == "extended" else bool(final_draw_flag),
         "tool": report.get("tool", {}),
         "config": None if config is None else {
             "name": Path(config).name,
@@ -544,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("snapshot", type=Path)
     r.add_argument("--config", type=Path)
     r.add_argument("--final-draw", action="store_true", help="allowed for holdout apps in the final draw only")
+    r.add_argument("--extended-draw", action="store_true",
+                   help="the final draw gave too few findings: run the rest of the registered holdout pool too")
     r.add_argument("--mandu", help="command that runs mandu-lint (default: this Python's -m mandu_lint)")
     s = sub.add_parser("sample", help="write triage sheets and re-judge subsets from runs/")
     s.add_argument("--seed", type=int, default=DEFAULT_SAMPLE_SEED)
@@ -562,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "run":
             cmd = shlex.split(args.mandu) if args.mandu else None
-            dest = run_app(args.app, args.snapshot, config=args.config, final_draw_flag=args.final_draw,
+            flag = "extended" if args.extended_draw else args.final_draw
+            dest = run_app(args.app, args.snapshot, config=args.config, final_draw_flag=flag,
                            base=base, mandu_cmd=cmd)
             rec = json.loads(dest.read_text(encoding="utf-8"))
             print(f"{args.app}: {len(rec['findings'])} findings in {rec['py_lines']} .py lines -> {dest}")
