@@ -363,3 +363,21 @@ def test_sheets_and_tally_take_one_confidence_level(tmp_path):
     medium = triage.compute_tally(triage.load_runs(tmp_path), first, [], level="medium")["tune"]
     assert high["judged"]["TP"] == 2 and high["judged"]["FP"] == 0
     assert medium["judged"]["FP"] == 4 and medium["judged"]["TP"] == 0
+
+
+def test_the_extended_draw_admits_only_registered_pool_apps(tmp_path):
+    lock = {"pool": [{"name": "h1", "repo": "o/h1"}, {"name": "h2", "repo": "o/h2"}],
+            "draw": {"seed": 1, "size": 1}}
+    registry = {"h1": {"repo": "o/h1", "pool": "holdout"}, "h2": {"repo": "o/h2", "pool": "holdout"}}
+    orig = triage.verify_lock
+    triage.verify_lock = lambda lock, registry: None
+    try:
+        drawn = triage.final_draw(lock)
+        other = next(n for n in ("h1", "h2") if n not in drawn)
+        with pytest.raises(triage.ProtocolError):
+            triage.check_allowed(other, registry, lock, True)
+        triage.check_allowed(other, registry, lock, "extended")  # the rest of the pool, on purpose
+        with pytest.raises(triage.ProtocolError):
+            triage.check_allowed("nope", registry, lock, "extended")
+    finally:
+        triage.verify_lock = orig
