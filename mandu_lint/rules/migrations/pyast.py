@@ -128,7 +128,10 @@ def string_list(node: Optional[ast.AST]) -> Optional[Tuple[str, ...]]:
 
 
 def parse(source: str, filename: str = "<migration>") -> Optional[ast.Module]:
+    """The tree, tolerant of syntax newer than the running Python (``core.source``), or None."""
+    from ...core.source import parse_tree
+
     try:
-        return ast.parse(source, filename=filename)
-    except (SyntaxError, ValueError):
+        return parse_tree(source, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
