@@ -15,6 +15,7 @@ from .schema import ColumnState, Schema, TableState
 
 RENAMING = {"RenameField", "RenameModel", "AlterModelTable", "rename_table", "AlterField", "alter_column", "RunSQL",
             "execute"}
+NUMBERS = {"smallint", "integer", "bigint", "numeric", "double", "real"}
 INT_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
 WIDER_THAN = {("varchar", "text"), ("char", "varchar"), ("char", "text"), ("varchar", "citext"), ("text", "citext"),
               ("timestamp", "timestamptz"), ("integer", "numeric"), ("smallint", "numeric"), ("bigint", "numeric"),
@@ -51,6 +52,8 @@ def narrowing(old: ColumnState, new: ColumnState) -> Optional[str]:
         return f"{old.type} -> {new.type}" if INT_WIDTH[new.type] < INT_WIDTH[old.type] else None
     if (old.type, new.type) in WIDER_THAN or (old.type == "varchar" and new.type == "varchar"):
         return None
+    if old.type in NUMBERS and (new.type == "text" or new.type == "varchar" and (new.max_length or 0) >= 20):
+        return None  # every number fits in the text
     if old.type in ("varchar", "text") and new.type in ("varchar", "char"):
         return f"{old.type} -> {new.type}({new.max_length})" if new.max_length else None
     return f"type {old.type} -> {new.type}"

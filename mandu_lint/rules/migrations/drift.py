@@ -68,7 +68,9 @@ def class_node(facts: MigrationFacts, index, qual: str) -> Optional[Tuple[str, a
 def _walk_defs(body: Iterable[ast.stmt]):
     """Statements of a body, looking into top-level ``if``/``try`` blocks (conditional models)."""
     for stmt in body:
-        if isinstance(stmt, (ast.If, ast.Try)):
+        if isinstance(stmt, ast.If) and "TYPE_CHECKING" in (pyast.text(stmt.test) or ""):
+            yield from _walk_defs(stmt.orelse)  # classes for the type checker only
+        elif isinstance(stmt, (ast.If, ast.Try)):
             yield from _walk_defs(stmt.body + stmt.orelse + getattr(stmt, "finalbody", []))
             for handler in getattr(stmt, "handlers", []):
                 yield from _walk_defs(handler.body)
@@ -213,6 +215,10 @@ def app_label_for(rel: str, meta_label, dirs: Dict[str, str]) -> Optional[str]:
 
 
 def _known(f: FieldState, key: str) -> bool:
+    """The attribute is a literal (or Django's default for a field class of Django's own; a
+    custom class may set its own defaults in ``__init__``, so only what is written counts)."""
+    if f.cls not in BUILTIN and not f.relation and key not in f.kwargs:
+        return False
     return not isinstance(f.kwargs.get(key), Expr)
 
 
@@ -221,8 +227,8 @@ def _target(f: FieldState, owner: Tuple[str, str], state: ProjectState, resolved
     if resolved is not None:
         return resolved
     to = f.to
-    if not to:
-        return None
+    if not to or isinstance(f.kwargs.get("to"), Expr) and not to.startswith("settings."):
+        return None  # a class written as an expression: only the index can resolve it
     if to.startswith("settings."):
         to = state.swappable.get(to.split(".", 1)[1], "")
         if not to:
@@ -232,8 +238,6 @@ def _target(f: FieldState, owner: Tuple[str, str], state: ProjectState, resolved
     if "." in to:
         label, _, name = to.rpartition(".")
         return (label, name.lower())
-    if to.isidentifier():
-        return None  # a class name written as an expression: resolved through the index
     return (owner[0], to.lower())
 
 
@@ -397,8 +401,8 @@ def _left_behind_models(project, facts: MigrationFacts, seen: Set[Tuple[str, str
             continue
         if label not in replay.discovery.app_dirs:
             continue
-        if name in class_names or (name.startswith("historical") and name[len("historical"):] in class_names):
-            continue
+        if name in class_names or name.startswith("historical"):
+            continue  # django-simple-history's models are created by ``HistoricalRecords()``
         where = _created_at(replay, mig)
         if where is None:
             continue
@@ -467,6 +471,8 @@ def read_sa_column(name: str, call: Optional[ast.Call], annotation: Optional[ast
         type_node = next((a for a in args if pyast.last_part(pyast.call_name(a)) != "ForeignKey"), None)
         ctype, max_length, params = sa_type(type_node) if type_node is not None else (None, None, ())
         kw = {k.arg: k.value for k in call.keywords if k.arg}
+        if pyast.str_value(kw.get("name")):
+            column_name = pyast.str_value(kw["name"])
         primary = pyast.literal(kw.get("primary_key")) is True
         nullable_lit = pyast.literal(kw.get("nullable")) if "nullable" in kw else pyast.NOT_LITERAL
         explicit = isinstance(nullable_lit, bool)

@@ -35,6 +35,17 @@ class Book(models.Model):
 """
 
 
+def _fields_with_parents(state, model, depth: int = 0):
+    """A model's fields and those of its multi-table-inheritance parents (reachable as its own)."""
+    out = list(model.fields.values())
+    for f in model.fields.values():
+        if depth < 4 and f.relation == "o2o" and (f.name.endswith("_ptr") or f.kwargs.get("parent_link") is True):
+            parent = state.resolve(f.to, model.app_label)
+            if parent is not None:
+                out += _fields_with_parents(state, parent, depth + 1)
+    return out
+
+
 class BreakingChangeInUse(MigrationRule):
     """
     ## What it does
@@ -158,20 +169,40 @@ class BreakingChangeInUse(MigrationRule):
         from .usages import usages_of
 
         usages = None
+        final = facts.replay.schema if mig.system == "django" else facts.replay.alembic_schemas.get(mig.label)
         for op, change in operation_changes(facts, mig):
-            if self._new_in_release(facts, mig, change):
+            if self._new_in_release(facts, mig, change) or self._back_later(final, change):
+                continue
+            if change.kind == "narrow":
+                self._report(op, change, [], facts, mig)
                 continue
             if usages is None:
                 usages = usages_of(self.ctx.project, facts)
             models, names = self._targets(facts, mig, op, change)
             if change.kind in ("drop-table", "rename-table"):
-                uses = usages.of_table(change.table, models)
+                # a renamed model's class maps to the new table: only SQL can name the old one
+                uses = usages.of_table(change.table, models if change.kind == "drop-table" else [])
             else:
                 uses = usages.of_column(change.table, change.column, models, names)
                 uses += self._declared(facts, mig, change, models, names)
             self._report(op, change, uses, facts, mig)
 
     # -- what the change is about -------------------------------------------------------------
+    @staticmethod
+    def _back_later(final, change) -> bool:
+        """The table (or column) exists again after the last migration (re-created, or another
+        table renamed to its name): today's code means that one."""
+        from .schema import norm
+
+        if final is None:
+            return True
+        if change.column is None:
+            return final.table_exists(change.table) is not False
+        table = final.table(change.table)
+        if table is None:
+            return False
+        return table.unknown or norm(change.column) in table.columns
+
     def _new_in_release(self, facts: MigrationFacts, mig: Migration, change) -> bool:
         """Created by an unreleased migration: the previous release never had it."""
         before = None
@@ -228,10 +259,16 @@ class BreakingChangeInUse(MigrationRule):
         models: List[str] = []
         for model in (state.models.values() if state is not None else ()):
             if model.has_table and table_name(model) and norm(table_name(model)) == norm(change.table):
-                models += django_models_for(self.ctx.project, facts, model.app_label, model.name)
                 for f in model.fields.values():
                     if change.column and column_name(f) and norm(column_name(f)) == norm(change.column):
                         names |= field_names(f.name, change.column, bool(f.relation))
+                owner = model
+                if change.column is not None:  # the model that owns the table today (it may be renamed)
+                    owner = next((m for m in facts.replay.state.models.values() if m.has_table and table_name(m)
+                                  and norm(table_name(m)) == norm(change.table)), model)
+                    for f in _fields_with_parents(facts.replay.state, owner):  # names still meaning a field
+                        names -= {f.name, f"{f.name}_id" if f.relation else f.name}
+                models += django_models_for(self.ctx.project, facts, owner.app_label, owner.name)
         return models, names
 
     def _declared(self, facts, mig, change, models, names) -> list:

@@ -39,7 +39,8 @@ class LossyRollback(MigrationRule):
     Only unreleased migrations are judged (`migrations.judge: all` judges every one). A reverse
     that raises — `raise NotImplementedError("irreversible: …")`, `IrreversibleError` — is an
     acknowledgement and stays silent, as does a `RunPython.noop` whose line carries a comment
-    saying the step is irreversible. "Destructive" is read from the code: `.delete()` calls and
+    saying the step is irreversible. Destructive SQL on a table the migrations never created (a
+    removed third-party app's) is `medium`. "Destructive" is read from the code: `.delete()` calls and
     `DELETE`/`TRUNCATE`/`DROP` SQL in literals; an update that overwrites data is not recognised.
     Execution contexts do not apply.
 
@@ -229,8 +230,12 @@ class LossyRollback(MigrationRule):
                 reverse = op.args.get("reverse_sql")
                 if reverse is not None and not any(s.strip() for s in reverse) and destructive_sql(sql) \
                         and not self._acknowledged(op):
+                    before = facts.replay.before(op)
+                    tables = [t for st in op.args.get("statements") or () for t in st.tables]
+                    ours = before is not None and any(before.table_exists(t) is not False for t in tables)
                     self.report(op.node, "destructive `RunSQL` with a no-op `reverse_sql`: a rollback succeeds without "
-                                         "restoring what it dropped or deleted")
+                                         "restoring what it dropped or deleted",
+                                confidence="high" if ours or not tables else "medium")
             elif op.kind == "RemoveField":
                 self._remove_field(op, mig, facts)
             elif op.kind == "AlterField":

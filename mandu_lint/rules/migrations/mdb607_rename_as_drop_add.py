@@ -62,9 +62,11 @@ class RenameAsDropAdd(MigrationRule):
     Only unreleased migrations are judged (`migrations.judge: all` judges every one); a table
     created by a migration of the same release holds no data yet and is skipped. `high` when the
     new field is the old one under another name (same definition apart from attributes with no
-    DDL effect); `medium` when only the column type matches — that may be a real replacement.
+    DDL effect); `medium` when only the column type and the names match — that may be a real
+    replacement.
     A model with several columns dropped and added at once is paired only when exactly one pair
-    has matching types. Execution contexts do not apply.
+    has matching types, and a pair whose definitions differ only when the names are alike
+    (`zip`/`zip_code`). Execution contexts do not apply.
 
     ## Example
     ```python
@@ -196,8 +198,9 @@ class RenameAsDropAdd(MigrationRule):
             created = before.created_in(table) if before is not None else None
             if created is not None and (facts.is_unreleased(created) or created == mig.key):
                 continue
-            out.append(Pair(drop, add, before.table(table).name, old.name, new.name, _same(drop, add, old, new, facts,
-                                                                                               mig)))
+            same = _same(drop, add, old, new, facts, mig)
+            if same or _similar(old.name, new.name):
+                out.append(Pair(drop, add, before.table(table).name, old.name, new.name, same))
         return out
 
     def _column_op(self, mig: Migration, facts: MigrationFacts, op: Operation, before):
@@ -319,7 +322,11 @@ class RenameAsDropAdd(MigrationRule):
             if a < start or b > end:
                 return None
             out = out[: a - start] + text + out[b - start:]
-        return out
+        # libcst re-indents the continuation lines of a statement by its block's indentation
+        indent = _indent(source, stmt)
+        lines = out.split("\n")
+        return "\n".join(lines[:1] + [line[len(indent):] if line.startswith(indent) else line.lstrip()
+                                       for line in lines[1:]])
 
 
 class _Offsets:
@@ -373,6 +380,19 @@ def _column_type(add_call: Optional[ast.AST]) -> Optional[ast.AST]:
     positional = column.args[1:] if column.args and isinstance(column.args[0], ast.Constant) else column.args
     return next((a for a in positional if not (isinstance(a, ast.Call) and ast.unparse(a.func).endswith("ForeignKey"))),
                 None)
+
+
+def _similar(old: str, new: str) -> bool:
+    """Names that read as one thing renamed (``title``/``headline`` do not; ``desc``/
+    ``description``, ``user_name``/``username``, ``zip``/``zip_code`` do)."""
+    import difflib
+
+    a, b = old.lower().removesuffix("_id"), new.lower().removesuffix("_id")
+    if a in b or b in a:
+        return True
+    if set(a.split("_")) & set(b.split("_")) - {"", "is", "has", "at", "on", "by"}:
+        return True
+    return difflib.SequenceMatcher(None, a.replace("_", ""), b.replace("_", "")).ratio() >= 0.75
 
 
 def _compatible(old, new) -> bool:

@@ -29,6 +29,13 @@ def literal(node: Optional[ast.AST]):
     them), else ``NOT_LITERAL``."""
     if node is None:
         return NOT_LITERAL
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("set", "frozenset")
+            and len(node.args) <= 1 and not node.keywords):  # ``set([...])``, as old makemigrations wrote
+        inner = literal(node.args[0]) if node.args else ()
+        try:
+            return NOT_LITERAL if inner is NOT_LITERAL else set(inner)
+        except TypeError:
+            return NOT_LITERAL
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -33,7 +33,10 @@ MODEL_TYPES = (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY, TK.MODEL, TK.INST)
 FIELD_LISTS = {"fields", "exclude", "read_only_fields", "list_display", "list_filter", "search_fields", "ordering",
                "readonly_fields", "raw_id_fields", "autocomplete_fields", "list_select_related", "list_editable",
                "filterset_fields", "ordering_fields", "search_fields", "prepopulated_fields", "list_display_links"}
-SQL_WORDS = re.compile(r"\b(select|update|insert|delete|from|where|join)\b", re.I)
+ALIASING = {"annotate", "aggregate", "values", "values_list", "alias", "in_bulk", "count", "latest", "earliest"}
+NOT_FIELDS = {"defaults", "create_defaults", "flat", "named", "using", "batch_size", "field_name"}
+SQL_WORDS = re.compile(r"\bselect\b[\s\S]+?\bfrom\s|\bupdate\s+[\w\".]+\s+set\s|\binsert\s+into\s|"
+                       r"\bdelete\s+from\s|\b(?:alter|drop)\s+table\s", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Usages:
         """Uses of ``table.column``: through the models mapped to the table (``models``, index
         quals) and the attribute/lookup ``names`` that mean the column, or in raw SQL."""
         models, names = set(models), {n for n in names if n}
+        shadowed = self._members(models) - self._fields(models)
+        names -= shadowed  # a property or method of the model now answers to that name
         out: List[Use] = []
         for rel in self._files_mentioning(names | {column}):
             inv = self.inventory(rel)
@@ -96,6 +101,25 @@ class Usages:
                 if norm(table) in text.lower() and column.lower() in text.lower() and sql_names(text, table, column):
                     out.append(Use(rel, line, "raw SQL"))
         return sorted(set(out), key=lambda u: (u.rel, u.line))
+
+    def _members(self, models: Set[str]) -> Set[str]:
+        out: Set[str] = set()
+        for qual in models:
+            for cls in self.index.mro(qual):
+                cf = self.index.classes.get(cls)
+                if cf is not None:
+                    out.update(cf.methods)
+                    out.update(cf.attrs)
+                    out.update(cf.fields)
+        return out
+
+    def _fields(self, models: Set[str]) -> Set[str]:
+        out: Set[str] = set()
+        for qual in models:
+            model = self.index.models.get(qual)
+            if model is not None:
+                out.update(name for name, ff in model.fields.items() if ff.ctor is not None and _is_field(ff))
+        return out
 
     def of_table(self, table: str, models: Iterable[str]) -> List[Use]:
         """Uses of a table: its model class imported by application code, or raw SQL naming it."""
@@ -197,14 +221,17 @@ class _Collector:
         if model is None:
             return
         how = f"`.{func.attr}()`"
+        line = getattr(func, "end_lineno", None) or node.lineno  # the method's own line in a chain
+        aliases = _aliases(func.value)
         for keyword in node.keywords:
-            if keyword.arg:
-                self.inv.lookups.append((model, _first(keyword.arg), node.lineno, f"{how} lookup `{keyword.arg}`"))
+            if keyword.arg and func.attr not in ALIASING and keyword.arg not in NOT_FIELDS \
+                    and _first(keyword.arg) not in aliases:
+                self.inv.lookups.append((model, _first(keyword.arg), line, f"{how} lookup `{keyword.arg}`"))
         for arg in node.args:
             for sub in ast.walk(arg):
                 if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and func.attr in STRING_ARG_METHODS \
-                        and sub in node.args:
-                    self.inv.lookups.append((model, _first(sub.value), node.lineno, f"{how} with {sub.value!r}"))
+                        and sub in node.args and _first(sub.value) not in aliases:
+                    self.inv.lookups.append((model, _first(sub.value), line, f"{how} with {sub.value!r}"))
                 elif isinstance(sub, ast.Call) and isinstance(sub.func, (ast.Name, ast.Attribute)):
                     called = sub.func.attr if isinstance(sub.func, ast.Attribute) else sub.func.id
                     if called in ("Q",):
@@ -229,6 +256,8 @@ class _Collector:
     def class_lists(self, node: ast.ClassDef, qual: str, scope) -> None:
         """``Meta.model`` + ``Meta.fields`` (serializers, forms, filter sets), or a class
         attribute ``model = X`` / ``@admin.register(X)`` + ``list_display`` and the like."""
+        if node.name == "Meta":
+            return  # read with the class that holds it
         model = None
         meta = next((s for s in node.body if isinstance(s, ast.ClassDef) and s.name == "Meta"), None)
         lists: List[Tuple[str, ast.AST, int]] = []
@@ -250,10 +279,32 @@ class _Collector:
                     model = model or self.model_of(arg, scope, (TK.MODEL,))
         if model is None:
             return
+        own = {t.id for stmt in node.body if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+               for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]) if isinstance(t, ast.Name)}
+        own |= {stmt.name for stmt in node.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))}
         for where, value, line in lists:
-            names = _strings(value)
+            names = tuple(n for n in _strings(value) if _first(n) not in own)
             if names:
                 self.inv.lists.append((model, names, line, f"`{node.name}.{where}`"))
+
+
+def _aliases(node: ast.AST) -> Set[str]:
+    """Names a query chain defines before this call: ``annotate(x=…)``, ``alias(x=…)``,
+    ``values(x=F(…))``."""
+    out: Set[str] = set()
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("annotate", "alias", "values", "values_list"):
+            out.update(k.arg for k in node.keywords if k.arg)
+        node = node.func.value
+    return out
+
+
+def _is_field(ff) -> bool:
+    """A model attribute that is a column-backed field (not a manager or a helper object)."""
+    from ...core.refs import dotted
+
+    name = (dotted(ff.ctor) or "").rsplit(".", 1)[-1]
+    return name.endswith(("Field", "ForeignKey", "Column", "column")) or name in ("ForeignKey", "OneToOneField")
 
 
 def _strings(node: ast.AST) -> Tuple[str, ...]:
