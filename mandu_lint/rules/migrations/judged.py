@@ -119,7 +119,7 @@ def build_facts(project) -> MigrationFacts:
     replay = Replay(project.root, files=files, reader=read).run()
     judge_all = section.judge == "all"
     release = None
-    if replay.migrations:
+    if replay.migrations and not judge_all:  # ``all``: every migration judged, the ones before it released
         release = unreleased_migrations(replay, base=section.base, since=section.since)
     facts = MigrationFacts(str(project.root), replay, judge_all, release)
     facts._read = read

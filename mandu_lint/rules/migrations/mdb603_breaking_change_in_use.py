@@ -171,7 +171,9 @@ class BreakingChangeInUse(MigrationRule):
         usages = None
         final = facts.replay.schema if mig.system == "django" else facts.replay.alembic_schemas.get(mig.label)
         for op, change in operation_changes(facts, mig):
-            if self._new_in_release(facts, mig, change) or self._back_later(final, change):
+            if self._new_in_release(facts, mig, change):
+                continue
+            if change.kind != "narrow" and self._back_later(final, change):
                 continue
             if change.kind == "narrow":
                 self._report(op, change, [], facts, mig)
@@ -363,7 +365,10 @@ class BreakingChangeInUse(MigrationRule):
             tail = "the state-only removal it completes is not released yet"
         elif change.kind.startswith("rename"):
             tail = "the previous release still uses the old name during a rolling deploy"
-        else:
+        elif mig.system == "django":
             tail = ("the previous release still selects it during a rolling deploy; remove it from the model state "
                     "first (released), drop it in a later release")
+        else:
+            tail = ("the previous release still maps it during a rolling deploy; stop mapping it in the models first "
+                    "(released), drop it in a later release")
         self.report(node, f"{head} in one step: {tail}", confidence="medium")
