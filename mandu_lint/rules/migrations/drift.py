@@ -425,8 +425,8 @@ def _created_at(replay, mig: ModelState) -> Optional[Tuple[str, int]]:
 SA_COLUMN_CALLS = {"Column", "mapped_column"}
 SA_NOT_COLUMNS = {"relationship", "Relationship", "relation", "association_proxy", "column_property", "synonym",
                   "hybrid_property", "deferred", "composite", "backref", "query_property", "dynamic_loader"}
-SA_BASES = {"sqlalchemy.orm.DeclarativeBase", "sqlalchemy.orm.DeclarativeBaseNoMeta", "sqlalchemy.orm.decl_api.DeclarativeBase",
-            "sqlalchemy.ext.asyncio.AsyncAttrs", "sqlalchemy.orm.MappedAsDataclass", "object",
+SA_BASES = {"sqlalchemy.orm.DeclarativeBase", "sqlalchemy.orm.DeclarativeBaseNoMeta",
+            "sqlalchemy.orm.decl_api.DeclarativeBase", "sqlalchemy.ext.asyncio.AsyncAttrs", "sqlalchemy.orm.MappedAsDataclass", "object",
             "flask_sqlalchemy.Model", "sqlmodel.SQLModel"}
 
 
@@ -437,7 +437,8 @@ class SaModel:
     rel: str
     line: int
     table: str
-    columns: Dict[str, Tuple[ColumnState, int, bool]] = field(default_factory=dict)  # name -> (col, line, explicit null)
+    # column name -> (column, line, nullability written explicitly)
+    columns: Dict[str, Tuple[ColumnState, int, bool]] = field(default_factory=dict)
     complete: bool = True
 
 
@@ -456,7 +457,8 @@ def _mapped_inner(node: Optional[ast.AST]) -> Optional[ast.AST]:
     return None
 
 
-def read_sa_column(name: str, call: Optional[ast.Call], annotation: Optional[ast.AST]) -> Optional[Tuple[ColumnState, bool]]:
+def read_sa_column(name: str, call: Optional[ast.Call],
+                   annotation: Optional[ast.AST]) -> Optional[Tuple[ColumnState, bool]]:
     """A model attribute's column and whether its nullability is written explicitly; None when
     it is not a column."""
     inner = _mapped_inner(annotation)

@@ -221,8 +221,8 @@ class BreakingChangeInUse(MigrationRule):
             if other is None or other.system != mig.system or other.label != mig.label and mig.system == "alembic":
                 continue
             for op in other.operations:
-                if op.kind in ("AddField", "RenameField", "add_column") or (op.kind == "alter_column"
-                                                                             and op.args.get("new_column_name")):
+                renames = op.kind == "alter_column" and op.args.get("new_column_name")
+                if op.kind in ("AddField", "RenameField", "add_column") or renames:
                     if self._adds(facts, op, change):
                         return True
         return False

@@ -39,9 +39,11 @@ class LossyRollback(MigrationRule):
     Only unreleased migrations are judged (`migrations.judge: all` judges every one). A reverse
     that raises — `raise NotImplementedError("irreversible: …")`, `IrreversibleError` — is an
     acknowledgement and stays silent, as does a `RunPython.noop` whose line carries a comment
-    saying the step is irreversible. Destructive SQL on a table the migrations never created (a
-    removed third-party app's) is `medium`. "Destructive" is read from the code: `.delete()` calls and
-    `DELETE`/`TRUNCATE`/`DROP` SQL in literals; an update that overwrites data is not recognised.
+    saying the step is irreversible, and SQL that drops a column or table the migration state
+    no longer has (the second half of a two-step removal). Destructive SQL on a table the
+    migrations never created (a removed third-party app's) is `medium`. "Destructive" is read
+    from the code: `.delete()` calls and `DELETE`/`TRUNCATE`/`DROP` SQL in literals; an update
+    that overwrites data is not recognised.
     Execution contexts do not apply.
 
     ## Example
@@ -233,6 +235,8 @@ class LossyRollback(MigrationRule):
                     before = facts.replay.before(op)
                     tables = [t for st in op.args.get("statements") or () for t in st.tables]
                     ours = before is not None and any(before.table_exists(t) is not False for t in tables)
+                    if self._completes_two_step(op, mig, facts):
+                        continue
                     self.report(op.node, "destructive `RunSQL` with a no-op `reverse_sql`: a rollback succeeds without "
                                          "restoring what it dropped or deleted",
                                 confidence="high" if ours or not tables else "medium")
@@ -240,6 +244,32 @@ class LossyRollback(MigrationRule):
                 self._remove_field(op, mig, facts)
             elif op.kind == "AlterField":
                 self._alter_field(op, mig, facts)
+
+    def _completes_two_step(self, op: Operation, mig: Migration, facts: MigrationFacts) -> bool:
+        """SQL that only drops columns or tables the State track no longer has (their state-only
+        removal came first): the models do not expect them back, a no-op reverse is right."""
+        from .schema import norm
+        from .state import column_name, table_name
+
+        state = facts.replay.state_before(op)
+        statements = op.args.get("statements") or ()
+        if state is None or not statements:
+            return False
+        tables = {norm(table_name(m)): m for m in state.models.values() if m.has_table and table_name(m)}
+        for st in statements:
+            if st.kind == "drop_table":
+                if any(norm(t) in tables for t in st.tables):
+                    return False
+            elif st.kind == "alter_table" and all(f.startswith("drop_column") for f in st.flags if f != "not_valid"):
+                model = tables.get(norm(st.tables[0])) if st.tables else None
+                dropped = {norm(c) for f in st.flags if f.startswith("drop_column ")
+                           for c in f.split(" ", 1)[1].split(",")}
+                if model is not None and any(column_name(f) and norm(column_name(f)) in dropped
+                                             for f in model.fields.values()):
+                    return False
+            else:
+                return False
+        return True
 
     def _remove_field(self, op: Operation, mig: Migration, facts: MigrationFacts) -> None:
         state = facts.replay.state_before(op)
@@ -294,8 +324,8 @@ class LossyRollback(MigrationRule):
                 return
             if destructive:
                 first = destructive[0]
-                self.report(anchor, f"`downgrade()` does nothing although `upgrade()` is destructive (`op.{first.kind}` "
-                                    f"at line {first.line}): a rollback succeeds and leaves the schema as it is; "
+                self.report(anchor, "`downgrade()` does nothing although `upgrade()` is destructive "
+                                    f"(`op.{first.kind}` at line {first.line}): a rollback succeeds and leaves the schema as it is; "
                                     "restore what it drops, or raise NotImplementedError('irreversible: …')")
             else:
                 self.report(anchor, "`downgrade()` does nothing: rolling this revision back leaves its changes in "
@@ -319,4 +349,3 @@ class LossyRollback(MigrationRule):
             if current and current.nullable is True:
                 self.report(op.node, f"`downgrade()` sets `{table}.{op.args.get('column_name')}` NOT NULL again: it "
                                      "fails once a NULL has been written", confidence="medium")
-

@@ -325,8 +325,8 @@ class RenameAsDropAdd(MigrationRule):
         # libcst re-indents the continuation lines of a statement by its block's indentation
         indent = _indent(source, stmt)
         lines = out.split("\n")
-        return "\n".join(lines[:1] + [line[len(indent):] if line.startswith(indent) else line.lstrip()
-                                       for line in lines[1:]])
+        rest = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[1:]]
+        return "\n".join(lines[:1] + rest)
 
 
 class _Offsets:
@@ -417,7 +417,11 @@ def _same(drop: Operation, add: Operation, old, new, facts: MigrationFacts, mig:
     f_new = add.args.get("field")
     if f_old is None or f_new is None or f_old.cls != f_new.cls:
         return False
-    keep = lambda f: {k: repr(v) for k, v in f.kwargs.items() if k not in IGNORED_KWARGS | {"default", "null"}}  # noqa: E731
+    ignored = IGNORED_KWARGS | {"default", "null"}
+
+    def keep(f):
+        return {k: repr(v) for k, v in f.kwargs.items() if k not in ignored}
+
     if f_old.null != f_new.null and not (add.args.get("preserve_default") is False or f_new.has_default):
         return False
     return keep(f_old) == keep(f_new)

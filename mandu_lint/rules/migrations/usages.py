@@ -129,8 +129,9 @@ class Usages:
         for rel in self._files_mentioning(short | {table}):
             facts = self.index.files.get(rel)
             if facts is not None and models:
+                homes = {self.index.class_path.get(m) for m in models}
                 for local, qual in facts.names.items():
-                    if self.index.canonical(qual) in models and rel not in {self.index.class_path.get(m) for m in models}:
+                    if self.index.canonical(qual) in models and rel not in homes:
                         out.append(Use(rel, 1, f"imports `{local}`"))
                         break
             for line, text in self.inventory(rel).sql:
