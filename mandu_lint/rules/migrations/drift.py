@@ -426,8 +426,8 @@ SA_COLUMN_CALLS = {"Column", "mapped_column"}
 SA_NOT_COLUMNS = {"relationship", "Relationship", "relation", "association_proxy", "column_property", "synonym",
                   "hybrid_property", "deferred", "composite", "backref", "query_property", "dynamic_loader"}
 SA_BASES = {"sqlalchemy.orm.DeclarativeBase", "sqlalchemy.orm.DeclarativeBaseNoMeta",
-            "sqlalchemy.orm.decl_api.DeclarativeBase", "sqlalchemy.ext.asyncio.AsyncAttrs", "sqlalchemy.orm.MappedAsDataclass", "object",
-            "flask_sqlalchemy.Model", "sqlmodel.SQLModel"}
+            "sqlalchemy.orm.decl_api.DeclarativeBase", "sqlalchemy.ext.asyncio.AsyncAttrs",
+            "sqlalchemy.orm.MappedAsDataclass", "object", "flask_sqlalchemy.Model", "sqlmodel.SQLModel"}
 
 
 @dataclass

@@ -325,8 +325,9 @@ class LossyRollback(MigrationRule):
             if destructive:
                 first = destructive[0]
                 self.report(anchor, "`downgrade()` does nothing although `upgrade()` is destructive "
-                                    f"(`op.{first.kind}` at line {first.line}): a rollback succeeds and leaves the schema as it is; "
-                                    "restore what it drops, or raise NotImplementedError('irreversible: …')")
+                                    f"(`op.{first.kind}` at line {first.line}): a rollback succeeds and leaves the "
+                                    "schema as it is; restore what it drops, or raise "
+                                    "NotImplementedError('irreversible: …')")
             else:
                 self.report(anchor, "`downgrade()` does nothing: rolling this revision back leaves its changes in "
                                     "place", confidence="medium")
