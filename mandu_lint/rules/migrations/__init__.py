@@ -35,6 +35,8 @@ The rules and their analyses:
   are ``non-app`` for every other family, and in flake8).
 - ``drift.py``: models (read from their source) against the State track (Django) or an
   Alembic environment's Database track, and ``env.py``'s ``target_metadata``.
+- ``breaking.py``: what one operation drops, renames or narrows (the Database track just
+  before it against just after it).
 - ``usages.py``: where application code still names a column or table (ORM attributes,
   lookup strings, ``values()``/``order_by()``, serializer ``fields``, raw SQL via sqlglot).
 - ``rollback.py``: what the reverse of an operation does (``reverse_code``/``reverse_sql``,
