@@ -20,7 +20,7 @@ from ...core.source import decode
 from ...model import Notice
 from ..base import Rule
 from .records import Migration, Operation
-from .released import ReleaseInfo, unreleased_migrations
+from .released import ReleaseInfo
 from .replay import Replay, ReplayResult
 from .schema import Schema
 from .state import ProjectState
@@ -67,18 +67,11 @@ class MigrationFacts:
         return self.unreleased is not None and mig.file in self.unreleased
 
     def is_unreleased(self, key) -> bool:
-        """Was the migration ``key`` (a MigrationKey) not released yet? With ``judge: all`` and
-        no git answer, every migration counts as released (the previous release had it)."""
+        """Was the migration ``key`` (a MigrationKey) not released yet? With ``judge: all``, or
+        with no git answer, every migration counts as released (the previous release had it)."""
         mig = self.replay.migrations.get(key) if key else None
         unreleased = self.unreleased
         return mig is not None and unreleased is not None and mig.file in unreleased
-
-    def notice(self) -> Optional[str]:
-        if self.judge_all or self.unreleased is not None:
-            return None
-        why = self.release.reason if self.release is not None else "release unknown"
-        return (f"migrations: {why}; the per-migration rules (MDB603-MDB607) judge unreleased migrations only "
-                "(set `migrations.judge: all` to audit every migration)")
 
     def after(self, mig: Migration) -> Optional[Schema]:
         """The Database track just after ``mig`` (its own env/app track), or None."""
@@ -96,6 +89,11 @@ class MigrationFacts:
             replay_migration(replace(mig, unknown_effects=[]), out, state.copy() if state is not None else None)
         self._after[mig.file] = out
         return out
+
+
+def notice_text(release: ReleaseInfo) -> str:
+    return (f"migrations: {release.reason}; the per-migration rules (MDB603-MDB607) judge unreleased migrations "
+            "only (set `migrations.judge: all` to audit every migration)")
 
 
 def _reader(project):
@@ -120,7 +118,7 @@ def build_facts(project) -> MigrationFacts:
     judge_all = section.judge == "all"
     release = None
     if replay.migrations and not judge_all:  # ``all``: every migration judged, the ones before it released
-        release = unreleased_migrations(replay, base=section.base, since=section.since)
+        release = release_of(project)
     facts = MigrationFacts(str(project.root), replay, judge_all, release)
     facts._read = read
     db = settings.section("database")
@@ -133,6 +131,21 @@ def build_facts(project) -> MigrationFacts:
         facts.version = facts.version if facts.version is not None else found.version
         facts.engine_reason = found.reason()
     return facts
+
+
+def release_of(project) -> ReleaseInfo:
+    """Released vs unreleased files of the project (git only, no replay): once per index."""
+    def build() -> ReleaseInfo:
+        from pathlib import Path
+
+        from .released import _since, release_info
+
+        section = project.settings.section("migrations")
+        files = sorted(project.relfiles)
+        if section.since:
+            return _since(Path(project.root), files, section.since)
+        return release_info(project.root, files, section.base)
+    return project.index.derived("migrations.release", build)
 
 
 def facts_of(project) -> MigrationFacts:
@@ -177,7 +190,17 @@ class MigrationRule(Rule):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.active = looks_like_migration(ctx.source)
+        self.active = looks_like_migration(ctx.source) and self._may_judge()
+
+    def _may_judge(self) -> bool:
+        """Cheap (git only): is this file judged at all? The replay is built only when it is."""
+        if not self.unreleased_only or self.ctx.project.settings.section("migrations").judge == "all":
+            return True
+        release = release_of(self.ctx.project)
+        if release.unreleased is None:
+            self.notices.append(Notice(str(self.ctx.project.root), notice_text(release)))
+            return False
+        return self.ctx.relpath in release.unreleased
 
     @classmethod
     def cache_key(cls, project, rel: str) -> str:
@@ -194,9 +217,6 @@ class MigrationRule(Rule):
         if mig is None or mig.replaced_by is not None:
             return
         if self.unreleased_only and not facts.judged(mig):
-            text = facts.notice()
-            if text:
-                self.notices.append(Notice(facts.root, text))
             return
         self.check_migration(mig, facts)
 
