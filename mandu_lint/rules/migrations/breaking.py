@@ -19,7 +19,9 @@ NUMBERS = {"smallint", "integer", "bigint", "numeric", "double", "real"}
 INT_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
 WIDER_THAN = {("varchar", "text"), ("char", "varchar"), ("char", "text"), ("varchar", "citext"), ("text", "citext"),
               ("timestamp", "timestamptz"), ("integer", "numeric"), ("smallint", "numeric"), ("bigint", "numeric"),
-              ("json", "jsonb")}
+              ("json", "jsonb"), ("date", "timestamp"), ("date", "timestamptz"), ("real", "double")}
+WIDER_THAN |= {(i, f) for i in ("smallint", "integer", "bigint") for f in ("double", "numeric")}
+WIDER_THAN |= {("smallint", "real")}
 
 
 @dataclass
