@@ -171,7 +171,7 @@ class BreakingChangeInUse(MigrationRule):
         usages = None
         final = facts.replay.schema if mig.system == "django" else facts.replay.alembic_schemas.get(mig.label)
         for op, change in operation_changes(facts, mig):
-            if self._new_in_release(facts, mig, change):
+            if self._new_in_release(facts, mig, change, op):
                 continue
             if change.kind != "narrow" and self._back_later(final, change):
                 continue
@@ -205,14 +205,11 @@ class BreakingChangeInUse(MigrationRule):
             return False
         return table.unknown or norm(change.column) in table.columns
 
-    def _new_in_release(self, facts: MigrationFacts, mig: Migration, change) -> bool:
-        """Created by an unreleased migration: the previous release never had it."""
-        before = None
-        for op in mig.operations:
-            before = facts.replay.before(op)
-            break
+    def _new_in_release(self, facts: MigrationFacts, mig: Migration, change, op: Operation) -> bool:
+        """Created by this or an unreleased migration: the previous release never had it."""
+        before = facts.replay.before(op)
         created = before.created_in(change.table) if before is not None else None
-        if created is not None and facts.is_unreleased(created):
+        if created is not None and (created == mig.key or facts.is_unreleased(created)):
             return True
         if change.column is None or facts.unreleased is None:
             return False

@@ -277,6 +277,8 @@ class LossyRollback(MigrationRule):
         f = model.field_named(op.args.get("name") or "") if model is not None else None
         if f is None or model.unknown or not model.has_table or f.relation == "m2m" or f.primary_key:
             return
+        if model.created_in == mig.key:
+            return  # a table this migration creates (a squashed set): its rollback drops the table
         auto = f.kwargs.get("auto_now") is True or f.kwargs.get("auto_now_add") is True
         blank_string = f.kwargs.get("blank") is True and f.cls not in ("ForeignKey", "OneToOneField") and \
             f.cls in ("CharField", "TextField", "SlugField", "EmailField", "URLField", "FileField", "ImageField",
