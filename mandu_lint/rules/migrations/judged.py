@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -153,8 +154,15 @@ def facts_of(project) -> MigrationFacts:
     return project.index.derived(FACTS_KEY, lambda: build_facts(project))
 
 
-def looks_like_migration(source: str) -> bool:
-    return "class Migration" in source or "down_revision" in source
+_ALEMBIC = re.compile(r"^down_revision\s*[:=]", re.M)
+
+
+def looks_like_migration(source: str, rel: str = "") -> bool:
+    """Cheap: a Django migration module (``migrations/`` + ``class Migration``) or an Alembic
+    revision (a module-level ``down_revision``); the replay's discovery decides for real."""
+    if "class Migration" in source and (not rel or "/migrations/" in f"/{rel}"):
+        return True
+    return bool(_ALEMBIC.search(source))
 
 
 def _release_key(project) -> str:
@@ -190,7 +198,7 @@ class MigrationRule(Rule):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.active = looks_like_migration(ctx.source) and self._may_judge()
+        self.active = looks_like_migration(ctx.source, ctx.relpath) and self._may_judge()
 
     def _may_judge(self) -> bool:
         """Cheap (git only): is this file judged at all? The replay is built only when it is."""
