@@ -204,7 +204,10 @@ class MigrationRule(Rule):
         """Cheap (git only): is this file judged at all? The replay is built only when it is."""
         if not self.unreleased_only or self.ctx.project.settings.section("migrations").judge == "all":
             return True
-        release = release_of(self.ctx.project)
+        try:
+            release = release_of(self.ctx.project)
+        except Exception:  # the walk's own crash handling reports it (``__init__`` has none)
+            return True
         if release.unreleased is None:
             self.notices.append(Notice(str(self.ctx.project.root), notice_text(release)))
             return False
