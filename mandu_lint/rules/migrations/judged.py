@@ -15,16 +15,15 @@ import ast
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Optional, Set
 
 from ...core.source import decode
 from ...model import Notice
 from ..base import Rule
-from .records import Migration, Operation
+from .records import Migration
 from .released import ReleaseInfo
 from .replay import Replay, ReplayResult
 from .schema import Schema
-from .state import ProjectState
 
 FACTS_KEY = "migrations.facts"
 
@@ -233,12 +232,3 @@ class MigrationRule(Rule):
 
     def check_migration(self, mig: Migration, facts: MigrationFacts) -> None:
         raise NotImplementedError
-
-    # -- helpers ------------------------------------------------------------------------------
-    def top_level(self, mig: Migration) -> List[Operation]:
-        """Operations as written at the top of the list (nested ones excluded)."""
-        return [op for op in mig.operations if op.parent is None]
-
-
-def before_pair(facts: MigrationFacts, op: Operation) -> Tuple[Optional[Schema], Optional[ProjectState]]:
-    return facts.replay.before(op), facts.replay.state_before(op)
