@@ -272,6 +272,7 @@ def run_rules(ctx: FileContext, rule_classes: Sequence[type]) -> Tuple[List[Find
         notices.append(Notice(ctx.path, f"rule {code} crashed on this file ({why}); mandu-lint {__version__}",
                               error=True, rule=code))
     findings = [f for r in rules if r.code not in walker.crashed for f in r.findings]
+    notices += [n for r in rules if r.code not in walker.crashed for n in getattr(r, "notices", ())]
     return _drop_owned(findings, rule_classes) + unfinished, notices
 
 

@@ -79,9 +79,15 @@ class Selection:
         return any(code.startswith(c) for globs, codes in self.per_file if globs.match(rel) for c in codes)
 
     def for_file(self, rel: str, non_app: bool) -> list:
-        if non_app:
-            return []
-        return [r for r in self.file_rules if not self.dropped(rel, r.code)]
+        """The file rules that judge ``rel``: in a ``non-app`` file (tests, migrations) only
+        the rules that judge such files (``Rule.judges_non_app``: the migrations family)."""
+        rules = [r for r in self.file_rules if not self.dropped(rel, r.code)]
+        return [r for r in rules if getattr(r, "judges_non_app", False)] if non_app else rules
+
+    def cache_key(self, project, rel: str) -> str:
+        """The part of a file's findings-cache key its rules add (``Rule.cache_key``)."""
+        return "".join(r.cache_key(project, rel) for r in self.for_file(rel, project.is_non_app(rel))
+                       if hasattr(r, "cache_key"))
 
     def syntax_enabled(self, rel: str) -> bool:
         return True  # MDB000-MDB002 are always on (diagnostics.py)
@@ -191,7 +197,7 @@ def check_file_cached(project: Project, rel: str, sel: Selection):
     if cache is None:
         return check_file(project, rel, sel)
     key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__,
-           project.templates_digest)
+           project.templates_digest, sel.cache_key(project, rel))
     name = findings_name(rel)
     hit = cache.load(name)
     if hit is not None and hit[0] == key:
@@ -262,7 +268,7 @@ def _cached(project: Project, rel: str, sel: Selection):
     if deps is None or rel not in deps:
         return None
     key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__,
-           project.templates_digest)
+           project.templates_digest, sel.cache_key(project, rel))
     hit = project.cache.load(findings_name(rel))
     if hit is not None and hit[0] == key:
         return located(hit[1], project.root), located(hit[2], project.root)
@@ -421,6 +427,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         if progress:
             progress.close()
         findings = [f for f in findings if shown(f, sel.confidence)]
+        notices = list(dict.fromkeys(notices))  # a rule's notice about the project, said by each file once
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
         result._checked_count = len(rels)
@@ -449,6 +456,7 @@ def run_project_rules(project: Project, sel: Selection) -> Tuple[List[Finding], 
             notices.append(Notice(str(project.root), f"rule {rule_cls.code} crashed ({type(exc).__name__}: {exc}); "
                                                      f"mandu-lint {__version__}", error=True, rule=rule_cls.code))
             continue
+        notices += getattr(rule, "notices", [])
         by_file: Dict[str, List[Finding]] = {}
         for f in rule.findings:
             rel = os.path.relpath(f.path, project.root).replace(os.sep, "/")

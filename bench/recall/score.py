@@ -131,17 +131,20 @@ def run_analyser(tree: Path, repo: str, report: Path, timeout: int, no_cache: bo
     cmd = [python, "-m", "mandu_lint", "check", "--format", "json", "--exit-zero"]
     cfg = CONFIGS / f"{repo_name(repo)}.yaml"
     if cfg.is_file():
-        cmd += ["--config", str(cfg)]
+        # the config goes into the tree as its mandu.yaml: every version of the analyser reads
+        # that the same way (an outside --config was not honoured before 0.2)
+        (tree / "mandu.yaml").write_bytes(cfg.read_bytes())
     if no_cache:
         cmd.append("--no-cache")
     cmd.append(".")
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if python == default_python():  # this checkout's package; another --python brings its own
+        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"analyser timed out after {timeout}s"
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 2):  # 2 with a report: some files not checked (MDB001/MDB002)
         return f"analyser exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
     try:
         json.loads(proc.stdout)

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Iterable, List, Optional, Sequence, Tuple
 
-from ..model import Finding, Fix, Location, RuleMeta, Span, capped
+from ..model import Finding, Fix, Location, Notice, RuleMeta, Span, capped
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import FileContext
@@ -35,6 +35,9 @@ class Rule:
     high_in: ClassVar[Optional[frozenset]] = None
     # Codes of more specific rules that own a node this rule would otherwise report.
     yields_to: ClassVar[Tuple[str, ...]] = ()
+    # True for a rule that judges ``non-app`` files too: the migrations family reads migration
+    # files, which are non-app (never judged) for every other family.
+    judges_non_app: ClassVar[bool] = False
     # Examples (the tests run them): each BAD snippet must produce a finding on every line
     # marked ``# error``, each GOOD snippet must produce none. Multi-file examples are dicts
     # {relative path: source}.
@@ -48,6 +51,7 @@ class Rule:
     def __init__(self, ctx: "FileContext"):
         self.ctx = ctx
         self.findings: List[Finding] = []
+        self.notices: List[Notice] = []  # said once per run (the runner drops repeats)
         # A rule that has nothing to do in this file (not configured, not in a layer…) sets this
         # False in ``__init__``; the engine then never calls it, which keeps the walk cheap.
         self.active = True
@@ -95,6 +99,13 @@ class Rule:
     def finish(self) -> None:
         """Called once after the walk; rules that collect first and decide later report here."""
 
+    @classmethod
+    def cache_key(cls, project, rel: str) -> str:
+        """What this rule's findings in ``rel`` depend on beyond the file, the files it imports
+        (and that import it) and the model files, for the findings cache: '' for most rules. A
+        rule that reads other files or the git history for ``rel`` returns a digest of them."""
+        return ""
+
 
 def span_of(node: ast.AST) -> Span:
     return Span(node.lineno, node.col_offset, getattr(node, "end_lineno", node.lineno) or node.lineno,
@@ -111,15 +122,18 @@ class ProjectRule(Rule):
     def __init__(self, project):
         self.project = project
         self.findings: List[Finding] = []
+        self.notices: List[Notice] = []
 
     def check(self) -> None:
         raise NotImplementedError
 
     def report_at(self, rel: str, line: int, message: str, *, col: int = 0, scope: str = "",
-                  node_text: str = "", related: Iterable[Location] = (), fix: Optional[Fix] = None) -> None:
+                  node_text: str = "", related: Iterable[Location] = (), fix: Optional[Fix] = None,
+                  confidence: str = "high") -> None:
         self.findings.append(Finding(code=self.code, message=message, path=str(self.project.root / rel),
                                      span=Span(line, col, line, col), scope=scope, node_text=node_text or message,
-                                     related=tuple(related), fix=fix))
+                                     related=tuple(related), fix=fix,
+                                     confidence=capped(confidence, self.precision)))
 
     @classmethod
     def meta(cls) -> RuleMeta:

@@ -27,11 +27,52 @@ Map of the family (data flows down):
 - ``settings_detect.py``: engine and version (Django ``DATABASES``, ``alembic.ini``, compose
   image tags) and ``AUTH_USER_MODEL``.
 
+The rules and their analyses:
+
+- ``judged.py``: the replay of the project being checked (once per index, reading unsaved
+  buffers), which migrations are judged (``migrations.judge``/``base``/``since``), the engine,
+  and ``MigrationRule``, the base of the per-migration rules (they run on migration files, which
+  are ``non-app`` for every other family, and in flake8).
+- ``drift.py``: models (read from their source) against the State track (Django) or an
+  Alembic environment's Database track, and ``env.py``'s ``target_metadata``.
+- ``breaking.py``: what one operation drops, renames or narrows (the Database track just
+  before it against just after it).
+- ``usages.py``: where application code still names a column or table (ORM attributes,
+  lookup strings, ``values()``/``order_by()``, serializer ``fields``, raw SQL via sqlglot).
+- ``rollback.py``: what the reverse of an operation does (``reverse_code``/``reverse_sql``,
+  ``downgrade()``), and the Alembic downgrade read as operations.
+- ``mdb601_migration_drift.py``, ``mdb602_broken_migration_graph.py`` (project rules, CLI only);
+  ``mdb603_breaking_change_in_use.py``, ``mdb606_lossy_rollback.py``,
+  ``mdb607_rename_as_drop_add.py`` (per migration).
+
 Unknown means silent: an operation or SQL the replay cannot model makes only what it touches
 unknown (``Schema.column`` -> ``UNKNOWN``, ``table_exists`` -> None), never a guess.
 """
-from ...model import FamilySpec
+from ...model import FamilySpec, RuleSpec
+from ...options import declare
 
-# No rule is catalogued yet: the MDB6xx rules of issue 13 build on this engine (see the issue
-# note). The family is declared so that its layering is held like the others'.
-FAMILY = FamilySpec(name="migrations", package=__name__, rules=())
+declare("migrations", "base", "str", None,
+        "Base branch for released vs unreleased migrations (default: the merge base with origin/main, main, "
+        "master or origin/master).")
+declare("migrations", "judge", "str", "unreleased",
+        "Which migrations the per-migration rules judge: `unreleased` (not on the base branch) or `all`.",
+        choices=("unreleased", "all"))
+declare("migrations", "since", "str", None,
+        "A git revision: migrations added after it count as unreleased (audits of a history); replaces `base`.")
+declare("database", "engine", "str", None,
+        "Database engine the migrations run on (default: detected from Django settings or alembic.ini).",
+        choices=("postgresql", "mysql", "sqlite", "oracle", "mssql"))
+declare("database", "version", "int", None,
+        "Major version of the database server (default: detected from compose files and CI workflows).")
+
+FAMILY = FamilySpec(
+    name="migrations",
+    package=__name__,
+    rules=(
+        RuleSpec("MDB601", "migration-drift", "mdb601_migration_drift:MigrationDrift"),
+        RuleSpec("MDB602", "broken-migration-graph", "mdb602_broken_migration_graph:BrokenMigrationGraph"),
+        RuleSpec("MDB603", "breaking-change-in-use", "mdb603_breaking_change_in_use:BreakingChangeInUse"),
+        RuleSpec("MDB606", "lossy-rollback", "mdb606_lossy_rollback:LossyRollback"),
+        RuleSpec("MDB607", "rename-as-drop-add", "mdb607_rename_as_drop_add:RenameAsDropAdd"),
+    ),
+)

@@ -155,7 +155,7 @@ def _decode(call: ast.Call, params: tuple) -> Dict[str, Any]:
     args: Dict[str, Any] = {}
     for key, node in bound.items():
         if key in NAMES:
-            args[key] = pyast.str_value(node)
+            args[key] = _name(node)
         elif key in ("columns", "local_cols", "remote_cols"):
             args[key] = pyast.string_list(node)
         elif key == "column":
@@ -175,6 +175,15 @@ def _decode(call: ast.Call, params: tuple) -> Dict[str, Any]:
     missing = [k for k in NAMES & set(bound) if args.get(k) is None and pyast.literal(bound[k]) is not None]
     args["_incomplete"] = bool(missing) or not complete
     return args
+
+
+def _name(node: ast.AST) -> Optional[str]:
+    """A name argument: a string, or ``op.f("ix_name")`` (a name the naming convention leaves
+    alone), as autogenerate writes index and constraint names."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "f" \
+            and len(node.args) == 1 and not node.keywords:
+        return pyast.str_value(node.args[0])
+    return pyast.str_value(node)
 
 
 def _sql_text(node: ast.AST):

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from . import pyast
 from .records import Problem
@@ -73,14 +73,17 @@ def walk_python_files(root: Path) -> List[str]:
     return out
 
 
-def discover(root, files: Optional[Sequence[str]] = None) -> Discovery:
+def discover(root, files: Optional[Sequence[str]] = None,
+             reader: Optional[Callable[[str], Optional[str]]] = None) -> Discovery:
+    """``reader(rel)`` gives a file's text when the caller holds it (unsaved buffers, the fix
+    engine's candidates); by default files are read from disk."""
     root = Path(root)
     files = sorted(walk_python_files(root) if files is None else (PurePosixPath(f).as_posix() for f in files))
     found = Discovery(root=root)
     found.alembic_envs = read_alembic_inis(root, files)
     labels: Dict[str, str] = {}
     for rel in files:
-        source = _read(root / rel)
+        source = reader(rel) if reader is not None else _read(root / rel)
         if source is None:
             continue
         if _looks_django(rel, source):

@@ -29,6 +29,13 @@ def literal(node: Optional[ast.AST]):
     them), else ``NOT_LITERAL``."""
     if node is None:
         return NOT_LITERAL
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("set", "frozenset")
+            and len(node.args) <= 1 and not node.keywords):  # ``set([...])``, as old makemigrations wrote
+        inner = literal(node.args[0]) if node.args else ()
+        try:
+            return NOT_LITERAL if inner is NOT_LITERAL else set(inner)
+        except TypeError:
+            return NOT_LITERAL
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -128,7 +135,10 @@ def string_list(node: Optional[ast.AST]) -> Optional[Tuple[str, ...]]:
 
 
 def parse(source: str, filename: str = "<migration>") -> Optional[ast.Module]:
+    """The tree, tolerant of syntax newer than the running Python (``core.source``), or None."""
+    from ...core.source import parse_tree
+
     try:
-        return ast.parse(source, filename=filename)
-    except (SyntaxError, ValueError):
+        return parse_tree(source, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None

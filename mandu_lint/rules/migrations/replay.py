@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .alembic_db import apply_alembic
 from .alembic_graph import AlembicGraph, build_alembic_graph
@@ -125,16 +125,18 @@ class Replay:
     ``python_files()`` (the project file walker); ``swappable`` maps settings such as
     ``AUTH_USER_MODEL`` to ``"app.Model"`` (detected from the settings when not given)."""
 
-    def __init__(self, project, files: Optional[Sequence[str]] = None, swappable: Optional[Dict[str, str]] = None):
+    def __init__(self, project, files: Optional[Sequence[str]] = None, swappable: Optional[Dict[str, str]] = None,
+                 reader: Optional[Callable[[str], Optional[str]]] = None):
         is_path = isinstance(project, (str, os.PathLike))  # a Path has a .root too: "/"
         self.root = Path(project if is_path else project.root)
         if files is None and hasattr(project, "python_files"):
             files = project.python_files()
         self.files = files
         self.swappable = swappable
+        self.reader = reader  # rel -> text, for content not on disk (see discover)
 
     def run(self) -> ReplayResult:
-        found = discover(self.root, self.files)
+        found = discover(self.root, self.files, self.reader)
         if self.swappable is None:
             from .settings_detect import detect
 
