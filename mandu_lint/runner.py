@@ -79,8 +79,9 @@ class Selection:
         return any(code.startswith(c) for globs, codes in self.per_file if globs.match(rel) for c in codes)
 
     def for_file(self, rel: str, non_app: bool) -> list:
-        if non_app:
-            return []
+        if non_app:  # only rules that judge such files (migration rules: ``judges_non_app(rel)``)
+            return [r for r in self.file_rules if getattr(r, "judges_non_app", None) is not None
+                    and r.judges_non_app(rel) and not self.dropped(rel, r.code)]
         return [r for r in self.file_rules if not self.dropped(rel, r.code)]
 
     def syntax_enabled(self, rel: str) -> bool:

@@ -26,12 +26,44 @@ Map of the family (data flows down):
 - ``released.py``: unreleased migrations (absent at the merge base with the base branch).
 - ``settings_detect.py``: engine and version (Django ``DATABASES``, ``alembic.ini``, compose
   image tags) and ``AUTH_USER_MODEL``.
+- ``locking.py``: what the per-migration rules (MDB604/605) share: the migration of the file
+  being checked re-read from its tree and replayed op by op (schema before/after each one),
+  whether it is judged (unreleased, or ``judge: all``), the target engine/version, table
+  exemptions (created in this or an unreleased migration), and which files are migrations.
+  ``mdb604_locking_ddl.py``: locking or failing DDL on a live PostgreSQL table (diffs of the
+  Database track per operation, judged from the previous column). ``mdb605_data_migration.py``:
+  data-migration hazards (RunPython/DML beside DDL, app-model imports, unbatched backfills,
+  ``loaddata``, ``op.get_bind()`` reads without an offline guard).
+- ``seeds.py``: seed entry points (``seeds`` globs, ``seed``/``init``/``bootstrap``/``load*``
+  commands, ``post_migrate`` receivers, ``AppConfig.ready``, FastAPI startup/lifespan, Flask CLI
+  commands) and the unique keys of models. ``mdb609_seed_not_idempotent.py``: inserts there
+  with no idempotence mechanism, or one that only looks right.
+- ``fixtures_files.py``: JSON/YAML fixture files (``fixtures/`` folders, files named in
+  ``loaddata``) and the records they hold. ``mdb610_fixture_drift.py``: records naming models or
+  fields that no longer exist, ``"pk": null`` records without natural keys (project rule).
 
 Unknown means silent: an operation or SQL the replay cannot model makes only what it touches
 unknown (``Schema.column`` -> ``UNKNOWN``, ``table_exists`` -> None), never a guess.
 """
-from ...model import FamilySpec
+from ...model import FamilySpec, RuleSpec
+from ...options import declare
 
-# No rule is catalogued yet: the MDB6xx rules of issue 13 build on this engine (see the issue
-# note). The family is declared so that its layering is held like the others'.
-FAMILY = FamilySpec(name="migrations", package=__name__, rules=())
+# Provisional (branch mig3): `judge` is owned by the migrations options of branch mig2
+# (`migrations.base/judge/since`); on merge keep theirs and drop this line.
+declare("migrations", "judge", "str", "unreleased",
+        "Which migrations the per-migration rules judge: `unreleased` (not on the base branch) or `all`.",
+        choices=("unreleased", "all"))
+declare("migrations", "seeds", "glob-list", [],
+        "Seed scripts (globs): every function in these files is a seed entry point for MDB609, on top of the "
+        "detected ones (`seed`/`init`/`bootstrap`/`load*` commands, `post_migrate` receivers, "
+        "`AppConfig.ready`, FastAPI startup/lifespan, Flask CLI commands).")
+declare("migrations", "fixtures", "glob-list", [],
+        "Fixture files (globs) MDB610 checks on top of JSON/YAML files under `fixtures/` folders and files "
+        "named in `loaddata`.")
+
+FAMILY = FamilySpec(name="migrations", package=__name__, rules=(
+    RuleSpec("MDB604", "locking-ddl", "mdb604_locking_ddl:LockingDdl", default=False),
+    RuleSpec("MDB605", "data-migration-hazard", "mdb605_data_migration:DataMigrationHazard", default=False),
+    RuleSpec("MDB609", "seed-not-idempotent", "mdb609_seed_not_idempotent:SeedNotIdempotent", default=False),
+    RuleSpec("MDB610", "fixture-drift", "mdb610_fixture_drift:FixtureDrift", default=False),
+))
