@@ -158,16 +158,27 @@ class SeedNotIdempotent(Rule):
         {"billing/models.py": _MODELS, "billing/signals.py": """
             from django.db.models.signals import post_migrate
             from django.dispatch import receiver
-            from django.utils import timezone
 
-            from billing.models import Event, Plan
+            from billing.models import Plan
 
 
             @receiver(post_migrate)
             def create_plans(sender, **kwargs):
                 Plan.objects.create(code="free", name="Free")  # error
-                Event.objects.get_or_create(kind="seeded", at=timezone.now())  # error
-                Plan.objects.get_or_create(name="Pro", defaults={"code": "pro"})  # error
+         """},
+        {"billing/models.py": _MODELS, "billing/apps.py": """
+            from django.apps import AppConfig
+            from django.utils import timezone
+
+
+            class BillingConfig(AppConfig):
+                name = "billing"
+
+                def ready(self):
+                    from billing.models import Event, Plan
+
+                    Event.objects.get_or_create(kind="started", at=timezone.now())  # error
+                    Plan.objects.get_or_create(name="Pro", defaults={"code": "pro"})  # error
          """},
         {"billing/models.py": _MODELS, "billing/management/commands/seed_plans.py": """
             from django.core.management.base import BaseCommand
@@ -230,16 +241,13 @@ class SeedNotIdempotent(Rule):
         {"billing/signals.py": """
             from django.db.models.signals import post_migrate
             from django.dispatch import receiver
-            from django.utils import timezone
 
-            from billing.models import Event, Plan
+            from billing.models import Plan
 
 
             @receiver(post_migrate)
             def create_plans(sender, **kwargs):
                 Plan.objects.get_or_create(code="free", defaults={"name": "Free"})  # error
-                Event.objects.get_or_create(kind="seeded", at=timezone.now())  # error
-                Plan.objects.get_or_create(name="Pro", defaults={"code": "pro"})  # error
          """},
     ]
 
