@@ -33,7 +33,8 @@ Map of the family (data flows down):
   ``mdb604_locking_ddl.py``: locking or failing DDL on a live PostgreSQL table (diffs of the
   Database track per operation, judged from the previous column). ``mdb605_data_migration.py``:
   data-migration hazards (RunPython/DML beside DDL, app-model imports, unbatched backfills,
-  ``loaddata``, ``op.get_bind()`` reads without an offline guard).
+  ``loaddata``, ``op.get_bind()`` reads without an offline guard); ``mdb605_writes.py``: what a
+  ``RunPython`` function or an Alembic ``op.execute`` writes, and whether to every row.
 - ``seeds.py``: seed entry points (``seeds`` globs, ``seed``/``init``/``bootstrap``/``load*``
   commands, ``post_migrate`` receivers, ``AppConfig.ready``, FastAPI startup/lifespan, Flask CLI
   commands) and the unique keys of models. ``mdb609_seed_not_idempotent.py``: inserts there
