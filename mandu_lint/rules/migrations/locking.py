@@ -13,10 +13,12 @@
   (``runner.Selection.for_file`` asks ``judges_non_app``; a provisional hook until the family's
   own mechanism lands).
 
-Judged migrations: ``migrations.judge: all`` judges every migration; by default only
-**unreleased** ones (absent at the merge base with the base branch, ``released.py``;
-``migrations.base``/``since`` are honoured when declared). Without git or a base, nothing is
-unreleased and the rules stay silent.
+Judged migrations: by default only **unreleased** ones (absent at the merge base with the base
+branch, ``released.py``; ``migrations.base``/``since`` are honoured when declared), where tables
+created in another unreleased migration are exempt too. Without git or a base, nothing is
+unreleased and the rules stay silent. ``migrations.judge: all`` is an audit: every migration is
+judged as a deploy of its own (only tables it creates itself are exempt), git is not asked, and
+no fix is offered.
 """
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ from .schema import Schema, TableState
 from .state import ProjectState
 
 MIGRATION_FILE = re.compile(r"(^|/)(migrations|versions|alembic)/[^/]+\.py$")
-VOLATILE = re.compile(r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|timeofday|nextval|"
-                      r"txid_current|statement_timestamp)\s*\(", re.I)
+VOLATILE = re.compile(r"\b(random|RandomUUID|Random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|"
+                      r"timeofday|nextval|txid_current|statement_timestamp)\s*\(", re.I)
 
 
 AUX_SETTINGS = re.compile(r"(test|ci|local|dev|sqlite)[^/]*$|(^|/)tests?/", re.I)
@@ -188,10 +190,13 @@ def migration_view(ctx) -> Optional[MigrationView]:
     schema, state = schema.copy(), state.copy() if state is not None else None
     replay_migration(mig, schema, state, snaps)
     snaps.append((schema, state))
-    info = release(ctx)
-    unreleased_files = frozenset(info.unreleased) if info.unreleased is not None else None
-    unreleased = None if unreleased_files is None else ctx.relpath in unreleased_files
-    judged = judge_all(ctx) or bool(unreleased)
+    if judge_all(ctx):  # an audit: each migration judged as a deploy of its own, git not asked
+        unreleased_files, unreleased, judged = None, None, True
+    else:
+        info = release(ctx)
+        unreleased_files = frozenset(info.unreleased) if info.unreleased is not None else None
+        unreleased = None if unreleased_files is None else ctx.relpath in unreleased_files
+        judged = bool(unreleased)
     functions = {s.name: s for s in ctx.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
     return MigrationView(mig, result, snaps, unreleased, judged, unreleased_files, functions)
 

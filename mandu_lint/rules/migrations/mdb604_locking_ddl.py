@@ -314,7 +314,7 @@ class LockingDdl(Rule):
             if view.live_table(before, old.name) is None:
                 continue
             yield from self._indexes(view, op, old, new, db)
-            yield from self._constraints(op, old, new)
+            yield from self._constraints(view, op, old, new)
             yield from self._columns(view, op, old, new, db)
 
     def _how_to_index(self, view: MigrationView) -> str:
@@ -349,7 +349,7 @@ class LockingDdl(Rule):
                        for s in op.args.get("statements") or [])
         return False
 
-    def _constraints(self, op, old: TableState, new: TableState):
+    def _constraints(self, view, op, old: TableState, new: TableState):
         using_index = op.kind in ("RunSQL", "execute") and any(
             "using_index" in s.flags for s in op.args.get("statements") or [])
         for name in sorted(set(new.constraints) - set(old.constraints)):
@@ -363,10 +363,10 @@ class LockingDdl(Rule):
             elif c.kind == "exclude":
                 how = "build it on a new table, or accept the lock in a maintenance window"
                 lock = "builds its index under ACCESS EXCLUSIVE (an exclusion constraint cannot be NOT VALID)"
-            elif op.kind in ("AddConstraint", "AlterUniqueTogether"):
-                how = "add it with `AddConstraintNotValid`, then `ValidateConstraint` in a later migration"
             else:
-                how = "add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+                how = ("add it with `AddConstraintNotValid`, then `ValidateConstraint` in a later migration"
+                       if view.mig.system == "django" and op.kind != "RunSQL"
+                       else "add it NOT VALID, then VALIDATE CONSTRAINT in a later migration")
                 lock = ("scans the whole table under " + ("ACCESS EXCLUSIVE" if c.kind == "check"
                                                           else "SHARE ROW EXCLUSIVE on both tables"))
             kind = c.kind.replace("_", " ")

@@ -13,7 +13,7 @@ from ...model import Edit, Fix, FixSafety
 from ...project.contexts import DEV_DATA, SEED, TEST
 from ..base import Rule
 from . import pyast
-from .seeds import EntryFinder, covers_unique, dev_or_test, is_volatile, unique_columns, unique_keys
+from .seeds import EntryFinder, covers_unique, dev_or_test, is_volatile, registered, unique_columns, unique_keys
 
 CREATES = {"create", "acreate"}
 BULK = {"bulk_create", "abulk_create"}
@@ -254,7 +254,7 @@ class SeedNotIdempotent(Rule):
     def __init__(self, ctx):
         super().__init__(ctx)
         globs = ctx.project.settings.values.get(("migrations", "seeds")) or []
-        self.finder = EntryFinder(ctx.relpath, ctx.tree, GlobSet(globs))
+        self.finder = EntryFinder(ctx.relpath, ctx.tree, GlobSet(globs), ctx.facts.module, registered(ctx))
         self.active = not dev_or_test(ctx.relpath, ctx.tree)
         self.funcs: Dict[int, FnInfo] = {}
         self.conflicts: Dict[int, Tuple[str, ...]] = {}  # id(insert(...) call) -> ON CONFLICT target

@@ -57,32 +57,78 @@ def dev_or_test(rel: str, tree: ast.Module) -> bool:
     return False
 
 
-class EntryFinder:
-    """Seed entry points of one file (decided from its tree; contexts are asked by the rule)."""
+def registered(ctx) -> Dict[str, str]:
+    """Functions registered as entry points anywhere in the project, by qualified name:
+    ``post_migrate.connect(f)``, ``FastAPI(lifespan=f)``, ``cli.add_command(seed)``."""
+    return ctx.derived("migrations.seed_registrations", lambda: _registered(ctx))
 
-    def __init__(self, rel: str, tree: ast.Module, seed_globs: GlobSet):
-        self.rel = rel
-        self.tree = tree
-        self.whole_file = bool(seed_globs) and seed_globs.match(rel)
-        command = COMMAND_FILE.search(rel)
-        self.command_file = bool(command and SEED_NAME.match(command.group(2))
-                                 and not DEV_WORDS.search(command.group(2)))
-        self.connected: Set[str] = set()
-        self.lifespans: Set[str] = set()
+
+def _registered(ctx) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    project, index = ctx.project, ctx.index
+    for rel in project.relfiles:
+        data = project.data(rel)
+        if not data or not (b"post_migrate" in data or b"lifespan" in data or b"add_command" in data):
+            continue
+        tree = pyast.parse(data.decode("utf-8", errors="replace"), rel)
+        facts = index.files.get(rel)
+        if tree is None or facts is None:
+            continue
+        imported = _imports(tree, facts)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
+            found = []
             if isinstance(func, ast.Attribute) and func.attr == "connect" and "post_migrate" in _names(func.value) \
                     and node.args:
-                self.connected.add(pyast.last_part(_names(node.args[0])))
-            for kw in node.keywords:
-                if kw.arg == "lifespan":
-                    self.lifespans.add(pyast.last_part(_names(kw.value)))
-            if isinstance(func, ast.Attribute) and func.attr == "add_command" and node.args:
-                name = pyast.last_part(_names(node.args[0]))
-                if SEED_NAME.match(name):
-                    self.connected.add(name)
+                found.append((node.args[0], "a post_migrate receiver (runs after every migrate)"))
+            found += [(kw.value, "the app's lifespan (runs on every start)") for kw in node.keywords
+                      if kw.arg == "lifespan"]
+            if isinstance(func, ast.Attribute) and func.attr == "add_command" and node.args \
+                    and SEED_NAME.match(pyast.last_part(_names(node.args[0]))):
+                found.append((node.args[0], f"the `{pyast.last_part(_names(node.args[0]))}` CLI command"))
+            for target, why in found:
+                name = _names(target)
+                if name:
+                    head, _, rest = name.partition(".")
+                    qual = imported.get(head) or facts.names.get(head) or f"{facts.module}.{head}"
+                    out[f"{qual}.{rest}" if rest else qual] = why
+    return out
+
+
+def _imports(tree: ast.Module, facts) -> Dict[str, str]:
+    """Names bound by ``from x import y`` anywhere in the file (local imports included)."""
+    out: Dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            package = facts.module.split(".")
+            if not facts.is_package:
+                package = package[:-1]
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            module = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                out[alias.asname or alias.name] = f"{module}.{alias.name}"
+    return out
+
+
+class EntryFinder:
+    """Seed entry points of one file (decided from its tree and the project's registrations;
+    contexts are asked by the rule)."""
+
+    def __init__(self, rel: str, tree: ast.Module, seed_globs: GlobSet, module: str = "",
+                 registrations: Optional[Dict[str, str]] = None):
+        self.rel = rel
+        self.tree = tree
+        self.module = module
+        self.registrations = registrations or {}
+        self.whole_file = bool(seed_globs) and seed_globs.match(rel)
+        command = COMMAND_FILE.search(rel)
+        self.command_file = bool(command and SEED_NAME.match(command.group(2))
+                                 and not DEV_WORDS.search(command.group(2)))
 
     def why(self, fn: ast.AST, cls: Optional[ast.ClassDef]) -> Optional[str]:
         """Why ``fn`` is a seed entry point, or None."""
@@ -91,9 +137,10 @@ class EntryFinder:
         name = fn.name
         if self.command_file and (cls is None or cls.name == "Command"):
             return f"the `{COMMAND_FILE.search(self.rel).group(2)}` management command"
-        if name in self.connected:
-            return "a post_migrate receiver" if name not in self.lifespans else "the app's lifespan"
-        if name in self.lifespans or (name == "lifespan" and cls is None):
+        qual = ".".join(p for p in (self.module, cls.name if cls is not None else "", name) if p)
+        if qual in self.registrations:
+            return self.registrations[qual]
+        if name == "lifespan" and cls is None:
             return "the app's lifespan (runs on every start)"
         if name == "ready" and cls is not None and any(_names(b).endswith("AppConfig") for b in cls.bases):
             return "AppConfig.ready() (runs in every process that starts Django)"
