@@ -426,6 +426,8 @@ class LockingDdl(Rule):
 
     def _changed_column(self, op, old_table: TableState, table: TableState, prev: ColumnState, col: ColumnState,
                         db: Target):
+        added = [table.constraints[k] for k in set(table.constraints) - set(old_table.constraints)]
+        as_constraint = {c.kind for c in added if tuple(c.columns) == (col.name,)}  # reported by _constraints
         if prev.nullable and col.nullable is False:
             safe_check = _not_null_check(old_table, prev.name) and (db.version is None or db.version >= 12)
             if not safe_check:
@@ -438,7 +440,7 @@ class LockingDdl(Rule):
             yield (f"`{brief(op.node)}` changes the type of {table.name}.{col.name} ({why}); every query on "
                    f"{table.name} waits meanwhile: add a new column, backfill it in batches and switch over",
                    "high", None)
-        if col.unique and not prev.unique and not col.primary_key:
+        if col.unique and not prev.unique and not col.primary_key and "unique" not in as_constraint:
             yield (f"`{brief(op.node)}` makes {table.name}.{col.name} unique: the constraint's index is built under "
                    "a SHARE lock (writes wait); build the unique index CONCURRENTLY, then ADD CONSTRAINT ... USING "
                    "INDEX", "high", None)
@@ -446,7 +448,7 @@ class LockingDdl(Rule):
             yield (f"`{brief(op.node)}` indexes {table.name}.{col.name} without CONCURRENTLY: CREATE INDEX holds a "
                    "SHARE lock for the whole build (writes wait); add the index with AddIndexConcurrently in a "
                    "non-atomic migration", "high", None)
-        if col.fk and col.fk != prev.fk:
+        if col.fk and col.fk != prev.fk and "foreign_key" not in as_constraint:
             yield (f"`{brief(op.node)}` adds a foreign key on {table.name}.{col.name}, validated at once (SHARE ROW "
                    "EXCLUSIVE on both tables); add it NOT VALID and validate it later", "medium", None)
 

@@ -527,7 +527,7 @@ class DataMigrationHazard(Rule):
             where = Location(self.ctx.path, self.ctx.span(other.node), "the schema change") if other.node else None
             related = (where,) if where else ()
             if other.index > data_op.index:
-                deferred = _has_deferred_fks(view.before(other), table)
+                deferred = view.mig.system == "django" and _has_deferred_fks(view.before(other), table)
                 self.report(data_op.node,
                             f"writes to {table} and a later operation of the same atomic migration (line "
                             f"{other.line}) alters it: " + (
@@ -553,7 +553,8 @@ def _changes(before: Schema, after: Schema, table: str) -> bool:
 
 def _has_deferred_fks(schema: Schema, table: str) -> bool:
     """Django creates every foreign key DEFERRABLE INITIALLY DEFERRED: writes to a table with
-    one (or referenced by one) queue trigger events until commit."""
+    one (or referenced by one) queue trigger events until commit. (SQLAlchemy's foreign keys
+    are immediate unless declared deferrable: the caller asks only for Django migrations.)"""
     state = schema.table(table)
     if state is None:
         return False
