@@ -41,10 +41,13 @@ def in_ci() -> bool:
 
 
 def find_bindir() -> Optional[Path]:
-    """The folder holding ``initdb`` and ``pg_ctl``: on PATH, else Debian's
-    ``/usr/lib/postgresql/<version>/bin`` (newest first), else ``$PG_BINDIR``."""
+    """The folder holding ``initdb`` and ``pg_ctl``: ``$PG_BINDIR`` when set (and only it),
+    else on PATH, else Debian's ``/usr/lib/postgresql/<version>/bin`` (newest first)."""
     explicit = os.environ.get("PG_BINDIR")
-    candidates: List[Path] = [Path(explicit)] if explicit else []
+    if explicit:
+        folder = Path(explicit)
+        return folder if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file() else None
+    candidates: List[Path] = []
     on_path = shutil.which("initdb"), shutil.which("pg_ctl")
     if all(on_path):
         candidates.append(Path(os.path.realpath(on_path[0])).parent)
@@ -158,8 +161,8 @@ def start_server() -> PgServer:
         raise PgUnavailable("psycopg is not installed (pip install '.[test]')")
     bindir = find_bindir()
     if bindir is None:
-        raise PgUnavailable("initdb/pg_ctl not found (on PATH or in /usr/lib/postgresql/*/bin); "
-                            "`.ci/run` installs the postgresql package")
+        where = os.environ.get("PG_BINDIR") or "on PATH or in /usr/lib/postgresql/*/bin"
+        raise PgUnavailable(f"initdb/pg_ctl not found ({where}); `.ci/run` installs the postgresql package")
     as_user = None
     if os.geteuid() == 0:
         import pwd
