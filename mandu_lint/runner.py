@@ -84,6 +84,11 @@ class Selection:
                     and r.judges_non_app(rel) and not self.dropped(rel, r.code)]
         return [r for r in self.file_rules if not self.dropped(rel, r.code)]
 
+    def uncached(self, rel: str) -> bool:
+        """Findings of migration rules depend on the whole history and on git (released or
+        not), not only on the file and its imports: never served from the findings cache."""
+        return any(getattr(r, "judges_non_app", None) is not None and r.judges_non_app(rel) for r in self.file_rules)
+
     def syntax_enabled(self, rel: str) -> bool:
         return True  # MDB000-MDB002 are always on (diagnostics.py)
 
@@ -189,7 +194,7 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
 
 def check_file_cached(project: Project, rel: str, sel: Selection):
     cache = project.cache
-    if cache is None:
+    if cache is None or sel.uncached(rel):
         return check_file(project, rel, sel)
     key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__)
     name = findings_name(rel)
@@ -259,7 +264,7 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
 def _cached(project: Project, rel: str, sel: Selection):
     """A cache hit without building the index (a warm run never loads it)."""
     deps = project.cached_deps()
-    if deps is None or rel not in deps:
+    if deps is None or rel not in deps or sel.uncached(rel):
         return None
     key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__)
     hit = project.cache.load(findings_name(rel))

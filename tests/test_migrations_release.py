@@ -252,3 +252,19 @@ def test_data_rules_follow_the_same_release_split(tmp_path, code):
     released = {**BASE, "shop/migrations/0003_fill.py": backfill}
     root = _project(tmp_path, released, {"shop/migrations/0004_fill.py": backfill.replace("0002_code", "0003_fill")})
     assert _found(root, code) == [("shop/migrations/0004_fill.py", 7, False)]
+
+
+def test_a_migration_released_since_the_last_run_is_not_served_from_the_cache(tmp_path):
+    root = _project(tmp_path, BASE, FEATURE)
+    (root / ".gitignore").write_text(".mandu_cache/\n")
+
+    def run():
+        opts = CheckOptions(use_cache=True, jobs=1, select=["MDB604"], confidence="medium")
+        return sorted((Path(f.path).name, f.span.line) for f in check_paths([str(root)], opts).findings)
+
+    assert run() == [("0004_two.py", 9), ("0005_one.py", 9)]
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "feature")
+    _git(root, "checkout", "-q", "main")
+    _git(root, "merge", "-q", "feature")  # released: nothing left to judge, though no file changed
+    assert run() == []

@@ -18,7 +18,8 @@ INDEX_DROPS = {"RemoveIndex", "drop_index"}
 RENAMES = {"RenameIndex", "RenameField", "RenameModel", "AlterModelTable", "rename_table"}
 # Type changes PostgreSQL makes without rewriting the table (binary-coercible, or a relaxed limit)
 BINARY_SAFE = {("varchar", "text"), ("text", "varchar"), ("char", "varchar"), ("char", "text"),
-               ("cidr", "inet"), ("json", "json"), ("jsonb", "jsonb")}
+               ("cidr", "inet"), ("json", "json"), ("jsonb", "jsonb"), ("varchar", "citext"), ("text", "citext"),
+               ("citext", "text"), ("citext", "varchar")}
 
 
 def _type_change(old: ColumnState, new: ColumnState) -> Optional[str]:
@@ -49,6 +50,20 @@ def _type_change(old: ColumnState, new: ColumnState) -> Optional[str]:
     if old.type == new.type:
         return None  # same base type, parameters the replay does not compare (arrays, enums)
     return f"{old.type} to {new.type}: the table is rewritten under ACCESS EXCLUSIVE"
+
+
+TEXTUAL = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "FilePathField", "FileField",
+           "ImageField", "GenericIPAddressField", "CICharField", "CITextField", "CIEmailField"}
+
+
+def django_effective_default(field) -> bool:
+    """Does Django fill existing rows when adding the field (``_effective_default``)? A
+    ``default``, ``auto_now``/``auto_now_add`` (now), or ``blank=True`` on a text field (an
+    empty string) - all dropped again right after the column is added."""
+    kw = field.kwargs
+    if field.has_default or kw.get("auto_now") is True or kw.get("auto_now_add") is True:
+        return True
+    return kw.get("blank") is True and (field.cls in TEXTUAL or field.cls.endswith("CharField"))
 
 
 def _not_null_check(table: TableState, column: str) -> bool:
@@ -311,8 +326,8 @@ class LockingDdl(Rule):
             old, new = before.tables.get(key), after.tables.get(key)
             if old is new or old is None or new is None or new.unknown:
                 continue
-            if view.live_table(before, old.name) is None:
-                continue
+            if view.live_table(before, old.name) is None or view.snaps[-1][0].table(old.name) is None:
+                continue  # new (empty) table, or one the migration drops anyway
             yield from self._indexes(view, op, old, new, db)
             yield from self._constraints(view, op, old, new)
             yield from self._columns(view, op, old, new, db)
@@ -374,8 +389,13 @@ class LockingDdl(Rule):
                    + how, "high", None)
 
     def _columns(self, view, op, old: TableState, new: TableState, db: Target):
+        removed = [k for k in old.columns if k not in new.columns]
+        added = [k for k in new.columns if k not in old.columns]
+        renamed = {}
+        if len(removed) == len(added) == 1 and op.kind not in ("AddField", "add_column", "RemoveField", "drop_column"):
+            renamed[added[0]] = old.columns[removed[0]]  # a rename (with other changes, maybe)
         for key, col in new.columns.items():
-            prev = old.columns.get(key)
+            prev = old.columns.get(key) or renamed.get(key)
             if prev is None:
                 yield from self._new_column(view, op, new, col, db)
             elif prev is not col:
@@ -384,7 +404,7 @@ class LockingDdl(Rule):
     def _new_column(self, view, op, table: TableState, col: ColumnState, db: Target):
         field = op.args.get("field") if op.kind == "AddField" else None
         django = field is not None
-        py_default = bool(field.has_default) if django else False
+        py_default = django_effective_default(field) if django else False
         db_default = field.db_default if django else col.db_default
         old_pg = db.version is not None and db.version < 11
         if col.primary_key:

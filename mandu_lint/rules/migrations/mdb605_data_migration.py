@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from ...model import Edit, Fix, FixSafety, Location
@@ -14,6 +15,9 @@ from .records import Operation
 from .schema import Schema
 from .state import table_name
 
+# What a historical model (``apps.get_model``) has too: rewriting to it keeps these working.
+HISTORICAL_ATTRS = {"objects", "_default_manager", "_base_manager", "DoesNotExist", "MultipleObjectsReturned",
+                    "_meta", "pk"}
 OFFLINE_GUARD = re.compile(r"\bis_offline_mode\b|\bas_sql\b")
 READS = {"fetchall", "fetchone", "fetchmany", "first", "one", "one_or_none", "scalar", "scalar_one",
          "scalar_one_or_none", "scalars", "all", "mappings", "partitions", "keys"}
@@ -333,12 +337,17 @@ class DataMigrationHazard(Rule):
         function is reported, with the apps.get_model fix when every name it imports is a model."""
         models: Dict[str, ModelRef] = {}
         users: Dict[str, List[ast.AST]] = {}
+        constants: Dict[str, Set[str]] = {}  # model name -> class attributes read (not a manager)
         for name, fn in view.functions.items():
+            parents = {id(c): p for p in ast.walk(fn) for c in ast.iter_child_nodes(p)}
             for node in ast.walk(fn):
                 if isinstance(node, ast.Name):
                     users.setdefault(node.id, [])
                     if fn not in users[node.id]:
                         users[node.id].append(fn)
+                    parent = parents.get(id(node))
+                    if isinstance(parent, ast.Attribute) and parent.attr not in HISTORICAL_ATTRS:
+                        constants.setdefault(node.id, set()).add(parent.attr)
         for node in ast.walk(self.ctx.tree):
             if not isinstance(node, ast.ImportFrom):
                 continue
@@ -352,6 +361,12 @@ class DataMigrationHazard(Rule):
             if not used and not local_import:
                 continue
             names = ", ".join(f"{m.app_label}.{m.name}" for m in found.values())
+            read = sorted(f"{local}.{attr}" for local in found for attr in constants.get(local, ()))
+            if read:  # class attributes a historical model does not have: no automatic rewrite
+                self.report(node, f"the data migration imports app model(s) {names} for {', '.join(read[:3])}: it "
+                                  "runs today's code, so it breaks once a later release changes or removes them; "
+                                  "copy the values into the migration and use `apps.get_model(...)` for queries")
+                continue
             fix = self._get_model_fix(view, node, found, users) if len(found) == len(node.names) else None
             self.report(node, f"the data migration imports app model(s) {names}: it runs with today's classes, "
                               "not the historical models, so it breaks once a later release changes them; use "
@@ -516,9 +531,9 @@ class DataMigrationHazard(Rule):
             if not postgresql or not view.mig.atomic:
                 continue
             for table in sorted({t for _, t in writes}):
-                self._mixed(view, op, table)
+                self._mixed(view, op, table, {w.kind.replace("sql-", "") for w, t in writes if t == table})
 
-    def _mixed(self, view: MigrationView, data_op: Operation, table: str) -> None:
+    def _mixed(self, view: MigrationView, data_op: Operation, table: str, kinds: Set[str]) -> None:
         for other in view.ops:
             if other is data_op or other.kind not in SCHEMA_KINDS or other.track in ("state", "none"):
                 continue
@@ -527,15 +542,7 @@ class DataMigrationHazard(Rule):
             where = Location(self.ctx.path, self.ctx.span(other.node), "the schema change") if other.node else None
             related = (where,) if where else ()
             if other.index > data_op.index:
-                deferred = view.mig.system == "django" and _has_deferred_fks(view.before(other), table)
-                self.report(data_op.node,
-                            f"writes to {table} and a later operation of the same atomic migration (line "
-                            f"{other.line}) alters it: " + (
-                                "PostgreSQL refuses with `cannot ALTER TABLE \"" + table + "\" because it has "
-                                "pending trigger events` (its foreign keys are checked at commit)"
-                                if deferred else "the rows stay locked and the ALTER waits on nothing but holds "
-                                "ACCESS EXCLUSIVE to the end") + "; move the data step to a migration of its own",
-                            related=related, confidence="high" if deferred else "medium")
+                self._pending_events(view, data_op, other, table, kinds, related)
                 return
             if view.live_table(view.before(other), table) is not None:
                 self.report(data_op.node,
@@ -545,21 +552,51 @@ class DataMigrationHazard(Rule):
                             related=related)
                 return
 
+    def _pending_events(self, view: MigrationView, data_op: Operation, other: Operation, table: str,
+                        kinds: Set[str], related) -> None:
+        """Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: an INSERT into a table with
+        one, a DELETE from a table one references (and an UPDATE that changes a key) queue
+        trigger events until commit, and PostgreSQL refuses to ALTER a table that has some."""
+        schema = view.before(other)
+        django = view.mig.system == "django"
+        certain = django and ("insert" in kinds and _has_fks(schema, table)
+                              or "delete" in kinds and _is_referenced(schema, table))
+        possible = django and "update" in kinds and (_has_fks(schema, table) or _is_referenced(schema, table))
+        head = f"writes to {table} and a later operation of the same atomic migration (line {other.line}) alters it: "
+        refusal = f"PostgreSQL refuses with `cannot ALTER TABLE \"{table}\" because it has pending trigger events`"
+        if certain:
+            what = refusal + " (its deferred foreign keys are checked at commit)"
+        elif possible:
+            what = refusal + " as soon as the update changes a foreign key value"
+        else:
+            what = "the rows stay locked until the ALTER's ACCESS EXCLUSIVE lock is released at commit"
+        self.report(data_op.node, head + what + "; move the data step to a migration of its own", related=related,
+                    confidence="high" if certain else "medium")
+
 
 def _changes(before: Schema, after: Schema, table: str) -> bool:
+    """Did the operation change the table in the database? An AlterField of ``choices`` or
+    ``help_text`` (or of the Python default, which Django never keeps in the database) runs no
+    DDL."""
     old, new = before.table(table), after.table(table)
-    return old is not None and new is not None and old is not new
-
-
-def _has_deferred_fks(schema: Schema, table: str) -> bool:
-    """Django creates every foreign key DEFERRABLE INITIALLY DEFERRED: writes to a table with
-    one (or referenced by one) queue trigger events until commit. (SQLAlchemy's foreign keys
-    are immediate unless declared deferrable: the caller asks only for Django migrations.)"""
-    state = schema.table(table)
-    if state is None:
+    if old is None or new is None or old is new:
         return False
-    if any(c.fk for c in state.columns.values()) or any(c.kind == "foreign_key" for c in state.constraints.values()):
+    if new.unknown or old.unknown:
         return True
+
+    def ddl(t):
+        return ({k: replace(c, has_default=False) for k, c in t.columns.items()}, dict(t.indexes),
+                dict(t.constraints), t.name)
+    return ddl(old) != ddl(new)
+
+
+def _has_fks(schema: Schema, table: str) -> bool:
+    state = schema.table(table)
+    return state is not None and (any(c.fk for c in state.columns.values())
+                                  or any(c.kind == "foreign_key" for c in state.constraints.values()))
+
+
+def _is_referenced(schema: Schema, table: str) -> bool:
     return any(c.fk and c.fk.lower() == table.lower() for t in schema.tables.values() for c in t.columns.values())
 
 

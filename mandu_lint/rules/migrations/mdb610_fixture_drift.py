@@ -5,9 +5,13 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from ...globs import GlobSet
 from ...project.contexts import TEST_PATH
-from ...project.models import DJANGO_MODEL_BASES
+from ...core.refs import dotted
+from ...project.models import DJANGO_MODEL_BASES, DJANGO_REL, django_app_label
 from ..base import ProjectRule
 from .fixtures_files import EXTENSIONS, MAX_BYTES, find_fixture_files, loads_of, read_fixture, resolve, used_names
+
+
+RELATION_FIELDS = {name for name, kind in DJANGO_REL.items() if kind in ("fk", "o2o")}
 
 
 class FixtureDrift(ProjectRule):
@@ -125,6 +129,9 @@ class FixtureDrift(ProjectRule):
         django = [m for m in index.models.values() if m.orm == "django" and not m.abstract]
         apps = {m.app_label for m in django}
         by_label: Dict[Tuple[str, str], object] = {(m.app_label, m.name.lower()): m for m in django}
+        # classes of the app's modules the index does not take for models (a base class from a
+        # library): they may well be models, so a record naming one is not judged
+        self.classes = {(django_app_label(q.rsplit(".", 1)[0]), q.rsplit(".", 1)[1].lower()) for q in index.classes}
         for rel in sorted(set(fixtures)):
             path = project.root / rel
             try:
@@ -152,6 +159,8 @@ class FixtureDrift(ProjectRule):
             if not name or label not in apps:
                 continue
             model = by_label.get((label, name.lower()))
+            if model is None and (label, name.lower()) in self.classes:
+                continue
             if model is None:
                 if record.model.lower() not in missing_models:
                     missing_models.add(record.model.lower())
@@ -186,6 +195,8 @@ class FixtureDrift(ProjectRule):
                 return None
         names = {"id", "pk"} | set(model.fields) | set(model.relations)
         names |= {f"{r}_id" for r, rel in model.relations.items() if rel.kind in ("fk", "o2o")}
+        names |= {f"{n}_id" for n, ff in model.fields.items()  # relations to models outside the project
+                  if ff.ctor is not None and (dotted(ff.ctor) or "").rsplit(".", 1)[-1] in RELATION_FIELDS}
         for cls in index.mro(model.qual):
             parent = index.models.get(cls)
             if parent is not None and parent is not model and not parent.abstract:
