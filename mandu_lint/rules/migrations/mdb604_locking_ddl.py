@@ -333,10 +333,12 @@ class LockingDdl(Rule):
             yield from self._columns(view, op, old, new, db)
 
     def _how_to_index(self, view: MigrationView) -> str:
+        invalid = " (a concurrent build that fails leaves an INVALID index: drop it before retrying)"
         if view.mig.system == "alembic":
             return ("use `op.create_index(..., postgresql_concurrently=True)` inside "
-                    "`op.get_context().autocommit_block()`")
-        return "use `AddIndexConcurrently` (django.contrib.postgres.operations) in a migration with `atomic = False`"
+                    "`op.get_context().autocommit_block()`" + invalid)
+        return ("use `AddIndexConcurrently` (django.contrib.postgres.operations) in a migration with "
+                "`atomic = False`" + invalid)
 
     def _indexes(self, view, op, old: TableState, new: TableState, db: Target):
         for name in sorted(set(new.indexes) - set(old.indexes)):
