@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 from . import pyast
 from .alembic_ops import UpgradeReader
 from .django_ops import read_operations
-from .records import Migration, MigrationKey, Operation
+from .records import Migration, Operation
 from .replay import Replay, ReplayResult, replay_migration
 from .schema import Schema, TableState
 from .state import ProjectState
@@ -199,10 +199,6 @@ def migration_view(ctx) -> Optional[MigrationView]:
         judged = bool(unreleased)
     functions = {s.name: s for s in ctx.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
     return MigrationView(mig, result, snaps, unreleased, judged, unreleased_files, functions)
-
-
-def migration_key_of(view: MigrationView) -> MigrationKey:
-    return view.mig.key
 
 
 def is_volatile(default: Optional[str]) -> bool:

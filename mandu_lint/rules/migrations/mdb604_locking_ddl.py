@@ -435,11 +435,13 @@ class LockingDdl(Rule):
             yield (f"`{brief(op.node)}` adds column {col.name} with a default to live table {table.name}: before "
                    f"PostgreSQL 11 (this project: {db.version}) that rewrites the table under ACCESS EXCLUSIVE; add "
                    "it without a default, then set the default and backfill in batches", "high", None)
-        if col.fk and not col.primary_key:
+        constraint = col.fk and not (django and field.kwargs.get("db_constraint") is False)
+        if constraint and not col.primary_key:
+            index = " and its index is built without CONCURRENTLY (writes wait)" if col.index else ""
             yield (f"`{brief(op.node)}` adds foreign key column {col.name} to live table {table.name}: the "
-                   "constraint is validated at once (SHARE ROW EXCLUSIVE on both tables) and its index is built "
-                   "without CONCURRENTLY (writes wait); add the column without `db_index`/`db_constraint`, then "
-                   "the index concurrently and the constraint NOT VALID + VALIDATE", "medium", None)
+                   f"constraint is validated at once (SHARE ROW EXCLUSIVE on both tables){index}; add the column "
+                   "without `db_index`/`db_constraint`, then the index concurrently and the constraint NOT VALID + "
+                   "VALIDATE", "medium", None)
         elif col.unique or col.index:
             kind = "unique constraint" if col.unique else "index"
             yield (f"`{brief(op.node)}` adds column {col.name} with a {kind} to live table {table.name}: its index "
