@@ -131,7 +131,8 @@ class FixtureDrift(ProjectRule):
         by_label: Dict[Tuple[str, str], object] = {(m.app_label, m.name.lower()): m for m in django}
         # classes of the app's modules the index does not take for models (a base class from a
         # library): they may well be models, so a record naming one is not judged
-        self.classes = {(django_app_label(q.rsplit(".", 1)[0]), q.rsplit(".", 1)[1].lower()) for q in index.classes}
+        self.classes = {(django_app_label(q.rsplit(".", 1)[0]), q.rsplit(".", 1)[1].lower())
+                        for q in (index.classes if fixtures else ()) if "." in q}
         for rel in sorted(set(fixtures)):
             path = project.root / rel
             try:
