@@ -80,17 +80,28 @@ class Selection:
 
     def for_file(self, rel: str, non_app: bool) -> list:
         """The file rules that judge ``rel``: in a ``non-app`` file (tests, migrations) only
-        the rules that judge such files (``Rule.judges_non_app``: the migrations family)."""
+        the rules that judge such files (``Rule.judges_non_app``, a flag or a per-file predicate:
+        the migrations family)."""
         rules = [r for r in self.file_rules if not self.dropped(rel, r.code)]
-        return [r for r in rules if getattr(r, "judges_non_app", False)] if non_app else rules
+        return [r for r in rules if _judges_non_app(r, rel)] if non_app else rules
 
     def cache_key(self, project, rel: str) -> str:
         """The part of a file's findings-cache key its rules add (``Rule.cache_key``)."""
         return "".join(r.cache_key(project, rel) for r in self.for_file(rel, project.is_non_app(rel))
                        if hasattr(r, "cache_key"))
 
+    def uncached(self, rel: str) -> bool:
+        """Findings of migration rules depend on the whole history and on git (released or
+        not), not only on the file and its imports: never served from the findings cache."""
+        return any(callable(getattr(r, "judges_non_app", None)) and r.judges_non_app(rel) for r in self.file_rules)
+
     def syntax_enabled(self, rel: str) -> bool:
         return True  # MDB000-MDB002 are always on (diagnostics.py)
+
+
+def _judges_non_app(rule, rel: str) -> bool:
+    flag = getattr(rule, "judges_non_app", False)
+    return bool(flag(rel)) if callable(flag) else bool(flag)
 
 
 def selection(settings: Settings, opts: CheckOptions) -> Selection:
@@ -194,7 +205,7 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
 
 def check_file_cached(project: Project, rel: str, sel: Selection):
     cache = project.cache
-    if cache is None:
+    if cache is None or sel.uncached(rel):
         return check_file(project, rel, sel)
     key = (project.digests.get(rel), project.dep_digest(rel), project.settings.digest, sel.codes, __version__,
            project.templates_digest, sel.cache_key(project, rel))
@@ -265,7 +276,7 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
 def _cached(project: Project, rel: str, sel: Selection):
     """A cache hit without building the index (a warm run never loads it)."""
     deps = project.cached_deps()
-    if deps is None or rel not in deps:
+    if deps is None or rel not in deps or sel.uncached(rel):
         return None
     key = (project.digests.get(rel), deps[rel], project.settings.digest, sel.codes, __version__,
            project.templates_digest, sel.cache_key(project, rel))

@@ -39,7 +39,9 @@ def _run(root: Path, code: str):
 
 def _marked(root: Path):
     out = set()
-    for path in root.rglob("*.py"):
+    for path in sorted(root.rglob("*")):  # YAML too: fixture files (MDB610) hold findings
+        if path.suffix not in (".py", ".yaml", ".yml") or path.name == "mandu.yaml":
+            continue
         for i, line in enumerate(path.read_text().splitlines(), start=1):
             if line.rstrip().endswith("# error"):
                 out.add((path.relative_to(root).as_posix(), i))

@@ -26,6 +26,22 @@ Map of the family (data flows down):
 - ``released.py``: unreleased migrations (absent at the merge base with the base branch).
 - ``settings_detect.py``: engine and version (Django ``DATABASES``, ``alembic.ini``, compose
   image tags) and ``AUTH_USER_MODEL``.
+- ``locking.py``: what the per-migration rules (MDB604/605) share: the migration of the file
+  being checked re-read from its tree and replayed op by op (schema before/after each one),
+  whether it is judged (unreleased, or ``judge: all``), the target engine/version, table
+  exemptions (created in this or an unreleased migration), and which files are migrations.
+  ``mdb604_locking_ddl.py``: locking or failing DDL on a live PostgreSQL table (diffs of the
+  Database track per operation, judged from the previous column). ``mdb605_data_migration.py``:
+  data-migration hazards (RunPython/DML beside DDL, app-model imports, unbatched backfills,
+  ``loaddata``, ``op.get_bind()`` reads without an offline guard); ``mdb605_writes.py``: what a
+  ``RunPython`` function or an Alembic ``op.execute`` writes, and whether to every row.
+- ``seeds.py``: seed entry points (``seeds`` globs, ``seed``/``init``/``bootstrap``/``load*``
+  commands, ``post_migrate`` receivers, ``AppConfig.ready``, FastAPI startup/lifespan, Flask CLI
+  commands) and the unique keys of models. ``mdb609_seed_not_idempotent.py``: inserts there
+  with no idempotence mechanism, or one that only looks right.
+- ``fixtures_files.py``: JSON/YAML fixture files (``fixtures/`` folders, files named in
+  ``loaddata``) and the records they hold. ``mdb610_fixture_drift.py``: records naming models or
+  fields that no longer exist, ``"pk": null`` records without natural keys (project rule).
 
 The rules and their analyses:
 
@@ -65,6 +81,14 @@ declare("database", "engine", "str", None,
 declare("database", "version", "int", None,
         "Major version of the database server (default: detected from compose files and CI workflows).")
 
+declare("migrations", "seeds", "glob-list", [],
+        "Seed scripts (globs): every function in these files is a seed entry point for MDB609, on top of the "
+        "detected ones (`seed`/`init`/`bootstrap`/`load*` commands, `post_migrate` receivers, "
+        "`AppConfig.ready`, FastAPI startup/lifespan, Flask CLI commands).")
+declare("migrations", "fixtures", "glob-list", [],
+        "Fixture files (globs) MDB610 checks on top of JSON/YAML files under `fixtures/` folders and files "
+        "named in `loaddata`.")
+
 FAMILY = FamilySpec(
     name="migrations",
     package=__name__,
@@ -72,7 +96,12 @@ FAMILY = FamilySpec(
         RuleSpec("MDB601", "migration-drift", "mdb601_migration_drift:MigrationDrift"),
         RuleSpec("MDB602", "broken-migration-graph", "mdb602_broken_migration_graph:BrokenMigrationGraph"),
         RuleSpec("MDB603", "breaking-change-in-use", "mdb603_breaking_change_in_use:BreakingChangeInUse"),
+        # opt-in until measured blind on real apps (docs/writing-rules.md): a new rule is not default
+        RuleSpec("MDB604", "locking-ddl", "mdb604_locking_ddl:LockingDdl", default=False),
+        RuleSpec("MDB605", "data-migration-hazard", "mdb605_data_migration:DataMigrationHazard", default=False),
         RuleSpec("MDB606", "lossy-rollback", "mdb606_lossy_rollback:LossyRollback"),
         RuleSpec("MDB607", "rename-as-drop-add", "mdb607_rename_as_drop_add:RenameAsDropAdd"),
+        RuleSpec("MDB609", "seed-not-idempotent", "mdb609_seed_not_idempotent:SeedNotIdempotent", default=False),
+        RuleSpec("MDB610", "fixture-drift", "mdb610_fixture_drift:FixtureDrift", default=False),
     ),
 )

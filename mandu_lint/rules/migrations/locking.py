@@ -1,0 +1,205 @@
+"""What the per-migration rules (MDB604, MDB605) share.
+
+- :func:`migration_view`: the migration of the file being checked, re-read from the tree the
+  engine parsed (so a fix's re-check sees the edited text) and replayed operation by operation
+  from the replay's Database/State tracks just before it: the schema before and after every
+  operation, whether the migration is judged and whether it is unreleased.
+- :func:`target`: the engine and PostgreSQL version the project runs on. Configured
+  ``database.engine``/``database.version`` win when those options exist (branch mig2 declares
+  them); until then, and when unset, ``settings_detect`` decides (Django ``DATABASES``,
+  ``alembic.ini``, compose image tags). ``only_postgresql``: no other engine anywhere (the
+  condition for the rules' unsafe fixes).
+- :func:`is_migration_path`: the files the rules judge although they are ``non-app``
+  (``runner.Selection.for_file`` asks ``judges_non_app``; a provisional hook until the family's
+  own mechanism lands).
+
+Judged migrations: by default only **unreleased** ones (absent at the merge base with the base
+branch, ``released.py``; ``migrations.base``/``since`` are honoured when declared), where tables
+created in another unreleased migration are exempt too. Without git or a base, nothing is
+unreleased and the rules stay silent. ``migrations.judge: all`` is an audit: every migration is
+judged as a deploy of its own (only tables it creates itself are exempt), git is not asked, and
+no fix is offered.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Tuple
+
+from . import pyast
+from .alembic_ops import UpgradeReader
+from .django_ops import read_operations
+from .records import Migration, Operation
+from .replay import Replay, ReplayResult, replay_migration
+from .schema import Schema, TableState
+from .state import ProjectState
+
+MIGRATION_FILE = re.compile(r"(^|/)(migrations|versions|alembic)/[^/]+\.py$")
+VOLATILE = re.compile(r"\b(random|RandomUUID|Random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|"
+                      r"timeofday|nextval|txid_current|statement_timestamp)\s*\(", re.I)
+
+
+AUX_SETTINGS = re.compile(r"(test|ci|local|dev|sqlite)[^/]*$|(^|/)tests?/", re.I)
+
+
+def is_migration_path(rel: str) -> bool:
+    return bool(MIGRATION_FILE.search(rel)) and not rel.endswith("__init__.py")
+
+
+def _setting(ctx, section: str, key: str):
+    values = getattr(ctx.project.settings, "values", {})
+    return values.get((section, key))
+
+
+# -- engine and version -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    engine: Optional[str]        # "postgresql", another engine, or None (unknown or mixed)
+    version: Optional[int]       # PostgreSQL major version, None when unknown
+    only_postgresql: bool        # PostgreSQL and no other engine named anywhere
+    reason: str = ""
+
+    @property
+    def postgresql(self) -> bool:
+        return self.engine == "postgresql"
+
+
+def target(ctx) -> Target:
+    def build() -> Target:
+        from .settings_detect import detect
+
+        found = detect(ctx.project.root, list(ctx.project.relfiles))
+        engine = _setting(ctx, "database", "engine")
+        version = _setting(ctx, "database", "version")
+        kinds = {e.engine for e in found.engines}
+        if engine:
+            engine = "postgresql" if str(engine).lower() in ("postgres", "postgresql", "pg") else str(engine).lower()
+            only = engine == "postgresql" and kinds <= {"postgresql"}
+            reason = "database.engine in the configuration"
+        else:
+            engine, only, reason = found.engine, kinds == {"postgresql"}, found.reason()
+            # PostgreSQL in production settings, another engine only in test/dev/CI settings
+            others = [e for e in found.engines if e.engine != "postgresql"]
+            if engine is None and "postgresql" in kinds and all(AUX_SETTINGS.search(e.file) for e in others):
+                engine = "postgresql"
+        try:
+            version = int(str(version).split(".")[0]) if version not in (None, "") else found.version
+        except ValueError:
+            version = found.version
+        return Target(engine, version, only, reason)
+    return ctx.derived("migrations.target", build)
+
+
+# -- the replay and the release split ---------------------------------------------------------
+def replay(ctx) -> ReplayResult:
+    return ctx.derived("migrations.replay", lambda: Replay(ctx.project.root, files=list(ctx.project.relfiles)).run())
+
+
+def release(ctx):
+    """``released.ReleaseInfo`` for the run (None-valued ``unreleased`` = unknown)."""
+    def build():
+        from .released import unreleased_migrations
+
+        return unreleased_migrations(replay(ctx), _setting(ctx, "migrations", "base"),
+                                     _setting(ctx, "migrations", "since"))
+    return ctx.derived("migrations.release", build)
+
+
+def judge_all(ctx) -> bool:
+    return _setting(ctx, "migrations", "judge") == "all"
+
+
+# -- one migration file -----------------------------------------------------------------------
+Snapshot = Tuple[Schema, Optional[ProjectState]]
+
+
+@dataclass
+class MigrationView:
+    mig: Migration
+    result: ReplayResult
+    snaps: List[Snapshot]          # before each operation, then the end state
+    unreleased: Optional[bool]     # None: unknown (no git or base)
+    judged: bool
+    unreleased_files: Optional[frozenset] = None
+    functions: Dict[str, ast.AST] = field(default_factory=dict)  # module-level defs by name
+
+    @property
+    def ops(self) -> List[Operation]:
+        return self.mig.operations
+
+    def before(self, op: Operation) -> Schema:
+        return self.snaps[op.index][0]
+
+    def after(self, op: Operation) -> Schema:
+        return self.snaps[op.index + 1][0]
+
+    def state_before(self, op: Operation) -> Optional[ProjectState]:
+        return self.snaps[op.index][1]
+
+    def new_table(self, table: Optional[TableState]) -> bool:
+        """Created in this migration or in one not released yet: empty in production, so
+        locks on it harm nobody."""
+        if table is None or table.created_in is None:
+            return False
+        if table.created_in == self.mig.key:
+            return True
+        other = self.result.migrations.get(table.created_in)
+        return bool(other is not None and self.unreleased_files is not None and other.file in self.unreleased_files)
+
+    def live_table(self, schema: Schema, name: Optional[str]) -> Optional[TableState]:
+        """The table, when it exists, is known and is not new (see :meth:`new_table`)."""
+        if not name:
+            return None
+        table = schema.table(name)
+        if table is None or table.unknown or self.new_table(table):
+            return None
+        return table
+
+    @property
+    def single_operation(self) -> bool:
+        return len([op for op in self.ops if op.parent is None]) == 1
+
+
+def migration_view(ctx) -> Optional[MigrationView]:
+    """The view of ``ctx``'s file, or None when it is no migration the replay knows."""
+    result = replay(ctx)
+    known = result.migration(ctx.relpath)
+    if known is None or known.replaced_by is not None:
+        return None
+    disk_ops = result.operations(ctx.relpath)
+    if disk_ops:
+        schema, state = result.before(disk_ops[0]), result.state_before(disk_ops[0])
+    else:
+        return None
+    if schema is None:
+        return None
+    mig = replace(known, operations=[], unknown_effects=[], tree=ctx.tree)
+    if known.system == "django":
+        cls = pyast.find_class(ctx.tree, "Migration")
+        if cls is None:
+            return None
+        values = pyast.assignments(cls.body)
+        atomic = pyast.literal(values.get("atomic", (None, 0))[0])
+        mig.atomic = atomic is not False
+        read_operations(values.get("operations", (None, 0))[0], ctx.relpath, mig.atomic, mig.operations)
+    else:
+        mig.operations = UpgradeReader(ctx.tree, ctx.relpath).read()
+        mig.atomic = all(op.atomic for op in mig.operations)
+    snaps: List[Snapshot] = []
+    schema, state = schema.copy(), state.copy() if state is not None else None
+    replay_migration(mig, schema, state, snaps)
+    snaps.append((schema, state))
+    if judge_all(ctx):  # an audit: each migration judged as a deploy of its own, git not asked
+        unreleased_files, unreleased, judged = None, None, True
+    else:
+        info = release(ctx)
+        unreleased_files = frozenset(info.unreleased) if info.unreleased is not None else None
+        unreleased = None if unreleased_files is None else ctx.relpath in unreleased_files
+        judged = bool(unreleased)
+    functions = {s.name: s for s in ctx.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return MigrationView(mig, result, snaps, unreleased, judged, unreleased_files, functions)
+
+
+def is_volatile(default: Optional[str]) -> bool:
+    return bool(default) and bool(VOLATILE.search(default))
