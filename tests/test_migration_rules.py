@@ -201,7 +201,8 @@ def test_findings_cache_follows_application_code(repo):
 
 def test_migration_files_are_judged_in_flake8(tmp_path):
     root = tmp_path / "proj"
-    write(root, "mandu.yaml", "exclude: []\nmigrations:\n  judge: all\n")
+    write(root, "mandu.yaml", "exclude: []\nextend-select: [MDB601, MDB602, MDB603, MDB606, MDB607]\n"
+          "migrations:\n  judge: all\n")
     write(root, ".git/HEAD", "")
     for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
         write(root, rel, "")
@@ -231,7 +232,8 @@ def test_other_families_still_skip_migration_files(tmp_path):
     """Only rules that judge non-app files see migrations: a query in a loop there is no
     MDB301, while the migrations family reports on it."""
     root = tmp_path / "proj"
-    write(root, "mandu.yaml", "exclude: []\nmigrations:\n  judge: all\n")
+    write(root, "mandu.yaml", "exclude: []\nextend-select: [MDB601, MDB602, MDB603, MDB606, MDB607]\n"
+          "migrations:\n  judge: all\n")
     for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
         write(root, rel, "")
     write(root, "shop/migrations/0001_initial.py", INITIAL)
@@ -262,7 +264,8 @@ def test_alembic_rename_fix(tmp_path):
     from mandu_lint.fixes.apply import fix_paths
 
     root = tmp_path / "proj"
-    write(root, "mandu.yaml", "exclude: []\nmigrations:\n  judge: all\n")
+    write(root, "mandu.yaml", "exclude: []\nextend-select: [MDB607]\n"
+          "migrations:\n  judge: all\n")
     write(root, ".git/HEAD", "")
     write(root, "alembic.ini", ALEMBIC_INI)
     write(root, "migrations/versions/a1_initial.py", """

@@ -68,7 +68,7 @@ class Rule:
         """One line for the rule page: which contexts it judges at which confidence."""
         if cls.precision in ("medium", "low"):
             return ("`medium` only (shown with `--confidence medium`): measured on real apps, too many of its "
-                    "findings are true but immaterial for a default; every execution context is judged")
+                    "findings were immaterial or wrong for a default; every execution context is judged")
         if getattr(cls, "CONFIDENCE", None):
             return cls.CONFIDENCE
         if cls.high_in is None:

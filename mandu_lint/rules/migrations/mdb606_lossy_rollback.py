@@ -66,7 +66,7 @@ class LossyRollback(MigrationRule):
     code = "MDB606"
     name = "lossy-rollback"
     summary = "A migration's rollback silently loses data, fails on existing rows, or is missing"
-    default = True
+    default = False  # opt-in until measured blind on real apps
     precision = "high"
     tags = ("migrations", "rollback")
     BAD = [
