@@ -34,6 +34,7 @@ from .records import Migration, Operation
 from .replay import Replay, ReplayResult, replay_migration
 from .schema import Schema, TableState
 from .state import ProjectState
+from ..base import Rule
 
 MIGRATION_FILE = re.compile(r"(^|/)(migrations|versions|alembic)/[^/]+\.py$")
 VOLATILE = re.compile(r"\b(random|RandomUUID|Random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|"
@@ -203,3 +204,15 @@ def migration_view(ctx) -> Optional[MigrationView]:
 
 def is_volatile(default: Optional[str]) -> bool:
     return bool(default) and bool(VOLATILE.search(default))
+
+
+class MigrationFileRule(Rule):
+    """A rule that judges migration files (``non-app`` for every other family) and nothing else."""
+
+    @classmethod
+    def judges_non_app(cls, rel: str) -> bool:
+        return is_migration_path(rel)
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.active = is_migration_path(ctx.relpath)

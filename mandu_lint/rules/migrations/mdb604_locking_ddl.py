@@ -7,8 +7,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from ...core.messages import brief
 from ...model import Edit, Fix, FixSafety
-from ..base import Rule
-from .locking import MigrationView, Target, is_migration_path, is_volatile, migration_view, target
+from .locking import MigrationFileRule, MigrationView, Target, is_volatile, migration_view, target
 from .records import Operation
 from .schema import ColumnState, ConstraintState, TableState
 
@@ -74,7 +73,7 @@ def _not_null_check(table: TableState, column: str) -> bool:
                for c in table.constraints.values())
 
 
-class LockingDdl(Rule):
+class LockingDdl(MigrationFileRule):
     """
     ## What it does
     Finds migration operations that take a long, blocking lock on an existing PostgreSQL table,
@@ -270,14 +269,6 @@ class LockingDdl(Rule):
                 ]
          """},
     ]
-
-    @classmethod
-    def judges_non_app(cls, rel: str) -> bool:
-        return is_migration_path(rel)
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.active = is_migration_path(ctx.relpath)
 
     # -- the walk is not needed: everything is decided from the replayed migration -----------
     def finish(self) -> None:

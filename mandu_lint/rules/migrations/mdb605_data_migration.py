@@ -7,9 +7,8 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from ...model import Edit, Fix, FixSafety, Location
-from ..base import Rule
 from . import pyast
-from .locking import MigrationView, is_migration_path, migration_view, target
+from .locking import MigrationFileRule, MigrationView, migration_view, target
 from .mdb605_writes import ModelRef, Write, WriteReader, local_tables, sa_expression_write, sql_write
 from .records import Operation
 from .schema import Schema
@@ -46,7 +45,7 @@ def _code_function(view: MigrationView, op: Operation) -> Optional[ast.AST]:
     return None
 
 
-class DataMigrationHazard(Rule):
+class DataMigrationHazard(MigrationFileRule):
     """
     ## What it does
     Finds data migrations that fail, lock a live table for their whole run, or depend on
@@ -299,14 +298,6 @@ class DataMigrationHazard(Rule):
                 operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
          """},
     ]
-
-    @classmethod
-    def judges_non_app(cls, rel: str) -> bool:
-        return is_migration_path(rel)
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.active = is_migration_path(ctx.relpath)
 
     def finish(self) -> None:
         view = migration_view(self.ctx)
