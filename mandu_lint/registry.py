@@ -61,10 +61,6 @@ def rule_for(code: str) -> Optional[Type[Rule]]:
     return next((r for r in _EXTRA if r.code == code), None)
 
 
-def by_code() -> Dict[str, Type[Rule]]:
-    return {r.code: r for r in all_rules()}
-
-
 def metas() -> Dict[str, RuleMeta]:
     out = {"MDB000": SYNTAX_META}
     out.update({r.code: r.meta() for r in all_rules()})
@@ -76,14 +72,6 @@ def all_metas() -> Dict[str, RuleMeta]:
     out = dict(metas())
     out.update(tool_metas())
     return dict(sorted(out.items()))
-
-
-def codes() -> Dict[str, bool]:
-    """code -> default, for every known rule, without importing any rule module."""
-    out = {"MDB000": True}
-    out.update({s.code: s.default for s in specs()})
-    out.update({r.code: r.default for r in _EXTRA})
-    return out
 
 
 def _longest(code: str, entries: Iterable[str], full_only: bool = False) -> int:

@@ -522,3 +522,13 @@ def dotted(ref) -> Optional[str]:
         return None
     parts.append(ref[1])
     return ".".join(reversed(parts))
+
+
+def decorator_name(ref: Ref) -> str:
+    """The last name of a decorator's ref, its calls stripped: ``@app.task(bind=True)`` →
+    ``task``, ``@functools.lru_cache`` → ``lru_cache``; '' when unknown."""
+    while ref is not None and ref[0] == RT.CALL:
+        ref = ref[1]
+    if ref is not None and ref[0] == RT.ATTR:
+        return ref[2]
+    return ref[1].rsplit(".", 1)[-1] if ref is not None and ref[0] == RT.GLOBAL else ""

@@ -16,14 +16,12 @@ from __future__ import annotations
 import re
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set
 
-from ..core.tags import EV, RT
+from ..core.refs import decorator_name
+from ..core.tags import EV
 
 REQUEST, ADMIN, COMMAND, TASK, SIGNAL, STARTUP = "request", "admin", "command", "task", "signal", "startup"
 MIGRATION, TEST, DEV_DATA, SEED = "migration", "test", "dev-data", "seed"
 ALL = (REQUEST, ADMIN, COMMAND, TASK, SIGNAL, STARTUP, MIGRATION, TEST, DEV_DATA, SEED)
-# Contexts whose work is one-off or operator-driven: per-row costs and half-done states there are
-# usually immaterial (rules report them at ``medium`` at most).
-OFFLINE = frozenset({COMMAND, MIGRATION, TEST, DEV_DATA, SEED, STARTUP})
 
 ROUTE = frozenset("get post put patch delete head options route api_route websocket api_view action".split())
 VIEW_HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid
@@ -46,14 +44,7 @@ MIGRATION_PATH = re.compile(r"(^|/)(migrations|versions|alembic)/")
 
 
 def _decorator_names(fn) -> List[str]:
-    out = []
-    for d in fn.decorators:
-        while d is not None and d[0] == RT.CALL:
-            d = d[1]
-        if d is None:
-            continue
-        out.append(d[2] if d[0] == RT.ATTR else d[1].rsplit(".", 1)[-1] if d[0] == RT.GLOBAL else "")
-    return out
+    return [decorator_name(d) for d in fn.decorators if d is not None]
 
 
 class Contexts:
@@ -167,16 +158,3 @@ class Contexts:
 
 def contexts(index) -> Contexts:
     return index.derived("project.contexts", lambda: Contexts(index))
-
-
-def offline_only(found: FrozenSet[str]) -> bool:
-    """Known contexts, all of them one-off or operator-driven (commands, migrations, tests,
-    dev data, seeds, startup): the code never serves a request or a task."""
-    return bool(found) and found <= OFFLINE
-
-
-def describe(found: FrozenSet[str]) -> str:
-    return ", ".join(c for c in ALL if c in found) or "unknown"
-
-
-__all__ = ["Contexts", "contexts", "offline_only", "describe"] + [c.upper().replace("-", "_") for c in ALL]

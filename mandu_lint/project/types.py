@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from ..core.refs import INDEX, dotted, literal_str, root
+from ..core.refs import INDEX, decorator_name, dotted, literal_str, root
 from ..core.tags import EV, RT, TK
 from .models import GET_USER_MODEL, snake
 
@@ -804,12 +804,7 @@ def _memoized(fn) -> bool:
         if ref is not None and ref[0] == RT.CALL and dotted(ref[1]) in _CACHE_READS:
             return True
     for d in fn.decorators:
-        while d is not None and d[0] == RT.CALL:
-            d = d[1]
-        if d is not None and d[0] == RT.ATTR:
-            name = d[2]
-        else:
-            name = d[1].rsplit(".", 1)[-1] if d and d[0] == RT.GLOBAL else ""
+        name = decorator_name(d)
         if "cache" in name or "memoiz" in name:
             return True
     return False

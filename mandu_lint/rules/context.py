@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..core.refs import ModuleNames, Scope
 from ..model import Finding, Span
-from ..project.contexts import Contexts as _contexts
+from ..project.contexts import contexts as _contexts
 from ..project.extract import module_scope
 from ..core.tags import RT
 
@@ -128,11 +128,11 @@ class FileContext:
         """The execution contexts (``project/contexts.py``) of the function the walk is in —
         its own entries and its callers' — or an empty set at module level or when unknown."""
         qual = self.function_qual()
-        return self.index.derived("project.contexts", lambda: _contexts(self.index)).of(qual) if qual else frozenset()
+        return _contexts(self.index).of(qual) if qual else frozenset()
 
     def function_qual(self) -> str:
         """Qualified name of the innermost enclosing function the index knows ('' if none)."""
-        if not self.functions:
+        if self.function is None:
             return ""
         functions = self.index.functions
         for n in range(len(self.qual), 0, -1):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from ...core.refs import dotted
+from ...core.refs import decorator_name, dotted
 from ...project.types import CALL_RESULT, DEPENDS
 from ...core.tags import EV, RT, TK
 
@@ -71,12 +71,7 @@ def per_request_worthy(t: tuple) -> bool:
 
 def memoized(fn) -> bool:
     for d in fn.decorators:
-        while d is not None and d[0] == RT.CALL:
-            d = d[1]
-        if d is not None and d[0] == RT.ATTR:
-            name = d[2]
-        else:
-            name = d[1].rsplit(".", 1)[-1] if d and d[0] == RT.GLOBAL else ""
+        name = decorator_name(d)
         if "cache" in name or "memoiz" in name or name in ("singleton", "once"):
             return True
     return False

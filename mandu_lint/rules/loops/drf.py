@@ -108,7 +108,7 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
     if ser is None:
         return None
     extra = None
-    if _from_class_queryset(ret.value):
+    if from_class_queryset(ret.value):
         base = class_queryset(cls)
         if base is None:
             return None
@@ -157,7 +157,7 @@ def class_queryset(cls: ast.ClassDef) -> Optional[ast.AST]:
     return None
 
 
-def _from_class_queryset(expr: ast.AST) -> bool:
+def from_class_queryset(expr: ast.AST) -> bool:
     """``super().get_queryset()…`` or ``self.queryset…``."""
     node = expr
     while isinstance(node, (ast.Call, ast.Attribute)):

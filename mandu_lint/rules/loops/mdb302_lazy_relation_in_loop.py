@@ -284,10 +284,6 @@ class LazyRelationInLoop(Rule):
                f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
         self.report(node, msg, fix=self._fix(src, want))
 
-    CONFIDENCE = ("`high` for list endpoints (a serializer with `many=True` over the rows a view returns, a "
-                  "template rendering a view's queryset, a route answering `list[Schema]`); `medium` for Python "
-                  "loops, in every execution context")
-
     def confidence_of(self, node: ast.AST, asked: str) -> str:
         """``high`` for a list endpoint: a serializer over the rows a view returns (per-row by
         construction, and as large as the table or the page). A Python loop is ``medium``: in a

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Tuple
 from ...core.loading import eager_paths
 from ...core.refs import iter_local_nodes
 from ...core.tags import RT, TK
+from .drf import from_class_queryset
 from .per_row import NOT_INSTANCES, RowSource, _chain_has, _from_query, model_manager_eager, query_source
 from .query_reach import query_target
 from .templates import Obj, Rows
@@ -376,7 +377,7 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
     expr = ret.value
     t = ctx.type_of(expr)
     model = t[1] if t is not None and t[0] in (TK.QS, TK.MANAGER) and t[1] in ctx.index.models else None
-    if _from_super(expr):
+    if from_class_queryset(expr):
         model = model or _class_model(ctx, qual, cls)
         if model is None or _chain_has(expr, NOT_INSTANCES, ctx):
             return None
@@ -400,19 +401,6 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
     sid = id(report)
     env = _rows_env(kinds, _object_names(ctx, qual, kinds, model), sid, model)
     return Site(names, [env], {sid: (src, report)}, f"`{cls.name}.get_queryset()`")
-
-
-def _from_super(expr: ast.AST) -> bool:
-    node = expr
-    while isinstance(node, (ast.Call, ast.Attribute)):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
-                and node.attr == "queryset":
-            return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_queryset" \
-                and isinstance(node.func.value, ast.Call) and getattr(node.func.value.func, "id", "") == "super":
-            return True
-        node = node.func if isinstance(node, ast.Call) else node.value
-    return False
 
 
 def context_data_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]:

@@ -8,7 +8,7 @@ import ast
 from typing import Optional
 
 from .flow import FlowView, view_for, view_key
-from ...project.contexts import Contexts as _contexts
+from ...project.contexts import contexts
 from ..base import Rule
 
 
@@ -32,7 +32,7 @@ class TxRule(Rule):
         view = getattr(self, "_checking", None)
         if view is None or self.high_in is None or asked != "high":
             return super().confidence_of(node, asked)
-        found = self.ctx.derived("project.contexts", lambda: _contexts(self.ctx.index)).of(view.qual)
+        found = contexts(self.ctx.index).of(view.qual)
         return "high" if found & self.high_in else "medium"
 
     leave_AsyncFunctionDef = leave_FunctionDef
