@@ -330,20 +330,51 @@ def test_draw_refuses_impossible_constraints():
 
 
 def test_registered_pool_is_consistent_and_its_draw_meets_the_protocol():
-    """The committed registry itself (data only; nothing is run)."""
+    """The committed registry itself (data only; nothing is run): every round's lock."""
     base = ROOT / "bench" / "realworld"
-    registry, lock = triage.load_registry(base), triage.load_lock(base)
-    triage.verify_lock(lock, registry)
+    registry = triage.load_registry(base)
     fams = Counter(a["family"] for a in registry.values())
-    hold = Counter(a["family"] for a in registry.values() if a["pool"] == "holdout")
     assert len(registry) >= 22 and fams["django"] >= 9 and fams["sqlalchemy"] >= 7 and fams["dbapi"] >= 2
-    assert hold["sqlalchemy"] >= 5 and hold["django"] >= 5 and 1 <= hold["dbapi"] <= 2
     recall = {"zulip/zulip", "inventree/InvenTree", "WeblateOrg/weblate", "readthedocs/readthedocs.org",
               "indico/indico", "mozilla/pontoon", "PostHog/posthog", "getsentry/sentry", "apache/superset",
               "mlflow/mlflow", "lnbits/lnbits", "pretix/pretix"}
     assert not any(a["repo"] in recall for a in registry.values() if a["pool"] == "holdout")
-    drawn = triage.final_draw(lock)
-    assert len(drawn) >= 8 and sum(registry[n]["family"] == "sqlalchemy" for n in drawn) >= 3
+    rounds = triage.lock_rounds(base)
+    assert rounds[:2] == [1, 2]
+    for rnd in rounds:
+        lock = triage.load_lock(base, rnd)
+        triage.verify_lock(lock, registry)
+        hold = Counter(a["family"] for a in registry.values()
+                       if a["pool"] == "holdout" and triage.round_of(a) == rnd)
+        assert hold["sqlalchemy"] >= 5 and hold["django"] >= 5 and 1 <= hold["dbapi"] <= 3
+        drawn = triage.final_draw(lock)
+        assert len(drawn) >= 8 and sum(registry[n]["family"] == "sqlalchemy" for n in drawn) >= 3
+    # no app is in two rounds, and the later pool shares no repository with an earlier one
+    repos = [a["repo"] for a in registry.values()]
+    assert len(repos) == len(set(repos))
+
+
+def test_a_later_round_is_guarded_by_its_own_lock_and_tallied_apart(tmp_path, fake_mandu, snapshot):
+    cmd, _ = fake_mandu
+    write_registry(tmp_path, {"t": ("django", "tune"), "h": ("django", "holdout")})
+    apps = yaml.safe_load((tmp_path / "apps.yaml").read_text())
+    apps["apps"]["h2"] = dict(apps["apps"]["h"], repo="o/h2", commit=sha(99), round=2)
+    (tmp_path / "apps.yaml").write_text(yaml.safe_dump(apps))
+    pool2 = [{"name": "h2", "repo": "o/h2", "commit": sha(99), "family": apps["apps"]["h"]["family"]}]
+    lock2 = {"round": 2, "draw": {"seed": 3, "size": 1}, "pool": pool2, "pool_digest": triage.pool_digest(pool2)}
+    (tmp_path / "holdout-2.lock").write_text(yaml.safe_dump(lock2))
+    assert triage.lock_rounds(tmp_path) == [1, 2]
+    with pytest.raises(triage.ProtocolError, match="final draw"):
+        triage.run_app("h2", snapshot, base=tmp_path, mandu_cmd=cmd)
+    dest = triage.run_app("h2", snapshot, base=tmp_path, mandu_cmd=cmd, final_draw_flag=True)
+    assert json.loads(dest.read_text())["pool"] == "holdout-2"
+    lock2["pool"][0]["commit"] = sha(98)
+    (tmp_path / "holdout-2.lock").write_text(yaml.safe_dump(lock2))
+    with pytest.raises(triage.ProtocolError, match="edited"):
+        triage.run_app("h2", snapshot, base=tmp_path, mandu_cmd=cmd, final_draw_flag=True)
+    runs = {"t": run_record("t", "tune", {"MDB301": 1}), "h2": run_record("h2", "holdout-2", {"MDB301": 1})}
+    t = triage.compute_tally(runs, [], [], None)
+    assert set(t) == {"tune", "holdout", "holdout-2", "agreement"} and t["holdout-2"]["apps"] == ["h2"]
 
 
 def test_sheets_and_tally_take_one_confidence_level(tmp_path):

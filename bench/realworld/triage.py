@@ -84,8 +84,36 @@ def is_reserved(repo: str) -> bool:
     return repo in RESERVED or repo.split("/")[-1].lower() in RESERVED_NAMES
 
 
-def load_lock(base: Path = HERE) -> dict:
-    return yaml.safe_load((base / "holdout.lock").read_text(encoding="utf-8"))
+def round_of(entry: dict) -> int:
+    """Holdout round of a registered app (round 1 = holdout.lock, round N = holdout-N.lock)."""
+    return int(entry.get("round", 1))
+
+
+def pool_name(entry: dict) -> str:
+    """'tune', 'holdout' (round 1) or 'holdout-N': the pools tallied apart."""
+    if entry["pool"] != "holdout" or round_of(entry) == 1:
+        return entry["pool"]
+    return f"holdout-{round_of(entry)}"
+
+
+def lock_path(base: Path = HERE, round_: int = 1) -> Path:
+    return base / ("holdout.lock" if round_ == 1 else f"holdout-{round_}.lock")
+
+
+def lock_rounds(base: Path = HERE) -> list[int]:
+    rounds = [1] if lock_path(base, 1).exists() else []
+    for p in base.glob("holdout-*.lock"):
+        tail = p.stem.split("-", 1)[1]
+        if tail.isdigit():
+            rounds.append(int(tail))
+    return sorted(rounds)
+
+
+def load_lock(base: Path = HERE, round_: int = 1) -> dict:
+    lock = yaml.safe_load(lock_path(base, round_).read_text(encoding="utf-8"))
+    if int(lock.get("round", 1)) != round_:
+        raise ProtocolError(f"{lock_path(base, round_).name} says round {lock.get('round', 1)}")
+    return lock
 
 
 def pool_digest(pool: list[dict]) -> str:
@@ -97,12 +125,14 @@ def verify_lock(lock: dict, registry: dict) -> None:
     """The lock is intact (digest) and agrees with apps.yaml on every holdout app."""
     pool = lock["pool"]
     if pool_digest(pool) != lock["pool_digest"]:
-        raise ProtocolError("holdout.lock: pool_digest does not match the pool (the lock was edited)")
+        raise ProtocolError(f"round-{lock.get('round', 1)} holdout lock: pool_digest does not match the pool "
+                            "(the lock was edited)")
     in_lock = {p["name"]: p for p in pool}
-    in_registry = {n: a for n, a in registry.items() if a["pool"] == "holdout"}
+    rnd = int(lock.get("round", 1))
+    in_registry = {n: a for n, a in registry.items() if a["pool"] == "holdout" and round_of(a) == rnd}
     if set(in_lock) != set(in_registry):
         raise ProtocolError(
-            "holdout apps differ between holdout.lock and apps.yaml: "
+            f"round-{rnd} holdout apps differ between its lock and apps.yaml: "
             f"{sorted(set(in_lock) ^ set(in_registry))}"
         )
     for name, p in in_lock.items():
@@ -193,7 +223,7 @@ def strip_report(report: dict, snapshot: Path) -> tuple[list[dict], list[dict]]:
     return findings, notices
 
 
-def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag) -> None:
+def check_allowed(app: str, registry: dict, lock: dict | None, final_draw_flag, base: Path = HERE) -> None:
     """Raise ProtocolError unless the analyser may be run on this app now."""
     if app not in registry:
         raise ProtocolError(f"{app} is not registered in apps.yaml; register it (with its commit) first")
@@ -201,6 +231,8 @@ def check_allowed(app: str, registry: dict, lock: dict, final_draw_flag) -> None
     if is_reserved(entry["repo"]):
         raise ProtocolError(f"{entry['repo']} is reserved: never run")
     if entry["pool"] == "holdout":
+        if lock is None or int(lock.get("round", 1)) != round_of(entry):
+            lock = load_lock(base, round_of(entry))
         verify_lock(lock, registry)
         if not final_draw_flag:
             raise ProtocolError(f"{app} is a holdout app: the analyser runs on it only for the final draw "
@@ -223,8 +255,7 @@ def _snapshot_head(snapshot: Path) -> str | None:
 def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_flag: bool = False,
             base: Path = HERE, mandu_cmd: list[str] | None = None) -> Path:
     registry = load_registry(base)
-    lock = load_lock(base)
-    check_allowed(app, registry, lock, final_draw_flag)
+    check_allowed(app, registry, None, final_draw_flag, base)
     entry = registry[app]
     snapshot = snapshot.resolve()
     if not snapshot.is_dir():
@@ -255,7 +286,7 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
         "repo": entry["repo"],
         "commit": entry["commit"],
         "commit_verified": head is not None,
-        "pool": entry["pool"],
+        "pool": pool_name(entry),
         "family": entry["family"],
         "final_draw": final_draw_flag if final_draw_flag == "extended" else bool(final_draw_flag),
         "tool": report.get("tool", {}),
@@ -424,7 +455,7 @@ def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], 
 
     def pool_of(app):
         if registry and app in registry:
-            return registry[app]["pool"]
+            return pool_name(registry[app])
         if app in runs:
             return runs[app]["pool"]
         raise ProtocolError(f"verdicts for {app}, which is neither registered nor run")
@@ -437,7 +468,8 @@ def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], 
         seen[k] = row
 
     result = {}
-    for pool in ("tune", "holdout"):
+    pools = ["tune", "holdout"] + sorted({pool_of(a) for a in runs} - {"tune", "holdout"})
+    for pool in pools:
         apps = [a for a in runs if pool_of(a) == pool]
         totals = Counter()
         for a in apps:
@@ -476,13 +508,13 @@ def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], 
             "unjudged_rules": sorted(r for r, v in rules.items() if v["findings"] and not v["n"]),
         }
 
-    pairs = {"tune": [], "holdout": []}
+    pairs = {pool: [] for pool in pools}
     for row in second:
         k = item_key(row)
         if k in seen and seen[k]["judge"] != row["judge"]:
             pairs[pool_of(row["app"])].append((seen[k]["verdict"], row["verdict"]))
     agreement = {}
-    for name, ps in (("tune", pairs["tune"]), ("holdout", pairs["holdout"]), ("all", pairs["tune"] + pairs["holdout"])):
+    for name, ps in [*pairs.items(), ("all", [x for ps in pairs.values() for x in ps])]:
         kappa, raw = cohen_kappa(ps)
         kb, rb = cohen_kappa([(a == "TP" and "TP" or "not", b == "TP" and "TP" or "not") for a, b in ps])
         agreement[name] = {"n": len(ps), "kappa": kappa, "raw": raw, "kappa_tp_vs_rest": kb, "raw_tp_vs_rest": rb}
@@ -496,7 +528,7 @@ def _pct(x):
 
 def format_tally(t: dict, min_n: int = MIN_JUDGED_PER_RULE) -> str:
     out = []
-    for pool in ("tune", "holdout"):
+    for pool in [k for k in t if k != "agreement"]:
         p = t[pool]
         out.append(f"## {pool}: {len(p['apps'])} apps, {p['py_lines']} .py lines")
         out.append("")
@@ -560,8 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", action="store_true")
     t.add_argument("--confidence", choices=["high", "medium", "all"], default="high",
                    help="tally the default output (high), medium findings, or all")
-    sub.add_parser("draw", help="print the final draw from holdout.lock")
-    sub.add_parser("verify", help="check apps.yaml and holdout.lock agree")
+    d = sub.add_parser("draw", help="print the final draw of a holdout round (default: the latest)")
+    d.add_argument("--round", type=int, dest="round_")
+    sub.add_parser("verify", help="check apps.yaml and every holdout lock agree")
     args = ap.parse_args(argv)
     base = args.base
     try:
@@ -585,16 +618,20 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(format_tally(t), end="")
         elif args.cmd == "draw":
-            registry, lock = load_registry(base), load_lock(base)
+            registry = load_registry(base)
+            lock = load_lock(base, args.round_ or max(lock_rounds(base)))
             verify_lock(lock, registry)
             pool = {p["name"]: p for p in lock["pool"]}
-            print(f"seed {lock['draw']['seed']}, {lock['draw']['size']} of {len(pool)} apps:")
+            print(f"round {lock.get('round', 1)}: seed {lock['draw']['seed']}, {lock['draw']['size']} of {len(pool)} apps:")
             for n in final_draw(lock):
                 print(f"  {n:22} {pool[n]['family']:11} {pool[n]['repo']}@{pool[n]['commit']}")
         elif args.cmd == "verify":
-            registry, lock = load_registry(base), load_lock(base)
-            verify_lock(lock, registry)
-            print(f"ok: {len(registry)} apps, {len(lock['pool'])} in the holdout pool, digest matches")
+            registry = load_registry(base)
+            for rnd in lock_rounds(base):
+                lock = load_lock(base, rnd)
+                verify_lock(lock, registry)
+                print(f"ok: round {rnd}: {len(lock['pool'])} apps in the holdout pool, digest matches")
+            print(f"ok: {len(registry)} apps registered")
     except ProtocolError as e:
         print(f"refused: {e}", file=sys.stderr)
         return 2
