@@ -252,8 +252,25 @@ def _snapshot_head(snapshot: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+# Suites: the default output, and the migrations/seeds family (issue 13), whose rules are opt-in
+# and judge every migration here (a snapshot has no base branch: every migration counts as
+# released, so the default `judge: unreleased` would leave MDB603-607 silent). A suite keeps its
+# runs, sheets and verdicts under suites/<name>/; registry, locks and configs are shared.
+SUITES = {
+    "default": {"select": None, "overlay": {}},
+    "migrations": {"select": "MDB601,MDB602,MDB603,MDB604,MDB605,MDB606,MDB607,MDB609,MDB610",
+                   "overlay": {"migrations": {"judge": "all"}}},
+}
+
+
+def suite_dir(base: Path, suite: str) -> Path:
+    if suite not in SUITES:
+        raise ProtocolError(f"unknown suite {suite!r}; known: {sorted(SUITES)}")
+    return base if suite == "default" else base / "suites" / suite
+
+
 def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_flag: bool = False,
-            base: Path = HERE, mandu_cmd: list[str] | None = None) -> Path:
+            base: Path = HERE, mandu_cmd: list[str] | None = None, suite: str = "default") -> Path:
     registry = load_registry(base)
     check_allowed(app, registry, None, final_draw_flag, base)
     entry = registry[app]
@@ -268,8 +285,20 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
     cmd = list(mandu_cmd or [sys.executable, "-m", "mandu_lint"])
     # every finding is stored with its confidence; ``sample``/``tally`` pick the level to judge
     cmd += ["check", "--format", "json", "--exit-zero", "--no-cache", "--confidence", "medium"]
-    if config is not None:
-        cmd += ["--config", str(Path(config).resolve())]
+    spec = SUITES[suite]
+    data = suite_dir(base, suite)
+    if spec["select"]:
+        cmd += ["--select", spec["select"]]
+    config_file = config
+    if spec["overlay"]:
+        merged = yaml.safe_load(Path(config).read_text(encoding="utf-8")) if config is not None else {}
+        for section, values in spec["overlay"].items():
+            merged.setdefault(section, {}).update(values)
+        config_file = data / "configs" / f"{app}.yaml"
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
+    if config_file is not None:
+        cmd += ["--config", str(Path(config_file).resolve())]
     cmd.append(".")
     py_files, py_lines = count_py(snapshot)
     out = subprocess.run(cmd, cwd=snapshot, capture_output=True, text=True)
@@ -290,9 +319,10 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
         "family": entry["family"],
         "final_draw": final_draw_flag if final_draw_flag == "extended" else bool(final_draw_flag),
         "tool": report.get("tool", {}),
-        "config": None if config is None else {
-            "name": Path(config).name,
-            "sha256": hashlib.sha256(Path(config).read_bytes()).hexdigest(),
+        "suite": suite,
+        "config": None if config_file is None else {
+            "name": Path(config_file).name,
+            "sha256": hashlib.sha256(Path(config_file).read_bytes()).hexdigest(),
         },
         "ran_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "py_files": py_files,
@@ -301,7 +331,7 @@ def run_app(app: str, snapshot: Path, *, config: Path | None = None, final_draw_
         "findings": findings,
         "notices": notices,
     }
-    dest = base / "runs" / f"{app}.json"
+    dest = data / "runs" / f"{app}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return dest
@@ -573,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["tally" if a == "--tally" else a for a in argv]
     ap = argparse.ArgumentParser(prog="triage.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", type=Path, default=HERE, help=argparse.SUPPRESS)
+    ap.add_argument("--suite", default="default", choices=sorted(SUITES),
+                    help="default output, or the migrations/seeds rules (runs/sheets/verdicts under suites/NAME)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run mandu-lint on a local snapshot of a registered app")
     r.add_argument("app")
@@ -602,17 +634,17 @@ def main(argv: list[str] | None = None) -> int:
             cmd = shlex.split(args.mandu) if args.mandu else None
             flag = "extended" if args.extended_draw else args.final_draw
             dest = run_app(args.app, args.snapshot, config=args.config, final_draw_flag=flag,
-                           base=base, mandu_cmd=cmd)
+                           base=base, mandu_cmd=cmd, suite=args.suite)
             rec = json.loads(dest.read_text(encoding="utf-8"))
             print(f"{args.app}: {len(rec['findings'])} findings in {rec['py_lines']} .py lines -> {dest}")
         elif args.cmd == "sample":
             level = None if args.confidence == "all" else args.confidence
-            for app, (n, k) in write_sheets(base, args.seed, args.cap, args.rejudge, level).items():
+            for app, (n, k) in write_sheets(suite_dir(base, args.suite), args.seed, args.cap, args.rejudge, level).items():
                 print(f"{app}: {n} sampled, {k} to re-judge")
         elif args.cmd == "tally":
-            first, second = load_verdicts(base)
+            first, second = load_verdicts(suite_dir(base, args.suite))
             level = None if args.confidence == "all" else args.confidence
-            t = compute_tally(load_runs(base), first, second, load_registry(base), level=level)
+            t = compute_tally(load_runs(suite_dir(base, args.suite)), first, second, load_registry(base), level=level)
             if args.json:
                 print(json.dumps(t, indent=1))
             else:
