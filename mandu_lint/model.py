@@ -159,13 +159,16 @@ class FamilySpec:
 
     ``active(settings)`` says whether the family's rules can report anything under a
     configuration (the tenant rules need ``tenant.models``); when it answers False the rules are
-    neither imported nor run. ``proposer`` is ``"module:function"`` for ``mandu-lint init``."""
+    neither imported nor run. ``proposer`` is ``"module:function"`` for ``mandu-lint init``;
+    ``describe`` is ``"module:function"`` giving ``--show-settings`` lines about what the family
+    detected in a project (``function(project) -> list[str]``)."""
 
     name: str
     package: str
     rules: Tuple[RuleSpec, ...]
     proposer: Optional[str] = None
     active: Optional[object] = None  # Callable[[Settings], bool]; None = always
+    describe: Optional[str] = None
 
 
 CONFIDENCES = ("high", "medium")

@@ -107,6 +107,16 @@ def select_rules(select, extend, ignore, settings=None) -> List[Type[Rule]]:
     return out + [r for r in _EXTRA if is_enabled(r.code, r.default, select, extend, ignore)]
 
 
+def describers() -> list:
+    """(family name, function) pairs: what each family detected, for ``--show-settings``."""
+    out = []
+    for family in FAMILIES:
+        if family.describe:
+            module, _, name = family.describe.partition(":")
+            out.append((family.name, getattr(importlib.import_module(f"{family.package}.{module}"), name)))
+    return out
+
+
 def proposers() -> Dict[str, list]:
     """section -> proposer functions declared by the families (``mandu-lint init``)."""
     out: Dict[str, list] = {}

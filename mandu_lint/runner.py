@@ -528,6 +528,13 @@ def show_settings(paths: Sequence[str], opts: CheckOptions) -> str:
                     "  # replaces the defaults"
             lines.append(f"    {name} = {_yaml_value(settings.values.get((section, key)))}{note}")
         lines.append(f"  rules: {', '.join(sel.codes) or '(none)'} (MDB000-MDB002 always)")
+        from .registry import describers
+
+        for family, describe in describers():
+            detected = describe(project)
+            if detected:
+                lines.append(f"  detected ({family}):")
+                lines.extend(f"    {line}" for line in detected)
     return "\n".join(lines) + "\n"
 
 

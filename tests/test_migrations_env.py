@@ -138,3 +138,29 @@ def test_swappable_user_model_provided_by_an_app(tmp_path):
     assert ("accounts", "0001_initial") in result.django_graph.parents[("shop", "0001_initial")]
     owner = result.schema.column("shop_cart", "owner_id")
     assert (owner.type, owner.fk, owner.index) == ("uuid", "accounts_user", True)
+
+
+def _show_settings(root: Path, capsys) -> str:
+    from mandu_lint.cli import main
+
+    assert main(["check", "--show-settings", str(root)]) == 0
+    return capsys.readouterr().out
+
+
+def test_show_settings_names_the_engine_and_version_and_what_unknown_silences(tmp_path, capsys):
+    write(tmp_path / "a", "app.py", "x = 1\n")
+    text = _show_settings(tmp_path / "a", capsys)
+    assert "database.engine = unknown (no database engine found" in text
+    assert "PostgreSQL-only checks of MDB604/MDB605 are silent" in text
+    settings = 'DATABASES = {{"default": {{"ENGINE": "django.db.backends.{}"}}}}\n'
+    for name in ("b", "c"):
+        write(tmp_path / name, "proj/settings/base.py", settings.format("postgresql"))
+        write(tmp_path / name, "proj/settings/test.py", settings.format("sqlite3"))
+        write(tmp_path / name, "docker-compose.yml", "services:\n  db:\n    image: postgres:14\n")
+    text = _show_settings(tmp_path / "b", capsys)
+    assert "database.engine = postgresql (postgresql in production settings; sqlite in proj/settings/test.py" in text
+    assert "database.version = 14 (oldest PostgreSQL image tag, docker-compose.yml:3)" in text
+    write(tmp_path / "c", "mandu.yaml", "database:\n  engine: postgresql\n  version: 16\n")
+    text = _show_settings(tmp_path / "c", capsys)
+    assert "database.engine = postgresql (database.engine in the configuration)" in text
+    assert "database.version = 16 (the configuration)" in text

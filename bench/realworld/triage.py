@@ -604,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="triage.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", type=Path, default=HERE, help=argparse.SUPPRESS)
     ap.add_argument("--suite", default="default", choices=sorted(SUITES),
-                    help="default output, or the migrations/seeds rules (runs/sheets/verdicts under suites/NAME)")
+                    help="default output, or the migrations/seeds rules "
+                         "(runs/sheets/verdicts under suites/NAME)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run mandu-lint on a local snapshot of a registered app")
     r.add_argument("app")
@@ -639,12 +640,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.app}: {len(rec['findings'])} findings in {rec['py_lines']} .py lines -> {dest}")
         elif args.cmd == "sample":
             level = None if args.confidence == "all" else args.confidence
-            for app, (n, k) in write_sheets(suite_dir(base, args.suite), args.seed, args.cap, args.rejudge, level).items():
+            sizes = write_sheets(suite_dir(base, args.suite), args.seed, args.cap, args.rejudge, level)
+            for app, (n, k) in sizes.items():
                 print(f"{app}: {n} sampled, {k} to re-judge")
         elif args.cmd == "tally":
             first, second = load_verdicts(suite_dir(base, args.suite))
             level = None if args.confidence == "all" else args.confidence
-            t = compute_tally(load_runs(suite_dir(base, args.suite)), first, second, load_registry(base), level=level)
+            runs = load_runs(suite_dir(base, args.suite))
+            t = compute_tally(runs, first, second, load_registry(base), level=level)
             if args.json:
                 print(json.dumps(t, indent=1))
             else:
@@ -654,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
             lock = load_lock(base, args.round_ or max(lock_rounds(base)))
             verify_lock(lock, registry)
             pool = {p["name"]: p for p in lock["pool"]}
-            print(f"round {lock.get('round', 1)}: seed {lock['draw']['seed']}, {lock['draw']['size']} of {len(pool)} apps:")
+            d = lock["draw"]
+            print(f"round {lock.get('round', 1)}: seed {d['seed']}, {d['size']} of {len(pool)} apps:")
             for n in final_draw(lock):
                 print(f"  {n:22} {pool[n]['family']:11} {pool[n]['repo']}@{pool[n]['commit']}")
         elif args.cmd == "verify":

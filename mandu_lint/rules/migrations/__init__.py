@@ -92,6 +92,7 @@ declare("migrations", "fixtures", "glob-list", [],
 FAMILY = FamilySpec(
     name="migrations",
     package=__name__,
+    describe="settings_detect:describe",
     # every MDB6xx rule is opt-in until measured blind on real apps (docs/writing-rules.md)
     rules=(
         RuleSpec("MDB601", "migration-drift", "mdb601_migration_drift:MigrationDrift", default=False),

@@ -122,14 +122,10 @@ def build_facts(project) -> MigrationFacts:
     facts = MigrationFacts(str(project.root), replay, judge_all, release)
     facts._read = read
     db = settings.section("database")
-    facts.engine, facts.version = db.engine, db.version
-    if facts.engine is None or facts.version is None:
-        from .settings_detect import detect
+    from .settings_detect import detect, resolve
 
-        found = detect(project.root, files)
-        facts.engine = facts.engine or found.engine
-        facts.version = facts.version if facts.version is not None else found.version
-        facts.engine_reason = found.reason()
+    t = resolve(detect(project.root, files), db.engine, db.version)
+    facts.engine, facts.version, facts.engine_reason = t.engine, t.version, t.reason
     return facts
 
 

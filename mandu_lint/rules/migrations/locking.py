@@ -4,11 +4,10 @@
   engine parsed (so a fix's re-check sees the edited text) and replayed operation by operation
   from the replay's Database/State tracks just before it: the schema before and after every
   operation, whether the migration is judged and whether it is unreleased.
-- :func:`target`: the engine and PostgreSQL version the project runs on. Configured
-  ``database.engine``/``database.version`` win when those options exist (branch mig2 declares
-  them); until then, and when unset, ``settings_detect`` decides (Django ``DATABASES``,
-  ``alembic.ini``, compose image tags). ``only_postgresql``: no other engine anywhere (the
-  condition for the rules' unsafe fixes).
+- :func:`target`: the engine and PostgreSQL version the project runs on
+  (``settings_detect.resolve``: configured ``database.engine``/``database.version`` win, else
+  Django ``DATABASES``, ``alembic.ini``, compose image tags). ``only_postgresql``: no other engine
+  anywhere (the condition for the rules' unsafe fixes).
 - :func:`is_migration_path`: the files the rules judge although they are ``non-app``
   (``runner.Selection.for_file`` asks ``judges_non_app``; a provisional hook until the family's
   own mechanism lands).
@@ -33,15 +32,13 @@ from .django_ops import read_operations
 from .records import Migration, Operation
 from .replay import Replay, ReplayResult, replay_migration
 from .schema import Schema, TableState
+from .settings_detect import Target, resolve
 from .state import ProjectState
 from ..base import Rule
 
 MIGRATION_FILE = re.compile(r"(^|/)(migrations|versions|alembic)/[^/]+\.py$")
 VOLATILE = re.compile(r"\b(random|RandomUUID|Random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|"
                       r"timeofday|nextval|txid_current|statement_timestamp)\s*\(", re.I)
-
-
-AUX_SETTINGS = re.compile(r"(test|ci|local|dev|sqlite)[^/]*$|(^|/)tests?/", re.I)
 
 
 def is_migration_path(rel: str) -> bool:
@@ -54,41 +51,12 @@ def _setting(ctx, section: str, key: str):
 
 
 # -- engine and version -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    engine: Optional[str]        # "postgresql", another engine, or None (unknown or mixed)
-    version: Optional[int]       # PostgreSQL major version, None when unknown
-    only_postgresql: bool        # PostgreSQL and no other engine named anywhere
-    reason: str = ""
-
-    @property
-    def postgresql(self) -> bool:
-        return self.engine == "postgresql"
-
-
 def target(ctx) -> Target:
     def build() -> Target:
         from .settings_detect import detect
 
         found = detect(ctx.project.root, list(ctx.project.relfiles))
-        engine = _setting(ctx, "database", "engine")
-        version = _setting(ctx, "database", "version")
-        kinds = {e.engine for e in found.engines}
-        if engine:
-            engine = "postgresql" if str(engine).lower() in ("postgres", "postgresql", "pg") else str(engine).lower()
-            only = engine == "postgresql" and kinds <= {"postgresql"}
-            reason = "database.engine in the configuration"
-        else:
-            engine, only, reason = found.engine, kinds == {"postgresql"}, found.reason()
-            # PostgreSQL in production settings, another engine only in test/dev/CI settings
-            others = [e for e in found.engines if e.engine != "postgresql"]
-            if engine is None and "postgresql" in kinds and all(AUX_SETTINGS.search(e.file) for e in others):
-                engine = "postgresql"
-        try:
-            version = int(str(version).split(".")[0]) if version not in (None, "") else found.version
-        except ValueError:
-            version = found.version
-        return Target(engine, version, only, reason)
+        return resolve(found, _setting(ctx, "database", "engine"), _setting(ctx, "database", "version"))
     return ctx.derived("migrations.target", build)
 
 

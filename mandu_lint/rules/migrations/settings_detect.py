@@ -19,6 +19,9 @@ from . import pyast
 from .discover import read_alembic_inis, walk_python_files
 
 SWAPPABLE_SETTINGS = ("AUTH_USER_MODEL",)
+# settings modules that name another engine without making the project "mixed": test, CI and
+# local-development settings next to PostgreSQL production settings
+AUX_SETTINGS = re.compile(r"(test|ci|local|dev|sqlite)[^/]*$|(^|/)tests?/", re.I)
 IMAGE = re.compile(r"image:\s*[\"']?(?:[\w.\-]+/)?(?:postgres|postgis/postgis|postgis)(?::(\d+))", re.I)
 COMPOSE_GLOBS = ("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml",
                  ".github/workflows/*.yml", ".github/workflows/*.yaml", ".gitlab-ci.yml")
@@ -56,6 +59,65 @@ class DetectedSettings:
         if self.engine is None:
             return "several engines: " + ", ".join(sorted({f"{e.engine} ({e.file})" for e in self.engines}))
         return f"{self.engine} from {self.engines[0].file}:{self.engines[0].line}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The engine and PostgreSQL version the migrations run on, and why."""
+
+    engine: Optional[str]        # "postgresql", another engine, or None (unknown or mixed)
+    version: Optional[int]       # PostgreSQL major version, None when unknown
+    only_postgresql: bool        # PostgreSQL and no other engine named anywhere
+    reason: str = ""
+
+    @property
+    def postgresql(self) -> bool:
+        return self.engine == "postgresql"
+
+
+def resolve(found: DetectedSettings, engine=None, version=None) -> Target:
+    """Configured ``database.engine``/``database.version`` win; else what ``detect`` found.
+    PostgreSQL in production settings with another engine only in test/dev/CI settings counts
+    as PostgreSQL (not ``only_postgresql``: no unsafe fix is offered then)."""
+    kinds = {e.engine for e in found.engines}
+    if engine:
+        engine = "postgresql" if str(engine).lower() in ("postgres", "postgresql", "pg") else str(engine).lower()
+        only = engine == "postgresql" and kinds <= {"postgresql"}
+        reason = "database.engine in the configuration"
+    else:
+        engine, only, reason = found.engine, kinds == {"postgresql"}, found.reason()
+        others = [e for e in found.engines if e.engine != "postgresql"]
+        if engine is None and "postgresql" in kinds and all(AUX_SETTINGS.search(e.file) for e in others):
+            engine = "postgresql"
+            reason = "postgresql in production settings; " + ", ".join(
+                sorted({f"{e.engine} in {e.file}" for e in others})) + " taken as test/dev settings"
+    try:
+        version = int(str(version).split(".")[0]) if version not in (None, "") else found.version
+    except ValueError:
+        version = found.version
+    return Target(engine, version, only, reason)
+
+
+def describe(project) -> List[str]:
+    """``--show-settings`` lines: the engine and version the migration rules assume, and what
+    follows when they are unknown."""
+    values = getattr(project.settings, "values", {})
+    found = detect(project.root, list(project.relfiles))
+    t = resolve(found, values.get(("database", "engine")), values.get(("database", "version")))
+    if t.engine is None:
+        engine = f"database.engine = unknown ({t.reason}); PostgreSQL-only checks of MDB604/MDB605 are silent " \
+                 "- set `database.engine` to enable them"
+    else:
+        engine = f"database.engine = {t.engine} ({t.reason})"
+    if values.get(("database", "version")) not in (None, ""):
+        version = f"database.version = {t.version} (the configuration)"
+    elif t.version is not None:
+        where = next((f"{f}:{line}" for v, f, line in found.versions if v == t.version), "")
+        version = f"database.version = {t.version} (oldest PostgreSQL image tag, {where})"
+    else:
+        version = "database.version = unknown; version-dependent checks assume a supported PostgreSQL (11+)" \
+            if t.postgresql else "database.version = unknown"
+    return [engine, version]
 
 
 def engine_of(raw: str) -> str:
