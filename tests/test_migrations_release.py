@@ -268,3 +268,46 @@ def test_a_migration_released_since_the_last_run_is_not_served_from_the_cache(tm
     _git(root, "checkout", "-q", "main")
     _git(root, "merge", "-q", "feature")  # released: nothing left to judge, though no file changed
     assert run() == []
+
+
+ALEMBIC_MODEL = """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Account(Base):
+        __tablename__ = "account"
+        id: Mapped[int] = mapped_column(primary_key=True)
+{email}"""
+ALEMBIC_DROP = {"migrations/versions/a2.py": """
+    from alembic import op
+
+    revision = "a2"
+    down_revision = "a1"
+
+
+    def upgrade():
+        op.drop_column("account", "email")
+"""}
+
+
+@pytest.mark.parametrize("released_model_maps_it", [True, False])
+def test_alembic_drop_is_two_step_when_the_released_models_no_longer_map_the_column(tmp_path, released_model_maps_it):
+    """Alembic's first half of a two-step drop is a release whose models stop mapping the
+    column; the base branch is read with git. Today's models never map it (else it is `high`)."""
+    mapped = '        email: Mapped[str] = mapped_column(sa.String(50))\n' if released_model_maps_it else ""
+    base = {**ALEMBIC_BASE, "app/__init__.py": "", "app/models.py": ALEMBIC_MODEL.format(email=mapped)}
+    root = _project(tmp_path, base, {**ALEMBIC_DROP, "app/models.py": ALEMBIC_MODEL.format(email="")})
+    found = _found(root, "MDB603")
+    assert found == ([("migrations/versions/a2.py", 8, False)] if released_model_maps_it else [])
+
+
+def test_alembic_drop_without_a_base_stays_one_step(tmp_path):
+    base = {**ALEMBIC_BASE, "app/__init__.py": "", "app/models.py": ALEMBIC_MODEL.format(email="")}
+    root = _project(tmp_path, base, ALEMBIC_DROP)
+    (root / "mandu.yaml").write_text("exclude: []\nmigrations:\n  judge: all\n")
+    assert ("migrations/versions/a2.py", 8, False) in _found(root, "MDB603")

@@ -74,7 +74,9 @@ class BreakingChangeInUse(MigrationRule):
     narrowing (a shorter `max_length`, a smaller integer or a different type: whether it breaks
     depends on the data the previous release writes). Silent when the table or column was
     created by a migration that is not released either, when the operation only completes a
-    two-step removal whose state-only half is released, and on tables the replay lost track of.
+    two-step removal whose first half is released — Django: the state-only removal; Alembic: a
+    release whose models no longer map the column or table (read from the base branch with
+    git) — and on tables the replay lost track of.
     Only unreleased migrations are judged (`migrations.judge: all` judges every one); test code
     and migrations are not "application code". Uses through untyped receivers (`obj.isbn` with
     `obj` of unknown type), dynamic lookups and SQL built at run time are not seen. Execution
@@ -297,7 +299,11 @@ class BreakingChangeInUse(MigrationRule):
         from .schema import norm
         from .state import column_name, table_name
 
-        if mig.system != "django" or change.kind not in ("drop-column", "drop-table"):
+        if change.kind not in ("drop-column", "drop-table"):
+            return None
+        if mig.system == "alembic":
+            return self._alembic_two_step(facts, change)
+        if mig.system != "django":
             return None
         state = facts.replay.state_before(op)
         if state is None:
@@ -316,6 +322,24 @@ class BreakingChangeInUse(MigrationRule):
                         other.file != mig.file or earlier.index < op.index) and self._removes(facts, earlier, change):
                     return False
         return True
+
+    def _alembic_two_step(self, facts: MigrationFacts, change) -> Optional[bool]:
+        """Alembic has no state-only step: the first half of a two-step drop is a release whose
+        models no longer map the column (or table). True when no model at the released base maps
+        it (that release is out), None when one does or git cannot tell (one step)."""
+        from .locking import is_migration_path
+        from .released import sa_mapped_at
+
+        release = facts.release
+        if release is None or release.base_commit is None or release.unreleased is None:
+            return None
+        project = self.ctx.project
+
+        def not_app(rel: str) -> bool:
+            return is_migration_path(rel) or project.is_non_app(rel)
+
+        mapped = sa_mapped_at(project.root, release.base_commit, change.table, change.column, not_app)
+        return True if mapped is False else None
 
     def _removes(self, facts: MigrationFacts, op: Operation, change) -> bool:
         """Does the state-only ``op`` remove the model/field behind ``change``?"""

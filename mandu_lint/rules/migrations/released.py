@@ -72,6 +72,75 @@ def files_at(root: Path, commit: str) -> Optional[Set[str]]:
     return None if listing is None else {p for p in listing.split("\0") if p}
 
 
+def sa_mapped_at(root: Path, commit: str, table: str, column: Optional[str],
+                 skip=lambda rel: False) -> Optional[bool]:
+    """Did the application code at ``commit`` (the released base) map ``table`` (and
+    ``column``) in a SQLAlchemy model: a class with ``__tablename__ = "table"`` declaring the
+    column (an attribute of that name, or ``Column("column", ...)``/``mapped_column("column", ...)``),
+    or a ``Table("table", ..., Column("column", ...))``? None when git cannot tell. ``skip`` drops
+    files that are not application code (migrations, tests)."""
+    import ast
+
+    listing = _git(Path(root), "grep", "-l", "-z", "-F", "-e", table, commit, "--", "*.py")
+    if listing is None:
+        # exit 1 = no match: nothing at the base names the table
+        return False if _git(Path(root), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}") else None
+    prefix = f"{commit}:"
+    for entry in (e for e in listing.split("\0") if e):
+        rel = entry[len(prefix):] if entry.startswith(prefix) else entry
+        if skip(rel):
+            continue
+        text = _git(Path(root), "show", f"{commit}:./{rel}")
+        try:
+            tree = ast.parse(text or "")
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if _maps(node, table, column):
+                return True
+    return False
+
+
+def _first_str(call) -> Optional[str]:
+    import ast
+
+    arg = call.args[0] if call.args else None
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+
+
+def _callee(call) -> str:
+    import ast
+
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+
+
+def _maps(node, table: str, column: Optional[str]) -> bool:
+    import ast
+
+    low = table.lower()
+    if isinstance(node, ast.Call) and _callee(node) == "Table" and (_first_str(node) or "").lower() == low:
+        return column is None or any(isinstance(a, ast.Call) and _callee(a) in ("Column", "mapped_column")
+                                     and (_first_str(a) or "").lower() == column.lower() for a in node.args[1:])
+    if not isinstance(node, ast.ClassDef):
+        return False
+    named = False
+    attrs = set()
+    for stmt in node.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
+            stmt, ast.AnnAssign) else []
+        value = getattr(stmt, "value", None)
+        for t in targets:
+            if not isinstance(t, ast.Name):
+                continue
+            if t.id == "__tablename__" and isinstance(value, ast.Constant) and str(value.value).lower() == low:
+                named = True
+            attrs.add(t.id.lower())
+            if isinstance(value, ast.Call) and _callee(value) in ("Column", "mapped_column") and _first_str(value):
+                attrs.add(_first_str(value).lower())
+    return named and (column is None or column.lower() in attrs)
+
+
 def unreleased_migrations(result, base: Optional[str] = None, since: Optional[str] = None) -> ReleaseInfo:
     """``release_info`` for a ``ReplayResult``'s migration files. ``since`` (a commit) replaces
     the merge base, for audits of a history: migrations added after it are unreleased."""
