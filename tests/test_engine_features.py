@@ -117,7 +117,8 @@ def test_syntax_error_is_a_finding_and_the_run_goes_on(tmp_path):
 def test_newer_syntax_is_mdb002_with_the_remedy(tmp_path):
     """Issue 12 (4): PEP 701 f-strings under 3.11 were a stderr note and exit 0; now MDB002,
     always on (even with --select MDB301), exit 2."""
-    root = make(tmp_path, {"shop/models.py": MODELS, "shop/new.py": 'd = {}\nx = f"{d["k"]}"\n'})
+    # a backslash inside a replacement field has no 3.11 spelling (quote reuse has: see below)
+    root = make(tmp_path, {"shop/models.py": MODELS, "shop/new.py": 'xs = []\nx = f"{\'\\\\n\'.join(xs)}"\n'})
     found, result = lines_of(root)
     assert found == [("shop/new.py", 2, "MDB002")]
     (f,) = result.findings
@@ -129,8 +130,9 @@ def test_newer_syntax_is_mdb002_with_the_remedy(tmp_path):
 
 @pytest.mark.skipif(sys.version_info >= (3, 14), reason="all of it parses on 3.14")
 def test_newer_syntax_with_an_older_spelling_is_analysed(tmp_path):
-    """PEP 695 type parameters and aliases and PEP 758 ``except A, B:`` are read as their
-    older equivalents, so a 3.12+/3.14 codebase is still analysed on an older Python."""
+    """PEP 695 type parameters and aliases, PEP 758 ``except A, B:`` and PEP 701 f-strings
+    reusing their quote inside a replacement field are read as their older equivalents, so a
+    3.12+/3.14 codebase is still analysed on an older Python."""
     src = (
         "from shop.models import Book\n\n\n"
         "class Repo[\n    T: dict[str, int],\n](object):\n"
@@ -141,6 +143,7 @@ def test_newer_syntax_with_an_older_spelling_is_analysed(tmp_path):
         "            except ValueError, TypeError:\n"
         "                pass\n\n\n"
         "type Ids = list[int]\n"
+        'label = f"{ids["first"]}: {ids[\'last\']:>{len(ids["w"])}}"\n'
     )
     root = make(tmp_path, {"shop/models.py": MODELS, "shop/repo.py": src})
     found, result = lines_of(root)

@@ -24,7 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "examples_findings.json"
 COMMAND = [sys.executable, "-m", "mandu_lint", "check", "examples/", "--format", "json", "--no-cache"]
-DEFECT_MODULE = re.compile(r"^examples/[^/]+/[^/]+/defects/[^/]+\.py$")
+DEFECT_MODULE = re.compile(r"^examples/[^/]+/[^/]+/defects/.+\.(py|json)$")
 MARKER = re.compile(r"#\s*defect:\s*((?:MDB\d{3}[ ,]*)+)")
 
 

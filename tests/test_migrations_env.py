@@ -164,3 +164,17 @@ def test_show_settings_names_the_engine_and_version_and_what_unknown_silences(tm
     text = _show_settings(tmp_path / "c", capsys)
     assert "database.engine = postgresql (database.engine in the configuration)" in text
     assert "database.version = 16 (the configuration)" in text
+
+
+def test_an_app_folder_that_is_the_project_root_is_labelled_by_its_name(tmp_path):
+    """A nested mandu.yaml in the app makes the app folder the root: the label is the folder's
+    name (not "."), so dependencies on ("billing", ...) resolve and tables are billing_*."""
+    app = tmp_path / "billing"
+    write(app, "migrations/0001_initial.py", MIGRATION.format(deps="[]", ops="""[
+        migrations.CreateModel(name="Invoice", fields=[("id", models.BigAutoField(primary_key=True))])]"""))
+    write(app, "migrations/0002_more.py", MIGRATION.format(deps='[("billing", "0001_initial")]', ops="""[
+        migrations.AddField("invoice", "total", models.IntegerField(null=True))]"""))
+    result = Replay(app).run()
+    assert {m.label for m in result.migrations.values()} == {"billing"}
+    assert result.schema.table("billing_invoice") is not None
+    assert not result.problems  # one leaf, every dependency found

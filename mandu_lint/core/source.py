@@ -60,11 +60,61 @@ def _drop_type_params(lines: List[str], row: int, col: int) -> Optional[List[str
     return new.split("\n")
 
 
+def _requote_fstrings(line: str) -> Optional[str]:
+    """PEP 701 (3.12) lets a replacement field reuse the f-string's own quote
+    (``f"{row["id"]}"``); 3.11 needs the other one. Swap the quotes of such inner literals
+    (same length: no column moves). None when a line has none or one cannot be swapped
+    (triple quotes, backslashes, the other quote inside the literal)."""
+    out, changed, i = list(line), False, 0
+    while True:
+        m = _FSTRING.search(line, i)
+        if m is None:
+            return "".join(out) if changed else None
+        q = line[m.end() - 1]
+        other = "'" if q == '"' else '"'
+        if line[m.end():m.end() + 2] == q * 2:
+            return None
+        j, depth = m.end(), 0
+        while j < len(line):
+            c = line[j]
+            if depth == 0:
+                if c == "\\":
+                    j += 2
+                    continue
+                if c == q:
+                    break
+                if c in "{}" and line[j + 1:j + 2] == c:
+                    j += 2
+                    continue
+                depth += c == "{"
+                j += 1
+                continue
+            if c in "'\"":
+                end = line.find(c, j + 1)
+                if end < 0:
+                    return None
+                if c == q:
+                    if other in line[j + 1:end] or "\\" in line[j + 1:end]:
+                        return None
+                    out[j] = out[end] = other
+                    changed = True
+                j = end + 1
+                continue
+            depth += {"{": 1, "}": -1}.get(c, 0)
+            j += 1
+        i = j + 1
+
+
 def _downgrade(lines: List[str], row: int) -> Optional[List[str]]:
     """Rewrite newer syntax at ``row`` into an older equivalent for analysis:
     ``except A, B:`` (3.14) → ``except (A, B):``; ``class C[T]:``/``def f[T](...)`` (3.12) →
-    without type parameters; ``type X = Y`` (3.12) → ``X = Y``. None when nothing applies."""
+    without type parameters; ``type X = Y`` (3.12) → ``X = Y``; an f-string replacement field
+    reusing the f-string's quote (3.12) → the other quote. None when nothing applies."""
     line = lines[row]
+    if sys.version_info < (3, 12) and _FSTRING.search(line):
+        fixed = _requote_fstrings(line)
+        if fixed is not None and fixed != line:
+            return lines[:row] + [fixed] + lines[row + 1:]
     fixed = _PEP758.sub(r"\1(\2)\3", line, count=1)
     if fixed == line:
         m = _PEP695_DEF.match(line)

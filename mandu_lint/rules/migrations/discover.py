@@ -130,7 +130,8 @@ def app_label(root: Path, app_dir: str) -> str:
                 label = pyast.str_value(values.get(key, (None, 0))[0])
                 if label:
                     return label
-    return PurePosixPath(app_dir).name if app_dir not in ("", ".") else "."
+    # an app folder that is itself the project root (a nested mandu.yaml in the app): its name
+    return PurePosixPath(app_dir).name if app_dir not in ("", ".") else Path(root).resolve().name
 
 
 def _keep_one_dir_per_label(found: Discovery) -> None:
