@@ -25,7 +25,8 @@ Map of the family (data flows down):
   ``state_before(op)``, ``app_state(app)``, ``problems``, ``coverage()``.
 - ``released.py``: unreleased migrations (absent at the merge base with the base branch).
 - ``settings_detect.py``: engine and version (Django ``DATABASES``, ``alembic.ini``, compose
-  image tags) and ``AUTH_USER_MODEL``.
+  image tags, or ``database.*``: ``resolve``), ``AUTH_USER_MODEL``, and the ``--show-settings``
+  lines (``describe``).
 - ``locking.py``: what the per-migration rules (MDB604/605) share: the migration of the file
   being checked re-read from its tree and replayed op by op (schema before/after each one),
   whether it is judged (unreleased, or ``judge: all``), the target engine/version, table
@@ -50,7 +51,9 @@ The rules and their analyses:
   and ``MigrationRule``, the base of the per-migration rules (they run on migration files, which
   are ``non-app`` for every other family, and in flake8).
 - ``drift.py``: models (read from their source) against the State track (Django) or an
-  Alembic environment's Database track, and ``env.py``'s ``target_metadata``.
+  Alembic environment's Database track, and ``env.py``'s ``target_metadata``;
+  ``enum_drift.py``: PostgreSQL enum labels the Alembic revisions give each type against the
+  Python ``Enum`` a model maps to it.
 - ``breaking.py``: what one operation drops, renames or narrows (the Database track just
   before it against just after it).
 - ``usages.py``: where application code still names a column or table (ORM attributes,

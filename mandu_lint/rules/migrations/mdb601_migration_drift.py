@@ -34,7 +34,11 @@ class MigrationDrift(ProjectRule):
     and fields missing from the migrations or left behind in them, and DDL-relevant options that
     differ: the field class, `null`, `max_length`, `unique`, `db_index`, `primary_key`,
     `db_column`, the foreign key's target, `db_table`, `unique_together`, and `Meta.indexes` /
-    `Meta.constraints` by name (Alembic: nullability and `String` length).
+    `Meta.constraints` by name (Alembic: nullability and `String` length). On PostgreSQL it also
+    compares the labels the Alembic migrations give each enum type (`sa.Enum(..., name=…)`,
+    `CREATE TYPE … AS ENUM`, `ALTER TYPE … ADD VALUE`/`RENAME VALUE`, `sync_enum_values`) with
+    the Python `Enum` a model maps to it (`Mapped[Status]`, `sa.Enum(Status, …)`; member names,
+    or values with `values_callable`).
 
     Primary location: the model class or field (a model only the migrations still create: its
     `CreateModel` / `create_table` in the migration).
@@ -45,7 +49,9 @@ class MigrationDrift(ProjectRule):
     keeps (NOT NULL, no default) makes every insert fail. The next `makemigrations` or
     autogenerate run bundles the forgotten change into an unrelated migration, where nobody
     reviews it; with Alembic, a model `target_metadata` cannot see makes autogenerate propose
-    dropping its table.
+    dropping its table. Autogenerate never compares enum labels: a member added to the Python
+    `Enum` fails at its first write ("invalid input value for enum"), and a label the `Enum` lost
+    raises `LookupError` when a row holding it is loaded.
 
     ## Known problems
     A project-level check: it runs in `mandu-lint check` (`db:check`), not in flake8. Attributes
@@ -56,7 +62,10 @@ class MigrationDrift(ProjectRule):
     own (compared by name only), options that are not literals, fields libraries add at run time
     next to a declared one (`price_currency`, `title_en`), and an app or model the replay lost
     track of (a custom operation, `operations` built at run time). Models unreachable from
-    `target_metadata` are `medium`: an `env.py` may import models in ways it cannot follow.
+    `target_metadata` are `medium`: an `env.py` may import models in ways it cannot follow. An
+    enum label the migrations keep but the `Enum` lost is `medium` (no row may hold it); an enum
+    type is skipped when its labels come from a Python class in the migration, when SQL built
+    at run time may touch it, or when the engine is not PostgreSQL.
     Execution contexts do not apply.
 
     ## Example
@@ -117,8 +126,11 @@ class MigrationDrift(ProjectRule):
 
     def check(self) -> None:
         from .drift import find_drift
+        from .enum_drift import enum_drift
         from .judged import facts_of
 
         facts = facts_of(self.project)
         for drift in find_drift(self.project, facts):
             self.report_at(drift.rel, drift.line, drift.message, confidence=drift.confidence)
+        for rel, line, message, confidence in enum_drift(self.project, facts, facts.engine):
+            self.report_at(rel, line, message, confidence=confidence)
