@@ -610,9 +610,32 @@ def alembic_drift(project, facts: MigrationFacts) -> List[Drift]:
         sa = read_sa_model(facts, index, model)
         if sa is not None:
             by_table.setdefault((homes[0], norm(sa.table)), []).append(sa)
+    prebuilt = {env for env in schemas if _history_assumes_a_base(replay, env)}
     for (env, table), group in sorted(by_table.items()):
+        if env in prebuilt and schemas[env].table_exists(table) is False:
+            continue  # built outside the migrations (``create_all`` then ``stamp``), as the history assumes
         out.extend(_compare_table(schemas[env], table, group))
     return out
+
+
+def _history_assumes_a_base(replay, env: str) -> bool:
+    """Can a table exist that no modelled revision created? Yes when the history starts from a
+    schema it did not build (the documented ``metadata.create_all()`` + ``alembic stamp head``
+    set-up: an operation on a table no earlier revision created), or when a revision creates
+    or renames a table whose name the replay cannot read (``op.create_table(f"{prefix}x")``)."""
+    for mig in replay.migrations.values():
+        if mig.system != "alembic" or mig.label != env:
+            continue
+        for op in mig.operations:
+            table = op.args.get("table_name")
+            if op.kind in ("create_table", "rename_table") and not isinstance(table, str):
+                return True
+            if not isinstance(table, str) or op.kind == "create_table":
+                continue
+            before = replay.before(op)
+            if before is not None and before.table_exists(table) is False:
+                return True
+    return False
 
 
 def _compare_table(schema: Schema, table: str, group: List[SaModel]) -> List[Drift]:

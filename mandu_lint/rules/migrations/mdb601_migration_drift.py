@@ -62,7 +62,10 @@ class MigrationDrift(ProjectRule):
     own (compared by name only), options that are not literals, fields libraries add at run time
     next to a declared one (`price_currency`, `title_en`), and an app or model the replay lost
     track of (a custom operation, `operations` built at run time). Models unreachable from
-    `target_metadata` are `medium`: an `env.py` may import models in ways it cannot follow. An
+    `target_metadata` are `medium`: an `env.py` may import models in ways it cannot follow.
+    "No migration creates its table" is not said for an Alembic history that alters a table
+    none of its revisions created (its base schema comes from `create_all()` + `alembic stamp`)
+    or creates a table under a name it cannot read (`f"{prefix}users"`). An
     enum label the migrations keep but the `Enum` lost is `medium` (no row may hold it); an enum
     type is skipped when its labels come from a Python class in the migration, when SQL built
     at run time may touch it, or when the engine is not PostgreSQL.
