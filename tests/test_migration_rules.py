@@ -308,3 +308,26 @@ def test_alembic_rename_fix(tmp_path):
     text = (root / "migrations/versions/b2_rename.py").read_text()
     assert 'op.alter_column("users", "nick", new_column_name="nickname")\n\n\ndef downgrade' in text
     assert findings(root, codes=["MDB607"])[0] == set()
+
+
+@needs_git
+def test_django_safemigrate_after_deploy_has_no_previous_release(repo):
+    """``safe = Safe.after_deploy()`` (django-safemigrate): applied once the new release serves,
+    so a one-step drop the current code no longer uses, and a Python-only default, break nothing."""
+    ops = """
+        migrations.RemoveField(model_name="book", name="subtitle"),
+        migrations.AddField("book", "pages", models.IntegerField(default=0)),
+    """
+    write(repo, "shop/models.py", MODELS + "    blurb = models.TextField(null=True)\n"
+          "    pages = models.IntegerField(default=0)\n")
+    write(repo, "proj/settings.py", 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n')
+    write(repo, "shop/migrations/0003_cleanup.py", migration('("shop", "0002_remove_isbn")', ops))
+    codes = ["MDB603", "MDB604"]
+    found, _ = findings(repo, codes=codes)
+    assert {(line, code) for _, line, code, _ in found} == {(7, "MDB603"), (8, "MDB604")}
+    after = migration('("shop", "0002_remove_isbn")', ops).replace(
+        "from django.db import migrations, models\n",
+        "from django.db import migrations, models\nfrom django_safemigrate import Safe\n").replace(
+        "    dependencies", "    safe = Safe.after_deploy()\n    dependencies")
+    write(repo, "shop/migrations/0003_cleanup.py", after)
+    assert findings(repo, codes=codes)[0] == set()

@@ -108,6 +108,19 @@ def _reader(project):
     return read
 
 
+def runs_after_deploy(mig: Migration) -> bool:
+    """django-safemigrate's ``safe = Safe.after_deploy()`` on the Migration class: the migration
+    is applied once the new release serves, so no previous release runs against its schema."""
+    if mig.system != "django" or mig.tree is None:
+        return False
+    from . import pyast
+
+    cls = pyast.find_class(mig.tree, "Migration")
+    value = pyast.assignments(cls.body).get("safe", (None, 0))[0] if cls is not None else None
+    name = pyast.call_name(value) if isinstance(value, ast.Call) else pyast.dotted(value)
+    return bool(name) and pyast.last_part(name) == "after_deploy"
+
+
 def build_facts(project) -> MigrationFacts:
     """The replay and release facts of ``project`` (a runner Project or unit)."""
     settings = project.settings

@@ -7,6 +7,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from ...core.messages import brief
 from ...model import Edit, Fix, FixSafety
+from .judged import runs_after_deploy
 from .locking import MigrationFileRule, MigrationView, Target, is_volatile, migration_view, target
 from .records import Operation
 from .schema import ColumnState, ConstraintState, TableState
@@ -111,7 +112,8 @@ class LockingDdl(MigrationFileRule):
     EXCLUSIVE locks during a full scan (reads or writes wait), and every later query queues
     behind the waiting DDL: on a large table, minutes of outage. A NOT NULL column without a
     default fails the deploy on a non-empty table; one with a Python-only default breaks the
-    previous release's INSERTs while both releases run.
+    previous release's INSERTs while both releases run (not said of a migration
+    django-safemigrate marks `Safe.after_deploy()`, which runs once the new release serves).
 
     ## Known problems
     PostgreSQL only and version-aware (`database.version` or a `postgres:N` image tag; an
@@ -410,7 +412,7 @@ class LockingDdl(MigrationFileRule):
                 yield (f"`{brief(op.node)}` adds NOT NULL column {col.name} with no {what} to live table "
                        f"{table.name}: the migration fails as soon as the table holds a row; {how}", "high", None)
                 return
-            if not db_default and py_default:
+            if not db_default and py_default and not runs_after_deploy(view.mig):
                 yield (f"`{brief(op.node)}` adds NOT NULL column {col.name} to {table.name} with only a Python "
                        "default: Django drops the database default right after adding the column, so INSERTs "
                        "of the previous release (still running during the deploy) fail with a NOT NULL "
