@@ -331,3 +331,18 @@ def test_django_safemigrate_after_deploy_has_no_previous_release(repo):
         "    dependencies", "    safe = Safe.after_deploy()\n    dependencies")
     write(repo, "shop/migrations/0003_cleanup.py", after)
     assert findings(repo, codes=codes)[0] == set()
+
+
+@pytest.mark.parametrize("delete_later", [False, True])
+def test_no_lossy_rollback_when_the_migration_later_deletes_the_model(tmp_path, delete_later):
+    root = tmp_path / "p"
+    write(root, "mandu.yaml", "exclude: []\nmigrations:\n  judge: all\n")
+    for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
+        write(root, rel, "")
+    write(root, "shop/migrations/0001_initial.py", INITIAL)
+    ops = 'migrations.RemoveField(model_name="book", name="title"),\n'
+    if delete_later:
+        ops += 'migrations.DeleteModel(name="Book"),\n'
+    write(root, "shop/migrations/0002_drop.py", migration('("shop", "0001_initial")', ops))
+    found, _ = findings(root, codes=["MDB606"])
+    assert found == (set() if delete_later else {("shop/migrations/0002_drop.py", 7, "MDB606", "high")})

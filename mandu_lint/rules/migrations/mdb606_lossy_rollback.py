@@ -43,7 +43,8 @@ class LossyRollback(MigrationRule):
     no longer has (the second half of a two-step removal). Destructive SQL on a table the
     migrations never created (a removed third-party app's) is `medium`. "Destructive" is read
     from the code: `.delete()` calls and `DELETE`/`TRUNCATE`/`DROP` SQL in literals; an update
-    that overwrites data is not recognised.
+    that overwrites data is not recognised. A field removed or relaxed in a migration that later
+    deletes its model is not reported: the rollback re-creates the table empty first.
     Execution contexts do not apply.
 
     ## Example
@@ -277,8 +278,8 @@ class LossyRollback(MigrationRule):
         f = model.field_named(op.args.get("name") or "") if model is not None else None
         if f is None or model.unknown or not model.has_table or f.relation == "m2m" or f.primary_key:
             return
-        if model.created_in == mig.key:
-            return  # a table this migration creates (a squashed set): its rollback drops the table
+        if model.created_in == mig.key or self._deleted_later(op, mig, model.name):
+            return  # a table this migration creates or deletes: its rollback drops it / re-creates it empty
         auto = f.kwargs.get("auto_now") is True or f.kwargs.get("auto_now_add") is True
         blank_string = f.kwargs.get("blank") is True and f.cls not in ("ForeignKey", "OneToOneField") and \
             f.cls in ("CharField", "TextField", "SlugField", "EmailField", "URLField", "FileField", "ImageField",
@@ -291,12 +292,21 @@ class LossyRollback(MigrationRule):
             self.report(op.node, f"rolling back re-adds unique `{model.name}.{f.name}` with one default for every "
                                  "row: the rollback fails as soon as the table has two rows")
 
+    @staticmethod
+    def _deleted_later(op: Operation, mig: Migration, model: str) -> bool:
+        """A later ``DeleteModel`` of the same model in this migration: a rollback re-creates
+        the table empty before it undoes ``op``, so no existing row can make that fail."""
+        return any(o.index > op.index and o.kind == "DeleteModel"
+                   and str(o.args.get("name") or "").lower() == model.lower() for o in mig.operations)
+
     def _alter_field(self, op: Operation, mig: Migration, facts: MigrationFacts) -> None:
         state = facts.replay.state_before(op)
         model = state.get(mig.label, op.args.get("model_name")) if state is not None else None
         old = model.field_named(op.args.get("name") or "") if model is not None else None
         new = op.args.get("field")
         if old is None or new is None or model.unknown or not model.has_table:
+            return
+        if self._deleted_later(op, mig, model.name):
             return
         if not old.null and new.null and not old.primary_key:
             self.report(op.node, f"rolling back sets `{model.name}.{old.name}` NOT NULL again: it fails once a NULL "
