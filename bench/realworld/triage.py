@@ -430,6 +430,7 @@ def load_verdicts(base: Path = HERE) -> tuple[list[dict], list[dict]]:
                 if not row["judge"]:
                     raise ProtocolError(f"{p.name}:{n}: judge is empty")
                 row["line"] = int(row["line"])
+                row["sheet_level"] = "medium" if ".medium." in p.name else "high"
                 (second if p.name.endswith(REJUDGE_SUFFIX) else first).append(row)
     return first, second
 
@@ -490,12 +491,23 @@ def compute_tally(runs: dict[str, dict], first: list[dict], second: list[dict], 
             return runs[app]["pool"]
         raise ProtocolError(f"verdicts for {app}, which is neither registered nor run")
 
-    seen = {}
-    for row in first:
-        k = item_key(row)
-        if k in seen:
-            raise ProtocolError(f"{k} has two first-judge verdicts")
-        seen[k] = row
+    # One finding per key and level: two findings of one rule on one line, one high and one
+    # medium, are judged once in each level's sheet; the level asked for picks its verdict.
+    def dedupe(rows):
+        kept = {}
+        for row in rows:
+            k = item_key(row)
+            other = kept.get(k)
+            if other is None:
+                kept[k] = row
+            elif other.get("sheet_level", "high") == row.get("sheet_level", "high"):
+                raise ProtocolError(f"{k} has two first-judge verdicts")
+            elif row.get("sheet_level") == level:
+                kept[k] = row
+        return list(kept.values())
+
+    first = dedupe(first)
+    seen = {item_key(row): row for row in first}
 
     result = {}
     pools = ["tune", "holdout"] + sorted({pool_of(a) for a in runs} - {"tune", "holdout"})
