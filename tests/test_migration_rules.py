@@ -346,3 +346,53 @@ def test_no_lossy_rollback_when_the_migration_later_deletes_the_model(tmp_path, 
     write(root, "shop/migrations/0002_drop.py", migration('("shop", "0001_initial")', ops))
     found, _ = findings(root, codes=["MDB606"])
     assert found == (set() if delete_later else {("shop/migrations/0002_drop.py", 7, "MDB606", "high")})
+
+
+def test_downtime_deploys_drop_the_claims_that_need_traffic(tmp_path):
+    """``migrations.deploy: downtime``: nothing serves while migrations run, so no previous
+    release breaks and no request waits on a lock; a migration that fails still fails."""
+    root = tmp_path / "p"
+    for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
+        write(root, rel, "")
+    write(root, "proj/settings.py", 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n')
+    write(root, "shop/models.py", MODELS)
+    write(root, "shop/migrations/0001_initial.py", INITIAL)
+    write(root, "shop/migrations/0002_changes.py", migration('("shop", "0001_initial")', """
+        migrations.RemoveField(model_name="book", name="isbn"),
+        migrations.AddIndex("book", models.Index(fields=["title"], name="book_title_idx")),
+        migrations.AddField("book", "pages", models.IntegerField()),
+    """))
+    codes = ["MDB603", "MDB604"]
+    for deploy, expected in [("rolling", {(7, "MDB603"), (8, "MDB604"), (9, "MDB604")}), ("downtime", {(9, "MDB604")})]:
+        write(root, "mandu.yaml", f"exclude: []\nmigrations:\n  judge: all\n  deploy: {deploy}\n")
+        found, result = findings(root, codes=codes)
+        assert {(line, code) for _, line, code, _ in found} == expected, deploy
+    assert "fails as soon as the table holds a row" in result.findings[0].message
+
+
+def test_downtime_deploys_drop_the_backfill_lock_claim(tmp_path):
+    root = tmp_path / "p"
+    for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
+        write(root, rel, "")
+    write(root, "proj/settings.py", 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n')
+    write(root, "shop/models.py", MODELS)
+    write(root, "shop/migrations/0001_initial.py", INITIAL)
+    write(root, "shop/migrations/0002_backfill.py", """
+        from django.db import migrations
+
+
+        def fill(apps, schema_editor):
+            Book = apps.get_model("shop", "Book")
+            for book in Book.objects.all():
+                book.title = book.title.strip()
+                book.save(update_fields=["title"])
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("shop", "0001_initial")]
+            operations = [migrations.RunPython(fill, migrations.RunPython.noop)]
+    """)
+    for deploy, expected in [("rolling", {(8, "MDB605")}), ("downtime", set())]:
+        write(root, "mandu.yaml", f"exclude: []\nmigrations:\n  judge: all\n  deploy: {deploy}\n")
+        found, _ = findings(root, codes=["MDB605"])
+        assert {(line, code) for _, line, code, _ in found} == expected, deploy

@@ -78,6 +78,11 @@ declare("migrations", "judge", "str", "unreleased",
         choices=("unreleased", "all"))
 declare("migrations", "since", "str", None,
         "A git revision: migrations added after it count as unreleased (audits of a history); replaces `base`.")
+declare("migrations", "deploy", "str", "rolling",
+        "How migrations reach production: `rolling` (the previous release keeps serving while they run) or "
+        "`downtime` (the app is stopped while they run, as many self-hosted apps document): with `downtime` the "
+        "claims about the previous release and about live traffic waiting on locks are not made.",
+        choices=("rolling", "downtime"))
 declare("database", "engine", "str", None,
         "Database engine the migrations run on (default: detected from Django settings or alembic.ini).",
         choices=("postgresql", "mysql", "sqlite", "oracle", "mssql"))

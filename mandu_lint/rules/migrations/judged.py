@@ -108,6 +108,11 @@ def _reader(project):
     return read
 
 
+def downtime_deploy(settings) -> bool:
+    """``migrations.deploy: downtime``: nothing serves while migrations run."""
+    return getattr(settings, "values", {}).get(("migrations", "deploy")) == "downtime"
+
+
 def runs_after_deploy(mig: Migration) -> bool:
     """django-safemigrate's ``safe = Safe.after_deploy()`` on the Migration class: the migration
     is applied once the new release serves, so no previous release runs against its schema."""

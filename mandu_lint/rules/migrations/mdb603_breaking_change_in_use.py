@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Optional, Set
 
 from ...model import Location, Span
-from .judged import MigrationFacts, MigrationRule, runs_after_deploy
+from .judged import MigrationFacts, MigrationRule, downtime_deploy, runs_after_deploy
 from .records import Migration, Operation
 
 _CONFIG = "migrations:\n  judge: all\n"
@@ -77,8 +77,8 @@ class BreakingChangeInUse(MigrationRule):
     two-step removal whose first half is released (Django: the state-only removal; Alembic: a
     release whose models no longer map the column or table, read from the base branch with
     git), on tables the replay lost track of, and — but for uses by today's code — on
-    migrations django-safemigrate marks `Safe.after_deploy()` (no previous release runs
-    against them).
+    migrations django-safemigrate marks `Safe.after_deploy()` and with `migrations.deploy:
+    downtime` (no previous release runs against them).
     Only unreleased migrations are judged (`migrations.judge: all` judges every one); test code
     and migrations are not "application code". Uses through untyped receivers (`obj.isbn` with
     `obj` of unknown type), dynamic lookups and SQL built at run time are not seen. Execution
@@ -377,8 +377,8 @@ class BreakingChangeInUse(MigrationRule):
                               f"{more}): it fails with the new schema", related=related,
                         confidence="medium" if change.kind == "narrow" else "high")
             return
-        if runs_after_deploy(mig):
-            return  # django-safemigrate ``Safe.after_deploy()``: no previous release runs against it
+        if runs_after_deploy(mig) or downtime_deploy(self.ctx.project.settings):
+            return  # ``Safe.after_deploy()`` or ``deploy: downtime``: no previous release runs against it
         if change.kind == "narrow":
             self.report(node, f"{head}: the previous release may still write values that no longer fit during a "
                               "rolling deploy", confidence="medium")

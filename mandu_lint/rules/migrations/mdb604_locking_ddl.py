@@ -7,7 +7,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from ...core.messages import brief
 from ...model import Edit, Fix, FixSafety
-from .judged import runs_after_deploy
+from .judged import downtime_deploy, runs_after_deploy
 from .locking import MigrationFileRule, MigrationView, Target, is_volatile, migration_view, target
 from .records import Operation
 from .schema import ColumnState, ConstraintState, TableState
@@ -74,6 +74,10 @@ def _not_null_check(table: TableState, column: str) -> bool:
                for c in table.constraints.values())
 
 
+# the one claim of `_judge` that holds without traffic: the migration itself fails
+FAILS = "the migration fails as soon as the table holds a row"
+
+
 class LockingDdl(MigrationFileRule):
     """
     ## What it does
@@ -114,6 +118,8 @@ class LockingDdl(MigrationFileRule):
     default fails the deploy on a non-empty table; one with a Python-only default breaks the
     previous release's INSERTs while both releases run (not said of a migration
     django-safemigrate marks `Safe.after_deploy()`, which runs once the new release serves).
+    With `migrations.deploy: downtime` (nothing serves while migrations run) only the failing
+    NOT NULL column and `CONCURRENTLY` inside a transaction are reported.
 
     ## Known problems
     PostgreSQL only and version-aware (`database.version` or a `postgres:N` image tag; an
@@ -282,10 +288,13 @@ class LockingDdl(MigrationFileRule):
             self._concurrently_in_transaction(view, op, db)
         if not db.postgresql:
             return
+        downtime = downtime_deploy(self.ctx.project.settings)
         for op in view.ops:
             if op.track in ("state", "none") or op.kind in RENAMES or op.node is None:
                 continue
             for message, confidence, fix in self._judge(view, op, db):
+                if downtime and FAILS not in message:
+                    continue  # ``deploy: downtime``: no traffic waits on the lock, no previous release
                 self.report(op.node, message, confidence=confidence, fix=fix)
 
     # -- CONCURRENTLY in a transaction --------------------------------------------------------
@@ -410,7 +419,7 @@ class LockingDdl(MigrationFileRule):
                        "give it `db_default`, or add it nullable and backfill")
                 what = "server_default" if view.mig.system == "alembic" else "default"
                 yield (f"`{brief(op.node)}` adds NOT NULL column {col.name} with no {what} to live table "
-                       f"{table.name}: the migration fails as soon as the table holds a row; {how}", "high", None)
+                       f"{table.name}: {FAILS}; {how}", "high", None)
                 return
             if not db_default and py_default and not runs_after_deploy(view.mig):
                 yield (f"`{brief(op.node)}` adds NOT NULL column {col.name} to {table.name} with only a Python "

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from ...model import Edit, Fix, FixSafety, Location
 from . import pyast
+from .judged import downtime_deploy
 from .locking import MigrationFileRule, MigrationView, migration_view, target
 from .mdb605_writes import ModelRef, Write, WriteReader, local_tables, sa_expression_write, sql_write
 from .records import Operation
@@ -81,7 +82,10 @@ class DataMigrationHazard(MigrationFileRule):
     Writes are found in the `RunPython` function and the module helpers it calls (two calls
     deep); models passed around in other ways are not followed. The mixed-migration check needs
     PostgreSQL (`DATABASES`, `alembic.ini`, `database.engine`); the other checks hold on any
-    engine. Table size is unknown, so full-table backfills are `medium`, as are
+    engine. With `migrations.deploy: downtime` the claims that rest only on locks held while
+    traffic waits (a full-table backfill, a data step behind another operation's lock) are not
+    made; the refused ALTER and the app-model imports still are. Table size is unknown, so
+    full-table backfills are `medium`, as are
     `op.get_bind()` reads (they only break offline runs) and schema changes after writes to a
     table without foreign keys; the rest is `high`. Judges unreleased migrations only unless
     `migrations.judge: all` (as MDB604). The execution context is always `migration`.
@@ -507,12 +511,13 @@ class DataMigrationHazard(MigrationFileRule):
     # -- data beside schema changes, full-table backfills --------------------------------------
     def _judge_data_ops(self, view: MigrationView, data_ops) -> None:
         postgresql = target(self.ctx).postgresql
+        downtime = downtime_deploy(self.ctx.project.settings)  # no traffic waits on the locks
         for op, writes in data_ops:
             if not _in_transaction(view, op):
                 continue
             before = view.before(op)
             for w, table in writes:
-                if w.full_table and view.live_table(before, table) is not None:
+                if w.full_table and not downtime and view.live_table(before, table) is not None:
                     what = "a loop saving every row of" if w.kind == "update" and isinstance(w.node, ast.Call) \
                         and isinstance(w.node.func, ast.Attribute) and w.node.func.attr == "save" else "every row of"
                     self.report(w.node, f"the data migration writes {what} {table} in one transaction: every row "
@@ -535,7 +540,8 @@ class DataMigrationHazard(MigrationFileRule):
             if other.index > data_op.index:
                 self._pending_events(view, data_op, other, table, kinds, related)
                 return
-            if view.live_table(view.before(other), table) is not None:
+            if view.live_table(view.before(other), table) is not None and not downtime_deploy(
+                    self.ctx.project.settings):
                 self.report(data_op.node,
                             f"writes to {table} after a schema change to it in the same atomic migration (line "
                             f"{other.line}): that change's ACCESS EXCLUSIVE lock is held for the whole data step, "
@@ -560,6 +566,8 @@ class DataMigrationHazard(MigrationFileRule):
         elif possible:
             what = refusal + " as soon as the update changes a foreign key value"
         else:
+            if downtime_deploy(self.ctx.project.settings):
+                return  # only a lock, and nothing serves while the migration runs
             what = "the rows stay locked until the ALTER's ACCESS EXCLUSIVE lock is released at commit"
         self.report(data_op.node, head + what + "; move the data step to a migration of its own", related=related,
                     confidence="high" if certain else "medium")
