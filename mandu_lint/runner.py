@@ -91,9 +91,10 @@ class Selection:
                        if hasattr(r, "cache_key"))
 
     def uncached(self, rel: str) -> bool:
-        """Findings of migration rules depend on the whole history and on git (released or
-        not), not only on the file and its imports: never served from the findings cache."""
-        return any(callable(getattr(r, "judges_non_app", None)) and r.judges_non_app(rel) for r in self.file_rules)
+        """A rule that judges non-app files by its own predicate and whose ``cache_key`` does not
+        cover what it reads (``cached_by_history`` says it does) is never served from the cache."""
+        return any(callable(getattr(r, "judges_non_app", None)) and r.judges_non_app(rel)
+                   and not getattr(r, "cached_by_history", False) for r in self.file_rules)
 
     def syntax_enabled(self, rel: str) -> bool:
         return True  # MDB000-MDB002 are always on (diagnostics.py)

@@ -311,3 +311,40 @@ def test_alembic_drop_without_a_base_stays_one_step(tmp_path):
     root = _project(tmp_path, base, ALEMBIC_DROP)
     (root / "mandu.yaml").write_text("exclude: []\nmigrations:\n  judge: all\n")
     assert ("migrations/versions/a2.py", 8, False) in _found(root, "MDB603")
+
+
+def test_warm_runs_serve_migration_findings_from_the_cache_until_compose_changes(tmp_path, monkeypatch):
+    """MDB604 is on by default: its findings are cached under the project's files, the release
+    state and the engine's non-Python sources, so a warm run does not re-check every migration."""
+    import mandu_lint.runner as runner
+
+    root = _project(tmp_path, BASE, FEATURE)
+    (root / ".gitignore").write_text(".mandu_cache/\n")
+    checked = []
+    real = runner.check_file_cached
+
+    def spy(project, rel, sel):
+        checked.append(rel)
+        return real(project, rel, sel)
+
+    monkeypatch.setattr(runner, "check_file_cached", spy)
+
+    def run():
+        checked.clear()
+        opts = CheckOptions(use_cache=True, jobs=1, select=["MDB604"], confidence="medium")
+        return sorted((Path(f.path).name, f.span.line) for f in check_paths([str(root)], opts).findings)
+
+    first = run()
+    assert first == [("0004_two.py", 9), ("0005_one.py", 9)] and "shop/migrations/0005_one.py" in checked
+    assert run() == first and checked == []
+    (root / "docker-compose.yml").write_text("services:\n  db:\n    image: postgres:10\n")
+    assert run() != [] and "shop/migrations/0005_one.py" in checked  # the version is read again
+
+
+def test_the_default_run_says_once_why_no_migration_was_judged(tmp_path):
+    """MDB604 is a default rule: outside git its silence comes with one notice, not none."""
+    root = _project(tmp_path, BASE, FEATURE, git=False)
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1))
+    said = [n.message for p in result.projects for n in p.notices if "migrations:" in n.message]
+    assert not [f for f in result.findings if f.code == "MDB604"]
+    assert len(said) == 1 and "not a git repository" in said[0]

@@ -200,6 +200,34 @@ def _release_key(project) -> str:
     return hit
 
 
+def history_key(project, rel: str) -> str:
+    """What a migration file's findings depend on beyond the file: every Python file of the
+    project (the replay reads the whole history, models and code), the git state that decides
+    what is released, and the non-Python files read for the engine and version (``alembic.ini``,
+    compose files, CI workflows). '' for a file that is not a migration."""
+    data = project.data(rel)
+    if data is None or not (b"class Migration" in data or b"down_revision" in data):
+        return ""
+    hit = project.__dict__.get("_migrations_history_key")
+    if hit is None:
+        from pathlib import Path
+
+        from .settings_detect import COMPOSE_GLOBS
+
+        h = hashlib.sha256(project.index_key.encode())
+        h.update(_release_key(project).encode())
+        root = Path(project.root)
+        extra = {p for pattern in (*COMPOSE_GLOBS, "alembic.ini", "*/alembic.ini", "*/*/alembic.ini")
+                 for p in root.glob(pattern)}
+        for path in sorted(extra):
+            try:
+                h.update(f"{path.relative_to(root)}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+            except OSError:
+                continue
+        hit = project.__dict__["_migrations_history_key"] = h.hexdigest()[:24]
+    return hit
+
+
 class MigrationRule(Rule):
     """A rule judging one migration file at a time (CLI and flake8). Subclasses implement
     ``check_migration(mig, facts)`` and report on the replay's operation nodes, which are the
@@ -228,12 +256,7 @@ class MigrationRule(Rule):
 
     @classmethod
     def cache_key(cls, project, rel: str) -> str:
-        data = project.data(rel)
-        if data is None or not (b"class Migration" in data or b"down_revision" in data):
-            return ""
-        h = hashlib.sha256(project.index_key.encode())
-        h.update(_release_key(project).encode())
-        return h.hexdigest()[:24]
+        return history_key(project, rel)
 
     def visit_Module(self, node: ast.Module) -> None:
         facts = facts_of(self.ctx.project)

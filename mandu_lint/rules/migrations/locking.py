@@ -130,8 +130,19 @@ class MigrationView:
         return len([op for op in self.ops if op.parent is None]) == 1
 
 
-def migration_view(ctx) -> Optional[MigrationView]:
-    """The view of ``ctx``'s file, or None when it is no migration the replay knows."""
+def migration_view(ctx, notices: Optional[list] = None) -> Optional[MigrationView]:
+    """The view of ``ctx``'s file, or None when it is no migration the replay knows — or, before
+    any replay (git only), when it is not judged: a released migration, or no release known
+    (then ``notices`` gets the one notice that says why; the runner drops repeats)."""
+    if not judge_all(ctx):
+        info = release(ctx)
+        if info.unreleased is None and notices is not None:
+            from ...model import Notice
+            from .judged import notice_text
+
+            notices.append(Notice(str(ctx.project.root), notice_text(info)))
+        if info.unreleased is None or ctx.relpath not in info.unreleased:
+            return None
     result = replay(ctx)
     known = result.migration(ctx.relpath)
     if known is None or known.replaced_by is not None:
@@ -175,11 +186,21 @@ def is_volatile(default: Optional[str]) -> bool:
 
 
 class MigrationFileRule(Rule):
-    """A rule that judges migration files (``non-app`` for every other family) and nothing else."""
+    """A rule that judges migration files (``non-app`` for every other family) and nothing else.
+    Its findings are cached under ``judged.history_key`` (the project's files, the release
+    state and the engine's non-Python sources), like the other per-migration rules'."""
+
+    cached_by_history = True
 
     @classmethod
     def judges_non_app(cls, rel: str) -> bool:
         return is_migration_path(rel)
+
+    @classmethod
+    def cache_key(cls, project, rel: str) -> str:
+        from .judged import history_key
+
+        return history_key(project, rel) if is_migration_path(rel) else ""
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -280,7 +280,7 @@ class LockingDdl(MigrationFileRule):
 
     # -- the walk is not needed: everything is decided from the replayed migration -----------
     def finish(self) -> None:
-        view = migration_view(self.ctx)
+        view = migration_view(self.ctx, self.notices)
         if view is None or not view.judged:
             return
         db = target(self.ctx)

@@ -304,7 +304,7 @@ class DataMigrationHazard(MigrationFileRule):
     ]
 
     def finish(self) -> None:
-        view = migration_view(self.ctx)
+        view = migration_view(self.ctx, self.notices)
         if view is None or not view.judged:
             return
         self._loaddata(view)
