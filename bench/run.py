@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     code = args.code.resolve()
     files = warm_page_cache(code)
-    peers = ensure_peers(args.peers)
+    peers = ensure_peers(args.peers.resolve())  # commands run from inside CODE
     cache = Path(tempfile.mkdtemp(prefix="mandu-bench-"))
     env = dict(os.environ, MANDU_CACHE_DIR=str(cache))
     mandu = [sys.executable, "-m", "mandu_lint", "check", str(code), "--exit-zero"]

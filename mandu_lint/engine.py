@@ -43,7 +43,8 @@ class Walker:
                 table.setdefault(typ, []).append((rule, getattr(rule, attr)))
 
     def run(self) -> None:
-        self.visit(self.ctx.tree)
+        if self.visitors or self.leavers:  # rules that only ``finish`` (the migration rules) need no walk
+            self.visit(self.ctx.tree)
         for rule in self.rules:
             if rule.code not in self.crashed and rule.active:
                 self._call(rule, rule.finish)

@@ -154,7 +154,7 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     ``tree`` is a tree of the same content already parsed by the caller (flake8 hands one over).
     A file that cannot be checked is an MDB000/MDB002 finding (never a note): see diagnostics.py."""
     path = str(project.root / rel)
-    rules = sel.for_file(rel, project.is_non_app(rel))
+    rules = [r for r in sel.for_file(rel, project.is_non_app(rel)) if not r.skips(project, rel)]
     if not rules and tree is None and rel not in project._overrides:
         facts = project.index.files.get(rel)
         if facts is not None and facts.error is None:

@@ -348,3 +348,23 @@ def test_the_default_run_says_once_why_no_migration_was_judged(tmp_path):
     said = [n.message for p in result.projects for n in p.notices if "migrations:" in n.message]
     assert not [f for f in result.findings if f.code == "MDB604"]
     assert len(said) == 1 and "not a git repository" in said[0]
+
+
+def test_released_migrations_are_not_even_run_through_the_rule(tmp_path, monkeypatch):
+    """A default rule on every migration file must not cost a parse and a replay per released
+    migration on every run: ``skips`` answers from git alone."""
+    from mandu_lint.rules.migrations.mdb604_locking_ddl import LockingDdl
+
+    seen = []
+    real = LockingDdl.finish
+
+    def spy(self):
+        seen.append(self.ctx.relpath)
+        return real(self)
+
+    monkeypatch.setattr(LockingDdl, "finish", spy)
+    root = _project(tmp_path, BASE, FEATURE)
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB604"], confidence="medium"))
+    assert sorted(Path(f.path).name for f in result.findings) == ["0004_two.py", "0005_one.py"]
+    assert sorted(seen) == ["shop/migrations/0003_coupon.py", "shop/migrations/0004_two.py",
+                            "shop/migrations/0005_one.py"]

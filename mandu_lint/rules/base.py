@@ -106,6 +106,12 @@ class Rule:
         rule that reads other files or the git history for ``rel`` returns a digest of them."""
         return ""
 
+    @classmethod
+    def skips(cls, project, rel: str) -> bool:
+        """True when this rule can tell, before ``rel`` is parsed, that it has nothing to say
+        there (the runner then does not run it, nor parse a file no other rule wants)."""
+        return False
+
 
 def span_of(node: ast.AST) -> Span:
     return Span(node.lineno, node.col_offset, getattr(node, "end_lineno", node.lineno) or node.lineno,

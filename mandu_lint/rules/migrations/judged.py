@@ -148,8 +148,10 @@ def build_facts(project) -> MigrationFacts:
 
 
 def release_of(project) -> ReleaseInfo:
-    """Released vs unreleased files of the project (git only, no replay): once per index."""
-    def build() -> ReleaseInfo:
+    """Released vs unreleased files of the project (git only, no replay, no index): once per
+    Project object, so the runner can ask it before a file is parsed."""
+    hit = project.__dict__.get("_migrations_release")
+    if hit is None:
         from pathlib import Path
 
         from .released import _since, release_info
@@ -157,9 +159,11 @@ def release_of(project) -> ReleaseInfo:
         section = project.settings.section("migrations")
         files = sorted(project.relfiles)
         if section.since:
-            return _since(Path(project.root), files, section.since)
-        return release_info(project.root, files, section.base)
-    return project.index.derived("migrations.release", build)
+            hit = _since(Path(project.root), files, section.since)
+        else:
+            hit = release_info(project.root, files, section.base)
+        project.__dict__["_migrations_release"] = hit
+    return hit
 
 
 def facts_of(project) -> MigrationFacts:

@@ -66,13 +66,11 @@ def replay(ctx) -> ReplayResult:
 
 
 def release(ctx):
-    """``released.ReleaseInfo`` for the run (None-valued ``unreleased`` = unknown)."""
-    def build():
-        from .released import unreleased_migrations
+    """``released.ReleaseInfo`` for the run (None-valued ``unreleased`` = unknown): git only,
+    no replay (``judged.release_of``, shared with the other per-migration rules)."""
+    from .judged import release_of
 
-        return unreleased_migrations(replay(ctx), _setting(ctx, "migrations", "base"),
-                                     _setting(ctx, "migrations", "since"))
-    return ctx.derived("migrations.release", build)
+    return release_of(ctx.project)
 
 
 def judge_all(ctx) -> bool:
@@ -201,6 +199,19 @@ class MigrationFileRule(Rule):
         from .judged import history_key
 
         return history_key(project, rel) if is_migration_path(rel) else ""
+
+    @classmethod
+    def skips(cls, project, rel: str) -> bool:
+        """A migration that is known to be released is not judged: the runner need not even
+        parse it (most of a history, on every run). Unknown release state is not skipped, so
+        the rule can say once why nothing is judged."""
+        if not is_migration_path(rel) or getattr(project.settings, "values", {}).get(
+                ("migrations", "judge")) == "all":
+            return False
+        from .judged import release_of
+
+        info = release_of(project)
+        return info.unreleased is not None and rel not in info.unreleased
 
     def __init__(self, ctx):
         super().__init__(ctx)
