@@ -491,6 +491,8 @@ class ProjectIndex:
                     if mgr in self.classes and self.is_subclass(mgr, DJANGO_MANAGER_BASES) or \
                             mgr in DJANGO_MANAGER_BASES:
                         model.managers[name] = mgr if mgr in self.classes else None
+                    elif mgr not in self.classes and "." in mgr and mgr.rsplit(".", 1)[1].endswith("Manager"):
+                        model.managers[name] = mgr  # a library's manager (django-scopes' ScopedManager), by name
                     elif ref[1][0] == RT.ATTR and ref[1][2] in ("as_manager", "from_queryset"):
                         qs = self.canonical(dotted(ref[1][1]) or "")
                         model.managers[name] = qs if qs in self.classes else None

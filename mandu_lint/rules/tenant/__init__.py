@@ -4,11 +4,14 @@ The family's map (rules first, then the analysis they share, bottom-up):
 
 - ``mdb101_unscoped_query.py`` … ``mdb105_tenant_from_request.py`` — one rule each.
 - ``base.py`` — ``TenantRule``: the per-file tenant state and message helpers the rules share.
-- ``evaluation.py`` — where a query's rows are read or changed (the points the rules judge).
-- ``query.py`` — follows a query back through its chain and local names to where it starts.
+- ``evaluation.py`` — where a query's rows are read or changed (the points the rules judge),
+  and django-scopes' ``scopes_disabled()`` regions (cross-tenant on purpose).
+- ``query.py`` — follows a query back through its chain and local names to where it starts;
+  managers that scope by themselves (django-scopes, django-multitenant).
 - ``access.py`` — ids a view's access check already tied to the tenant.
 - ``predicates.py`` — is a step a tenant predicate, and where does its value come from.
-- ``spec.py`` — which models are scoped, through which keys (from ``tenant.*`` and the index).
+- ``spec.py`` — which models are scoped, through which keys (from ``tenant.*`` and the index);
+  schema-per-tenant projects (django-tenants) and django-multitenant's self-scoping models.
 - ``sql.py`` — raw SQL text a call runs, parsed with sqlglot (imported lazily).
 - ``fix.py`` — the unsafe fix: add the tenant filter where the query starts.
 - ``propose.py`` — ``mandu-lint init``'s ``tenant`` section.

@@ -24,6 +24,13 @@ class TenantRule(Rule):
         super().__init__(ctx)
         self.tenant = tenant_file(ctx)
         self.active = self.tenant is not None  # off here: the engine skips it entirely
+        schema = ctx.memo.get("tenant.schema_per_tenant")
+        if schema:
+            from ...model import Notice
+
+            self.notices.append(Notice(str(ctx.project.root), f"tenant: `{schema}` derives from a schema-per-tenant "
+                                       "package's TenantMixin (django-tenants): every query runs in the current "
+                                       "tenant's schema, so the row-level tenant rules (MDB101-MDB105) are off"))
         self._origins: set = set()
 
     # -- the enclosing function (kept by the engine) -------------------------------------------------

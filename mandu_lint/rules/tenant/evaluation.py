@@ -44,6 +44,7 @@ class TenantFile:
         self.ctx, self.spec = ctx, spec
         self._resolvers: Dict[int, Resolver] = {}
         self._memo: Dict[object, Optional[Evaluation]] = {}
+        self._disabled: Optional[list] = None  # line spans where django-scopes is disabled
 
     def resolver(self, fn: Optional[ast.AST], cls: Optional[ast.ClassDef] = None) -> Resolver:
         key = id(fn)
@@ -59,6 +60,31 @@ class TenantFile:
             self._memo[key] = self._judge(node, fn, cls, iterated)
         return self._memo[key]
 
+    def _scopes_disabled(self, node: ast.AST) -> bool:
+        """Inside ``with scopes_disabled():`` or a function decorated ``@scopes_disabled()``
+        (django-scopes): the code says it works across tenants."""
+        if self._disabled is None:
+            names = self.ctx.names
+
+            def is_disabler(expr) -> bool:
+                f = expr.func if isinstance(expr, ast.Call) else expr
+                if isinstance(f, ast.Attribute):  # ``django_scopes.scopes_disabled()``
+                    base = f.value.id if isinstance(f.value, ast.Name) else ""
+                    return f.attr == "scopes_disabled" and (names.qual(base) or "").startswith("django_scopes")
+                target = names.qual(f.id) if isinstance(f, ast.Name) else None
+                return bool(target) and target.startswith("django_scopes") and target.endswith(".scopes_disabled")
+
+            spans = []
+            for n in ast.walk(self.ctx.tree):
+                if isinstance(n, (ast.With, ast.AsyncWith)) and any(is_disabler(i.context_expr) for i in n.items):
+                    spans.append((n.lineno, n.end_lineno or n.lineno))
+                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                        is_disabler(d) for d in n.decorator_list):
+                    spans.append((n.lineno, n.end_lineno or n.lineno))
+            self._disabled = spans
+        line = getattr(node, "lineno", 0)
+        return any(a <= line <= b for a, b in self._disabled)
+
     def _judge(self, node, fn, cls, iterated: bool) -> Optional[Evaluation]:
         res = self.resolver(fn, cls)
         found = self._iterated(node, res) if iterated else self._call(node, res) if isinstance(node, ast.Call) \
@@ -68,6 +94,8 @@ class TenantFile:
         q, action = found
         if q is None or q.scoped or q.model is None or q.model not in self.spec.models:
             return None
+        if self._scopes_disabled(node):
+            return None  # django-scopes ``scopes_disabled()``: cross-tenant on purpose
         if res.checked_after(node) or res.maintenance():
             return None
         return Evaluation(node, q, action, iterated)
@@ -211,6 +239,8 @@ def tenant_file(ctx) -> Optional[TenantFile]:
         tf = None
         settings = ctx.project.settings
         spec = tenant_spec(ctx.index, settings)
+        if spec is not None and spec.schema_per_tenant:
+            ctx.memo["tenant.schema_per_tenant"] = spec.schema_per_tenant
         if spec is not None and spec.models and not settings.globset("system", "tenant").match(ctx.relpath):
             tf = TenantFile(ctx, spec)
         ctx.memo["tenant.file"] = tf

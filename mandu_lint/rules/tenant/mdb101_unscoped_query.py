@@ -60,7 +60,12 @@ class UnscopedQuery(TenantRule):
     `self` and database handles) and is not a request handler is treated as a cross-tenant job
     (`delete_expired(self)`). Code in `tenant.system` globs (admin, commands, scheduled jobs)
     and non-app files are not checked. A lookup by id is reported by MDB104 when that rule is
-    enabled.
+    enabled. Libraries that scope rows themselves are known: a model managed by django-scopes'
+    `ScopedManager` or deriving from django-multitenant's `TenantModel`/`TenantModelMixin` is
+    scoped by its manager; code under django-scopes' `scopes_disabled()` (a `with` block or a
+    decorator) is cross-tenant on purpose; with a schema-per-tenant package (a model deriving
+    from django-tenants' or django-tenant-schemas' `TenantMixin`) every query runs in the
+    tenant's schema, so the MDB1xx rules are off and one notice says so.
 
     ## Example
     ```python

@@ -32,6 +32,11 @@ WRAPPERS = frozenset(("builtins.list", "builtins.tuple", "builtins.sorted", "bui
 DJ_BUILTIN = QS_LAZY | QS_READ | QS_WRITE | frozenset(("as_manager", "iterator", "aiterator"))
 CHECKS = re.compile(r"perm|access|authori|check|can_|verify|ensure|assert|owns|allowed", re.I)
 
+# Managers that add the tenant filter themselves: django-scopes' ``ScopedManager(...)`` (raises
+# when no scope is active) and django-multitenant's ``TenantManager``.
+SCOPING_MANAGER_PREFIXES = ("django_scopes.ScopedManager", "django_scopes.manager.ScopedManager",
+                            "django_multitenant.")
+
 
 @dataclass(frozen=True)
 class Query:
@@ -271,7 +276,7 @@ class Resolver:
         cls = m.managers.get(attr) if m is not None else None
         if cls is None:
             return False
-        if cls in self.spec.helpers:
+        if cls in self.spec.helpers or cls.startswith(SCOPING_MANAGER_PREFIXES):
             return True
         meth = self.ctx.index.find_method(cls, "get_queryset")
         return meth is not None and self._function_scopes(meth)

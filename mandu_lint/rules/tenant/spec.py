@@ -58,6 +58,9 @@ class TenantSpec:
     root_names: FrozenSet[str] = frozenset()  # hops that end at a root ("organization_id")
     tables: Dict[str, ScopedModel] = field(default_factory=dict)
     root_tables: Dict[str, str] = field(default_factory=dict)
+    # a schema-per-tenant package's tenant model (django-tenants, django-tenant-schemas): every
+    # query runs in the current tenant's schema, so row-level predicates are not expected
+    schema_per_tenant: Optional[str] = None
 
     def scoped(self, qual: Optional[str]) -> Optional[ScopedModel]:
         return self.models.get(qual) if qual else None
@@ -72,10 +75,26 @@ def tenant_spec(index, settings) -> Optional[TenantSpec]:
     return per_index[key]
 
 
+# Libraries that scope rows themselves (docs/architecture.md, "evidence"):
+# - schema-per-tenant: a model deriving from these is the tenant; queries run in its schema
+SCHEMA_PER_TENANT_BASES = ("django_tenants.models.TenantMixin", "tenant_schemas.models.TenantMixin")
+# - django-multitenant: a model deriving from these filters by the current tenant itself
+AUTO_SCOPED_BASES = ("django_multitenant.models.TenantModel", "django_multitenant.mixins.TenantModelMixin",
+                     "django_multitenant.models.TenantModelMixin")
+
+
+def _external_bases(index, qual: str) -> List[str]:
+    return [b for b in index.mro(qual) if b not in index.classes]
+
+
 def _build(index, cfg) -> Optional[TenantSpec]:
     roots = frozenset(m.qual for name in (cfg.models or []) for m in index.model_named(name))
     if not roots:
         return None
+    schema_tenant = next((m.name for q, m in sorted(index.models.items())
+                          if any(b in SCHEMA_PER_TENANT_BASES for b in _external_bases(index, q))), None)
+    if schema_tenant is not None:
+        return TenantSpec(roots, {}, frozenset(), schema_per_tenant=schema_tenant)
     edges = {q: model_edges(index, m) for q, m in index.models.items()}
     exempt = {m.qual for name in (cfg.exempt or []) for m in index.model_named(name)}
     explicit = None
@@ -86,6 +105,8 @@ def _build(index, cfg) -> Optional[TenantSpec]:
     for qual, m in index.models.items():
         if qual in roots or qual in exempt or m.abstract or (explicit is not None and qual not in explicit):
             continue
+        if any(b in AUTO_SCOPED_BASES for b in _external_bases(index, qual)):
+            continue  # django-multitenant: its manager adds the current tenant's filter
         paths = _paths(qual, edges, roots, cfg.depth or 1, allow_null=False)
         if not paths and explicit is not None:  # listed by hand: a nullable path still names its keys
             paths = _paths(qual, edges, roots, cfg.depth or 1, allow_null=True)
