@@ -88,3 +88,35 @@ def test_schema_per_tenant_turns_the_row_level_rules_off_and_says_so(tmp_path):
     findings, notices = run(root)
     assert findings == []
     assert len([n for n in notices if "schema-per-tenant" in n]) == 1
+
+
+@pytest.mark.parametrize("pk, expected", [
+    ("", "high"),
+    ("    id = models.UUIDField(primary_key=True, default=uuid.uuid4)\n", "medium"),
+])
+def test_a_lookup_by_an_unguessable_uuid_is_medium(tmp_path, pk, expected):
+    root = project(tmp_path, imports="import uuid", manager=pk)
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB104"], confidence="medium"))
+    (finding,) = result.findings
+    assert finding.confidence == expected
+    assert ("cannot be enumerated" in finding.message) == (expected == "medium")
+
+
+def test_a_sqlalchemy_uuid_primary_key_is_unguessable_too(tmp_path):
+    root = tmp_path / "sa"
+    (root / "app").mkdir(parents=True)
+    (root / "mandu.yaml").write_text("tenant:\n  models: [Organization]\n")
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "models.py").write_text(
+        "import uuid\n\nfrom sqlalchemy import ForeignKey\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, "
+        "mapped_column\n\n\nclass Base(DeclarativeBase):\n    pass\n\n\nclass Organization(Base):\n"
+        "    __tablename__ = 'organizations'\n    id: Mapped[int] = mapped_column(primary_key=True)\n\n\n"
+        "class Invoice(Base):\n    __tablename__ = 'invoices'\n"
+        "    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)\n"
+        "    organization_id: Mapped[int] = mapped_column(ForeignKey('organizations.id'))\n")
+    (root / "app" / "views.py").write_text(
+        "from fastapi import APIRouter\nfrom sqlalchemy.orm import Session\n\nfrom app.models import Invoice\n\n"
+        "router = APIRouter()\n\n\n@router.get('/invoices/{invoice_id}')\n"
+        "def invoice(invoice_id: str, session: Session):\n    return session.get(Invoice, invoice_id)\n")
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB104"], confidence="medium"))
+    assert [(f.code, f.confidence) for f in result.findings] == [("MDB104", "medium")]

@@ -36,7 +36,9 @@ class LookupById(TenantRule):
     view (and the project functions they call) filtering by the tenant and by a key of the same
     name (`ProjectMember.objects.filter(workspace__slug=slug, project_id=project_id, …)`
     verifies `project_id` for `Project`). Checks the index cannot see (inherited
-    `permission_classes`, URL-name tricks) are not: mark such lines `# noqa: MDB104`.
+    `permission_classes`, URL-name tricks) are not: mark such lines `# noqa: MDB104`. A model
+    whose primary key is a UUID is reported at `medium`: its ids cannot be enumerated, only
+    leaked.
 
     ## Example
     ```python
@@ -141,6 +143,26 @@ def detail(request, ws: Workspace, pk):
     def message(self, ev) -> str:
         model = self.model_name(ev)
         what = describe(ev.node, ev.iterated)
+        guess = ("the id can name another tenant's row (IDOR)" if not self._uuid_pk(ev) else
+                 "its ids are UUIDs, so they cannot be enumerated, but one that leaks (a shared link, a log, "
+                 "an old member) still opens another tenant's row")
         return (f"{what} looks up `{model}` rows by id with no tenant predicate{self.origin_note(ev)}: "
-                f"the id can name another tenant's row (IDOR); `{model}` is scoped by {self.scoped_by(ev)}, "
-                f"add {self.hint(ev)}")
+                f"{guess}; `{model}` is scoped by {self.scoped_by(ev)}, add {self.hint(ev)}")
+
+    def report_unscoped(self, ev, message: str) -> None:
+        if not self._uuid_pk(ev):
+            return super().report_unscoped(ev, message)
+        from .fix import build_fix
+
+        fix = build_fix(self.ctx, self.tenant.spec, ev.query, self.resolver())
+        self.report(ev.node, message, fix=fix, confidence="medium")  # unguessable ids: less likely abused
+
+    def _uuid_pk(self, ev) -> bool:
+        """The model's primary key is a UUID (Django ``UUIDField(primary_key=True)``, SQLAlchemy
+        ``Uuid``/``UUID`` column or ``Mapped[uuid.UUID]`` primary key): ids are not enumerable."""
+        m = self.ctx.index.models.get(ev.query.model)
+        for ff in (m.fields.values() if m is not None else ()):
+            # the constructor, the ``Mapped[...]`` annotation and the type argument, as refs
+            if ff.kw.get("primary_key") is True and "uuid" in repr((ff.ctor, ff.ann, ff.args)).lower():
+                return True
+        return False
