@@ -340,13 +340,13 @@ def test_registered_pool_is_consistent_and_its_draw_meets_the_protocol():
               "mlflow/mlflow", "lnbits/lnbits", "pretix/pretix"}
     assert not any(a["repo"] in recall for a in registry.values() if a["pool"] == "holdout")
     rounds = triage.lock_rounds(base)
-    assert rounds[:2] == [1, 2]
+    assert rounds[:3] == [1, 2, 3]
     for rnd in rounds:
         lock = triage.load_lock(base, rnd)
         triage.verify_lock(lock, registry)
         hold = Counter(a["family"] for a in registry.values()
                        if a["pool"] == "holdout" and triage.round_of(a) == rnd)
-        assert hold["sqlalchemy"] >= 5 and hold["django"] >= 5 and 1 <= hold["dbapi"] <= 3
+        assert hold["sqlalchemy"] >= 4 and hold["django"] >= 4 and 1 <= hold["dbapi"] <= 3 and sum(hold.values()) >= 10
         drawn = triage.final_draw(lock)
         assert len(drawn) >= 8 and sum(registry[n]["family"] == "sqlalchemy" for n in drawn) >= 3
     # no app is in two rounds, and the later pool shares no repository with an earlier one
