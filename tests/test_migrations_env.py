@@ -178,3 +178,29 @@ def test_an_app_folder_that_is_the_project_root_is_labelled_by_its_name(tmp_path
     assert {m.label for m in result.migrations.values()} == {"billing"}
     assert result.schema.table("billing_invoice") is not None
     assert not result.problems  # one leaf, every dependency found
+
+
+def test_postgresql_inferred_from_an_image_when_no_engine_is_named(tmp_path, capsys):
+    """Settings that read the engine from the environment name none; a PostgreSQL image in the
+    compose file makes PostgreSQL likely: MDB604 reports, at ``medium``."""
+    from mandu_lint.runner import CheckOptions, check_paths
+
+    root = tmp_path / "p"
+    write(root, "mandu.yaml", "exclude: []\nmigrations:\n  judge: all\n")
+    write(root, "proj/settings.py", "import dj_database_url\nDATABASES = {'default': dj_database_url.config()}\n")
+    write(root, "shop/__init__.py", "")
+    write(root, "shop/migrations/__init__.py", "")
+    write(root, "shop/migrations/0001_initial.py", MIGRATION.format(deps="[]", ops="""[
+        migrations.CreateModel(name="Order", fields=[("id", models.BigAutoField(primary_key=True)),
+                                                     ("code", models.CharField(max_length=5))])]"""))
+    write(root, "shop/migrations/0002_index.py", MIGRATION.format(deps='[("shop", "0001_initial")]', ops="""[
+        migrations.AddIndex("order", models.Index(fields=["code"], name="order_code_idx"))]"""))
+
+    def found():
+        opts = CheckOptions(use_cache=False, jobs=1, select=["MDB604"], confidence="medium")
+        return [(f.code, f.confidence) for f in check_paths([str(root)], opts).findings]
+
+    assert found() == []  # no engine anywhere: silent
+    write(root, "docker-compose.yml", "services:\n  db:\n    image: postgres:16\n")
+    assert found() == [("MDB604", "medium")]
+    assert "inferred from the PostgreSQL 16 image at docker-compose.yml:3" in _show_settings(root, capsys)

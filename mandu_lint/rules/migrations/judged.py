@@ -36,6 +36,7 @@ class MigrationFacts:
     release: Optional[ReleaseInfo]
     engine: Optional[str] = None
     engine_reason: str = ""
+    engine_inferred: bool = False  # PostgreSQL only from an image tag: engine-bound findings are medium
     version: Optional[int] = None
     _after: Dict[str, Schema] = field(default_factory=dict)
     _trees: Dict[str, Optional[ast.Module]] = field(default_factory=dict)
@@ -144,6 +145,7 @@ def build_facts(project) -> MigrationFacts:
 
     t = resolve(detect(project.root, files), db.engine, db.version)
     facts.engine, facts.version, facts.engine_reason = t.engine, t.version, t.reason
+    facts.engine_inferred = t.inferred
     return facts
 
 

@@ -136,4 +136,4 @@ class MigrationDrift(ProjectRule):
         for drift in find_drift(self.project, facts):
             self.report_at(drift.rel, drift.line, drift.message, confidence=drift.confidence)
         for rel, line, message, confidence in enum_drift(self.project, facts, facts.engine):
-            self.report_at(rel, line, message, confidence=confidence)
+            self.report_at(rel, line, message, confidence="medium" if facts.engine_inferred else confidence)

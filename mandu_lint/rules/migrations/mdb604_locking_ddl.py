@@ -124,7 +124,8 @@ class LockingDdl(MigrationFileRule):
     ## Known problems
     PostgreSQL only and version-aware (`database.version` or a `postgres:N` image tag; an
     unknown version is taken as 11 or later): silent when the engine is not known to be
-    PostgreSQL (Django `DATABASES`, `alembic.ini`, or `database.engine`), except for
+    PostgreSQL (Django `DATABASES`, `alembic.ini`, or `database.engine`; a PostgreSQL image tag in
+    compose or CI files when no engine is named anywhere makes its findings `medium`), except for
     `CONCURRENTLY` inside an atomic migration, which is wrong on any engine. Judges only
     unreleased migrations (not on the base branch) unless `migrations.judge: all`; without
     git or a base branch every migration counts as released and the rule is silent. Tables the
@@ -277,6 +278,10 @@ class LockingDdl(MigrationFileRule):
                 ]
          """},
     ]
+
+    def confidence_of(self, node, asked: str) -> str:
+        """``medium`` when PostgreSQL is only inferred (an image tag, no engine in the settings)."""
+        return "medium" if target(self.ctx).inferred else super().confidence_of(node, asked)
 
     # -- the walk is not needed: everything is decided from the replayed migration -----------
     def finish(self) -> None:

@@ -81,7 +81,8 @@ class DataMigrationHazard(MigrationFileRule):
     ## Known problems
     Writes are found in the `RunPython` function and the module helpers it calls (two calls
     deep); models passed around in other ways are not followed. The mixed-migration check needs
-    PostgreSQL (`DATABASES`, `alembic.ini`, `database.engine`); the other checks hold on any
+    PostgreSQL (`DATABASES`, `alembic.ini`, `database.engine`; only `medium` when inferred from a
+    PostgreSQL image tag); the other checks hold on any
     engine. With `migrations.deploy: downtime` the claims that rest only on locks held while
     traffic waits (a full-table backfill, a data step behind another operation's lock) are not
     made; the refused ALTER and the app-model imports still are. Table size is unknown, so
@@ -302,6 +303,10 @@ class DataMigrationHazard(MigrationFileRule):
                 operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
          """},
     ]
+
+    def confidence_of(self, node, asked: str) -> str:
+        """``medium`` when PostgreSQL is only inferred (an image tag, no engine in the settings)."""
+        return "medium" if target(self.ctx).inferred else super().confidence_of(node, asked)
 
     def finish(self) -> None:
         view = migration_view(self.ctx, self.notices)

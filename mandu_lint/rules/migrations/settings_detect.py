@@ -69,6 +69,7 @@ class Target:
     version: Optional[int]       # PostgreSQL major version, None when unknown
     only_postgresql: bool        # PostgreSQL and no other engine named anywhere
     reason: str = ""
+    inferred: bool = False       # no engine named anywhere; a PostgreSQL image in compose/CI files
 
     @property
     def postgresql(self) -> bool:
@@ -95,6 +96,12 @@ def resolve(found: DetectedSettings, engine=None, version=None) -> Target:
         version = int(str(version).split(".")[0]) if version not in (None, "") else found.version
     except ValueError:
         version = found.version
+    if engine is None and not kinds and found.versions:
+        # settings read the engine from the environment; the compose file or CI runs PostgreSQL:
+        # likely, not certain (an app may support several engines), so findings are ``medium``
+        v, file, line = min(found.versions)
+        return Target("postgresql", version, False, f"inferred from the PostgreSQL {v} image at {file}:{line}; "
+                      "no engine is named in the settings (findings that need it are `medium`)", inferred=True)
     return Target(engine, version, only, reason)
 
 
