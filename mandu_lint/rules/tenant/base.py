@@ -93,9 +93,9 @@ class TenantRule(Rule):
         self._origins |= keys
         return True
 
-    def report_unscoped(self, ev: Evaluation, message: str) -> None:
+    def report_unscoped(self, ev: Evaluation, message: str, confidence: str = "high") -> None:
         fix = build_fix(self.ctx, self.tenant.spec, ev.query, self.resolver())
-        self.report(ev.node, message, fix=fix)
+        self.report(ev.node, message, fix=fix, confidence=confidence)
 
     # -- wording --------------------------------------------------------------------------------------
     def model_name(self, ev: Evaluation) -> str:

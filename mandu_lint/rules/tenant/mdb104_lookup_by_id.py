@@ -149,13 +149,9 @@ def detail(request, ws: Workspace, pk):
         return (f"{what} looks up `{model}` rows by id with no tenant predicate{self.origin_note(ev)}: "
                 f"{guess}; `{model}` is scoped by {self.scoped_by(ev)}, add {self.hint(ev)}")
 
-    def report_unscoped(self, ev, message: str) -> None:
-        if not self._uuid_pk(ev):
-            return super().report_unscoped(ev, message)
-        from .fix import build_fix
-
-        fix = build_fix(self.ctx, self.tenant.spec, ev.query, self.resolver())
-        self.report(ev.node, message, fix=fix, confidence="medium")  # unguessable ids: less likely abused
+    def report_unscoped(self, ev, message: str, confidence: str = "high") -> None:
+        # unguessable ids: the row is reachable only through a leaked id
+        super().report_unscoped(ev, message, "medium" if self._uuid_pk(ev) else confidence)
 
     def _uuid_pk(self, ev) -> bool:
         """The model's primary key is a UUID (Django ``UUIDField(primary_key=True)``, SQLAlchemy
