@@ -2,8 +2,8 @@
 
 The family's map:
 
-- ``mdb401_writes_outside_transaction.py`` … ``mdb408_error_swallowed_in_transaction.py`` — one
-  rule each; ``base.py`` holds ``TxRule``, their shared per-function plumbing.
+- ``mdb401_writes_outside_transaction.py`` … ``mdb409_check_then_set.py`` — one rule each;
+  ``base.py`` holds ``TxRule``, their shared per-function plumbing.
 - ``analysis.py`` — ``TxIndex``: is a function entered inside a transaction (project-wide,
   three states), cached once per index.
 - ``framework.py`` — what frameworks do with functions no project code calls (views, tasks,
@@ -12,7 +12,8 @@ The family's map:
 - ``calls.py`` — what one call means for transactions, from refs alone.
 - ``flow.py`` — one function body as ordered database events with their transaction stacks.
 - ``paths.py`` — can node ``b`` run after node ``a`` on one path.
-- ``race.py`` — recognisers for check-then-insert and lost updates.
+- ``race.py`` — recognisers for check-then-insert, lost updates and check-then-set: rows read
+  without a lock and their write-back.
 - ``harm.py`` — does a half-done multi-write do harm (invariant fields, replacements, status
   changes): the evidence MDB401 needs for ``high``.
 - ``fix.py`` — text of the fixes: wrap in ``atomic()``, ``on_commit``, ``select_for_update``.
@@ -43,5 +44,6 @@ FAMILY = FamilySpec(
         RuleSpec("MDB407", "lost-update", "mdb407_lost_update:LostUpdate"),
         RuleSpec("MDB408", "error-swallowed-in-transaction",
                  "mdb408_error_swallowed_in_transaction:ErrorSwallowedInTransaction"),
+        RuleSpec("MDB409", "check-then-set", "mdb409_check_then_set:CheckThenSet", default=False),
     ),
 )

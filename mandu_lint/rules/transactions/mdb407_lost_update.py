@@ -5,14 +5,11 @@ import ast
 from typing import Optional
 
 from .flow import FlowView
-from .race import numeric_field, read_model
+from .race import numeric_field, read_model, read_unlocked, write_back
 from ...model import Edit, Fix, FixSafety
 from ...core.messages import brief
 from .base import TxRule
-from ...core.tags import EV, RT, TK
-
-CREATES = frozenset("create acreate get_or_create aget_or_create update_or_create".split())
-SAVES = frozenset({"save", "asave"})
+from ...core.tags import TK
 
 
 class LostUpdate(TxRule):
@@ -140,10 +137,10 @@ def rename(request, pk):
         t = view.type_of(target.value) or _read_into(view, target.value)
         if not (t and t[0] == TK.INST and numeric_field(self.ctx.index, t[1], target.attr)):
             return
-        if not self._read_unlocked(view, target.value):
+        if not read_unlocked(view, target.value):
             return
         model = self.ctx.index.models[t[1]]
-        write = self._write_back(view, stmt, target.value, model.orm)
+        write = write_back(view, stmt, target.value, model.orm)
         if write is None:
             return
         obj = ast.unparse(target.value)
@@ -152,37 +149,6 @@ def rename(request, pk):
         self.report(stmt, f"`{obj}.{target.attr}` is read, changed in Python and written back by "
                           f"`{brief(write)}` (line {write.lineno}): a concurrent update in between is lost; "
                           f"compute it in the database ({better} + …) or lock the row first", fix=fix)
-
-    def _read_unlocked(self, view: FlowView, obj: ast.AST) -> bool:
-        """The object came from the database (or from the caller) and no lock was taken on it."""
-        if isinstance(obj, ast.Name):
-            if obj.id in ("self", "cls") or view.scope.value_of(obj.id) is None:
-                return not _locked_ref(view.ref(obj))  # self, a parameter, a loop variable
-            value = view.scope.value_of(obj.id)
-            value = value.value if isinstance(value, ast.Await) else value
-            if isinstance(value, ast.Tuple) or not isinstance(value, ast.Call):
-                return False
-            names = {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(value)
-                     if isinstance(n, ast.Call)}
-            if names & {"select_for_update", "with_for_update"} or names & CREATES:
-                return False
-            if any(k.arg == "with_for_update" for n in ast.walk(value) if isinstance(n, ast.Call) for k in n.keywords):
-                return False
-            return _db_read(view, value)
-        return isinstance(obj, ast.Attribute)
-
-    def _write_back(self, view: FlowView, stmt: ast.stmt, obj: ast.AST, orm: str) -> Optional[ast.AST]:
-        text = ast.unparse(obj)
-        for e in view.events:
-            if not isinstance(e.node, ast.Call) or not view.may_follow(stmt, e.node):
-                continue
-            f = e.node.func
-            if orm == "django" and e.letter == "W" and isinstance(f, ast.Attribute) and f.attr in SAVES and \
-                    ast.unparse(f.value) == text:
-                return e.node
-            if orm == "sqlalchemy" and e.stack == "sa" and e.letter in ("W", "C"):
-                return e.node
-        return None
 
     def _fix(self, view: FlowView, stmt: ast.stmt, target: ast.Attribute, write: ast.AST) -> Optional[Fix]:
         if not isinstance(stmt, ast.AugAssign):
@@ -206,27 +172,6 @@ def rename(request, pk):
 
 def _same(a: ast.AST, b: ast.AST) -> bool:
     return isinstance(a, ast.Attribute) and ast.dump(a.value) == ast.dump(b.value) and a.attr == b.attr
-
-
-def _locked_ref(ref) -> bool:
-    """A loop variable over ``...select_for_update()``/``with_for_update()``."""
-    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
-        if ref[0] == RT.ATTR and ref[2] in ("select_for_update", "with_for_update"):
-            return True
-        ref = ref[1]
-    return False
-
-
-def _db_read(view: FlowView, value: ast.Call) -> bool:
-    """The value was fetched by a query: a database read event, or a project function that
-    queries (``repository.get_by_id()``); not a constructor or an in-memory helper."""
-    typer = view.ctx.typer
-    for n in ast.walk(value):
-        if isinstance(n, ast.Call):
-            ev = typer.event(view.ref(n))
-            if ev and (ev[0] == EV.QUERY or (ev[0] == EV.CALL and typer.queries(ev[1]) is not None)):
-                return True
-    return False
 
 
 def _read_into(view: FlowView, obj: ast.AST):

@@ -9,13 +9,15 @@ from typing import Optional, Tuple
 
 from ...model import Edit, Fix, FixSafety
 from ...core.refs import dotted
-from ...core.tags import RT, TK
+from ...core.tags import EV, RT, TK
 
 DJANGO_CHECKS = frozenset("exists aexists count acount first afirst last alast".split())
 SA_CHECKS = frozenset("first one_or_none scalar scalar_one_or_none get exists count".split())
 NUMERIC = ("IntegerField", "DecimalField", "FloatField", "DurationField", "Integer", "Numeric", "Float",
            "BigInteger", "SmallInteger", "Decimal")
 NUMERIC_ANN = frozenset({"builtins.int", "builtins.float", "decimal.Decimal"})
+CREATES = frozenset("create acreate get_or_create aget_or_create update_or_create".split())
+SAVES = frozenset({"save", "asave"})
 
 
 def _strip(node: ast.AST) -> ast.AST:
@@ -182,3 +184,58 @@ def fix_get_or_create(view, node: ast.If, check: ast.Call, insert: ast.Call, mod
     text = f"{mgr}.get_or_create({', '.join(args)})"
     return Fix(FixSafety.UNSAFE, "use `get_or_create`, which handles the race on a unique lookup",
                (Edit(view.ctx.span(node), text),))
+
+
+# -- a row read without a lock, and its write-back (MDB407, MDB409) ---------------------------
+def read_unlocked(view, obj: ast.AST) -> bool:
+    """The object came from the database (or from the caller) and no lock was taken on it."""
+    if isinstance(obj, ast.Name):
+        if obj.id in ("self", "cls") or view.scope.value_of(obj.id) is None:
+            return not _locked_ref(view.ref(obj))  # self, a parameter, a loop variable
+        value = view.scope.value_of(obj.id)
+        value = value.value if isinstance(value, ast.Await) else value
+        if isinstance(value, ast.Tuple) or not isinstance(value, ast.Call):
+            return False
+        names = {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(value)
+                 if isinstance(n, ast.Call)}
+        if names & {"select_for_update", "with_for_update"} or names & CREATES:
+            return False
+        if any(k.arg == "with_for_update" for n in ast.walk(value) if isinstance(n, ast.Call) for k in n.keywords):
+            return False
+        return _db_read(view, value)
+    return isinstance(obj, ast.Attribute)
+
+
+def write_back(view, stmt: ast.stmt, obj: ast.AST, orm: str) -> Optional[ast.AST]:
+    text = ast.unparse(obj)
+    for e in view.events:
+        if not isinstance(e.node, ast.Call) or not view.may_follow(stmt, e.node):
+            continue
+        f = e.node.func
+        if orm == "django" and e.letter == "W" and isinstance(f, ast.Attribute) and f.attr in SAVES and \
+                ast.unparse(f.value) == text:
+            return e.node
+        if orm == "sqlalchemy" and e.stack == "sa" and e.letter in ("W", "C"):
+            return e.node
+    return None
+
+
+def _locked_ref(ref) -> bool:
+    """A loop variable over ``...select_for_update()``/``with_for_update()``."""
+    while ref is not None and ref[0] in (RT.ATTR, RT.CALL, RT.ITER, RT.SUB):
+        if ref[0] == RT.ATTR and ref[2] in ("select_for_update", "with_for_update"):
+            return True
+        ref = ref[1]
+    return False
+
+
+def _db_read(view, value: ast.Call) -> bool:
+    """The value was fetched by a query: a database read event, or a project function that
+    queries (``repository.get_by_id()``); not a constructor or an in-memory helper."""
+    typer = view.ctx.typer
+    for n in ast.walk(value):
+        if isinstance(n, ast.Call):
+            ev = typer.event(view.ref(n))
+            if ev and (ev[0] == EV.QUERY or (ev[0] == EV.CALL and typer.queries(ev[1]) is not None)):
+                return True
+    return False
