@@ -23,6 +23,7 @@ from ..base import Rule
 from .records import Migration
 from .released import ReleaseInfo
 from .replay import Replay, ReplayResult
+from .settings_detect import target_of
 from .schema import Schema
 
 FACTS_KEY = "migrations.facts"
@@ -140,10 +141,7 @@ def build_facts(project) -> MigrationFacts:
         release = release_of(project)
     facts = MigrationFacts(str(project.root), replay, judge_all, release)
     facts._read = read
-    db = settings.section("database")
-    from .settings_detect import detect, resolve
-
-    t = resolve(detect(project.root, files), db.engine, db.version)
+    t = target_of(project)
     facts.engine, facts.version, facts.engine_reason = t.engine, t.version, t.reason
     facts.engine_inferred = t.inferred
     return facts

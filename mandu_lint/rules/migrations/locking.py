@@ -5,9 +5,10 @@
   from the replay's Database/State tracks just before it: the schema before and after every
   operation, whether the migration is judged and whether it is unreleased.
 - :func:`target`: the engine and PostgreSQL version the project runs on
-  (``settings_detect.resolve``: configured ``database.engine``/``database.version`` win, else
-  Django ``DATABASES``, ``alembic.ini``, compose image tags). ``only_postgresql``: no other engine
-  anywhere (the condition for the rules' unsafe fixes).
+  (``settings_detect.target_of``, shared with the replay facts: configured
+  ``database.engine``/``database.version`` win, else Django ``DATABASES``, ``alembic.ini``,
+  compose image tags). ``only_postgresql``: no other engine anywhere (the condition for the
+  rules' unsafe fixes).
 - :func:`is_migration_path`: the files the rules judge although they are ``non-app``
   (``runner.Selection.for_file`` asks ``judges_non_app``; a provisional hook until the family's
   own mechanism lands).
@@ -32,7 +33,7 @@ from .django_ops import read_operations
 from .records import Migration, Operation
 from .replay import Replay, ReplayResult, replay_migration
 from .schema import Schema, TableState
-from .settings_detect import Target, resolve
+from .settings_detect import Target, target_of
 from .state import ProjectState
 from ..base import Rule
 
@@ -52,12 +53,7 @@ def _setting(ctx, section: str, key: str):
 
 # -- engine and version -----------------------------------------------------------------------
 def target(ctx) -> Target:
-    def build() -> Target:
-        from .settings_detect import detect
-
-        found = detect(ctx.project.root, list(ctx.project.relfiles))
-        return resolve(found, _setting(ctx, "database", "engine"), _setting(ctx, "database", "version"))
-    return ctx.derived("migrations.target", build)
+    return target_of(ctx.project)
 
 
 # -- the replay and the release split ---------------------------------------------------------

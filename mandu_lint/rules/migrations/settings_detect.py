@@ -105,12 +105,30 @@ def resolve(found: DetectedSettings, engine=None, version=None) -> Target:
     return Target(engine, version, only, reason)
 
 
+def detected(project) -> DetectedSettings:
+    """``detect`` over the project's files, once per Project object (it reads every file that
+    names ``DATABASES``): the rules, the replay facts and ``--show-settings`` share it."""
+    hit = project.__dict__.get("_migrations_detected")
+    if hit is None:
+        hit = project.__dict__["_migrations_detected"] = detect(project.root, list(project.relfiles))
+    return hit
+
+
+def target_of(project) -> Target:
+    """The project's :class:`Target`: its ``database.*`` settings resolved against ``detected``."""
+    hit = project.__dict__.get("_migrations_target")
+    if hit is None:
+        values = getattr(project.settings, "values", {})
+        hit = project.__dict__["_migrations_target"] = resolve(
+            detected(project), values.get(("database", "engine")), values.get(("database", "version")))
+    return hit
+
+
 def describe(project) -> List[str]:
     """``--show-settings`` lines: the engine and version the migration rules assume, and what
     follows when they are unknown."""
     values = getattr(project.settings, "values", {})
-    found = detect(project.root, list(project.relfiles))
-    t = resolve(found, values.get(("database", "engine")), values.get(("database", "version")))
+    found, t = detected(project), target_of(project)
     if t.engine is None:
         engine = f"database.engine = unknown ({t.reason}); PostgreSQL-only checks of MDB604/MDB605 are silent " \
                  "- set `database.engine` to enable them"
