@@ -196,6 +196,10 @@ class MigrationFileRule(Rule):
 
         return history_key(project, rel) if is_migration_path(rel) else ""
 
+    def confidence_of(self, node, asked: str) -> str:
+        """``medium`` when PostgreSQL is only inferred (an image tag, no engine in the settings)."""
+        return "medium" if target(self.ctx).inferred else super().confidence_of(node, asked)
+
     @classmethod
     def skips(cls, project, rel: str) -> bool:
         """A migration that is known to be released is not judged: the runner need not even

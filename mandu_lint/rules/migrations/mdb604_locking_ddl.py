@@ -279,10 +279,6 @@ class LockingDdl(MigrationFileRule):
          """},
     ]
 
-    def confidence_of(self, node, asked: str) -> str:
-        """``medium`` when PostgreSQL is only inferred (an image tag, no engine in the settings)."""
-        return "medium" if target(self.ctx).inferred else super().confidence_of(node, asked)
-
     # -- the walk is not needed: everything is decided from the replayed migration -----------
     def finish(self) -> None:
         view = migration_view(self.ctx, self.notices)

@@ -304,10 +304,6 @@ class DataMigrationHazard(MigrationFileRule):
          """},
     ]
 
-    def confidence_of(self, node, asked: str) -> str:
-        """``medium`` when PostgreSQL is only inferred (an image tag, no engine in the settings)."""
-        return "medium" if target(self.ctx).inferred else super().confidence_of(node, asked)
-
     def finish(self) -> None:
         view = migration_view(self.ctx, self.notices)
         if view is None or not view.judged:
