@@ -521,12 +521,10 @@ def read_sa_model(facts: MigrationFacts, index, model) -> Optional[SaModel]:
                 if "declared_attr" in decos or "directive" in decos:
                     out.complete = False  # a column may come from it
                 continue
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                name, value, annotation = stmt.targets[0].id, stmt.value, None
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                name, value, annotation = stmt.target.id, stmt.value, stmt.annotation
-            else:
+            got = pyast.named_assignment(stmt)
+            if got is None:
                 continue
+            name, value, annotation = got
             if name.startswith("__"):
                 if name == "__table__":
                     out.complete = False

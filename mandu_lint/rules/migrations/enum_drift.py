@@ -149,12 +149,10 @@ def _members(node: ast.ClassDef) -> Optional[Tuple[Tuple[str, object], ...]]:
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Expr, ast.Pass)):
             continue
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            name, value = stmt.targets[0].id, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-            name, value = stmt.target.id, stmt.value
-        else:
+        got = pyast.named_assignment(stmt)
+        if got is None or got[1] is None:
             return None
+        name, value, _annotation = got
         if name.startswith("_"):
             continue
         literal = pyast.literal(value)
@@ -164,7 +162,7 @@ def _members(node: ast.ClassDef) -> Optional[Tuple[Tuple[str, object], ...]]:
     return tuple(out) if out else None
 
 
-def _enum_class(project, facts: MigrationFacts, rel: str, node: ast.AST) -> Optional[Tuple[str, ast.ClassDef]]:
+def _enum_class(project, facts: MigrationFacts, rel: str, node: ast.AST) -> Optional[ast.ClassDef]:
     """The project class an expression in ``rel`` names, when it is an ``Enum`` subclass."""
     from .drift import class_node
 
@@ -180,15 +178,14 @@ def _enum_class(project, facts: MigrationFacts, rel: str, node: ast.AST) -> Opti
     if found is None:
         return None
     bases = {pyast.last_part(pyast.dotted(b) or "") for b in found[1].bases}
-    return (qual, found[1]) if bases & {"Enum", "StrEnum", "IntEnum"} else None
+    return found[1] if bases & {"Enum", "StrEnum", "IntEnum"} else None
 
 
 def _labels_of(project, facts, rel, enum_node: ast.AST, kw: Dict[str, ast.AST]):
     """(class name, type name, labels) for ``Enum(PyEnum, **kw)``; None when unknown."""
-    located = _enum_class(project, facts, rel, enum_node)
-    if located is None:
+    cls = _enum_class(project, facts, rel, enum_node)
+    if cls is None:
         return None
-    qual, cls = located
     members = _members(cls)
     if members is None:
         return None
@@ -217,12 +214,10 @@ def model_columns(project, facts: MigrationFacts) -> List[EnumColumn]:
             continue
         rel, node = found
         for stmt in node.body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                attr, value, annotation = stmt.targets[0].id, stmt.value, None
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                attr, value, annotation = stmt.target.id, stmt.value, stmt.annotation
-            else:
+            got = pyast.named_assignment(stmt)
+            if got is None:
                 continue
+            attr, value, annotation = got
             call = value if isinstance(value, ast.Call) and pyast.last_part(
                 pyast.call_name(value)) in SA_COLUMN_CALLS else None
             if value is not None and call is None:

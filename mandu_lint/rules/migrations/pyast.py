@@ -99,14 +99,23 @@ def extra_positional(bound: Dict[str, ast.AST]) -> List[ast.AST]:
     return list(extra.elts) if isinstance(extra, ast.Tuple) else []
 
 
+def named_assignment(stmt: ast.stmt) -> Optional[Tuple[str, Optional[ast.AST], Optional[ast.AST]]]:
+    """(name, value, annotation) of ``name = value`` or ``name: T [= value]`` (value None when
+    the annotation stands alone), else None."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id, stmt.value, None
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id, stmt.value, stmt.annotation
+    return None
+
+
 def assignments(body: Iterable[ast.stmt]) -> Dict[str, Tuple[ast.AST, int]]:
     """Simple ``name = value`` / ``name: T = value`` statements of a body, last one winning."""
     found: Dict[str, Tuple[ast.AST, int]] = {}
     for stmt in body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            found[stmt.targets[0].id] = (stmt.value, stmt.lineno)
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-            found[stmt.target.id] = (stmt.value, stmt.lineno)
+        got = named_assignment(stmt)
+        if got is not None and got[1] is not None:
+            found[got[0]] = (got[1], stmt.lineno)
     return found
 
 

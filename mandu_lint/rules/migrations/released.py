@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, List, Optional, Sequence, Set
 
+from . import pyast
+
 DEFAULT_BASES = ("origin/main", "main", "master", "origin/master")
 
 
@@ -102,10 +104,7 @@ def sa_mapped_at(root: Path, commit: str, table: str, column: Optional[str],
 
 
 def _first_str(call) -> Optional[str]:
-    import ast
-
-    arg = call.args[0] if call.args else None
-    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+    return pyast.str_value(call.args[0]) if call.args else None
 
 
 def _callee(call) -> str:
