@@ -5,7 +5,7 @@ import ast
 from typing import Optional
 
 from .flow import FlowView
-from .race import numeric_field, read_model, read_unlocked, write_back
+from .race import numeric_field, read_model, read_unlocked, same_attribute, write_back
 from ...model import Edit, Fix, FixSafety
 from ...core.messages import brief
 from .base import TxRule
@@ -127,7 +127,7 @@ def rename(request, pk):
             return
         target, value = node.targets[0], node.value
         if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)) and \
-                any(_same(side, target) for side in (value.left, value.right)):
+                any(same_attribute(side, target) for side in (value.left, value.right)):
             self._check(node, target)
 
     def _check(self, stmt: ast.stmt, target: ast.Attribute) -> None:
@@ -168,10 +168,6 @@ def rename(request, pk):
         new = f'{target_src} = F("{target.attr}") {op} {value}'
         return Fix(FixSafety.UNSAFE, "let the database compute the new value with `F()`",
                    (Edit(self.ctx.span(stmt), new),), (("django.db.models", "F"),))
-
-
-def _same(a: ast.AST, b: ast.AST) -> bool:
-    return isinstance(a, ast.Attribute) and ast.dump(a.value) == ast.dump(b.value) and a.attr == b.attr
 
 
 def _read_into(view: FlowView, obj: ast.AST):

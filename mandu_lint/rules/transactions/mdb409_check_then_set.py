@@ -6,7 +6,7 @@ from typing import Optional, Set
 
 from .base import TxRule
 from .flow import FlowView
-from .race import read_unlocked, write_back
+from .race import read_unlocked, same_attribute, write_back
 from ...core.messages import brief
 from ...core.tags import TK
 
@@ -125,6 +125,7 @@ class Invite(models.Model):
     token = models.CharField(max_length=40, unique=True)
     used = models.BooleanField(default=False)
     note = models.TextField(blank=True)
+    uses = models.IntegerField(default=0)
 """,
             "shop/views.py": """
 from django.db import transaction
@@ -151,6 +152,14 @@ def fresh(request):
         invite.used = True
     invite.save()
 
+def bump(request, token):
+    invite = Invite.objects.get(token=token, used=False)
+    if invite.uses >= 3:
+        raise ValueError("used up")
+    invite.uses = invite.uses + 1  # computed from itself: MDB407's lost update, not this rule
+    invite.save()
+    Invite.objects.create(token=token + "-next")
+
 def deactivate(request, token):
     invite = Invite.objects.get(token=token, used=False)
     invite.used = True  # only the flag: setting it twice ends where setting it once does
@@ -165,7 +174,7 @@ def deactivate(request, token):
         target = node.targets[0]
         if not isinstance(target.value, ast.Name) or target.value.id in ("self", "cls"):
             return
-        if any(isinstance(n, ast.Attribute) and ast.dump(n) == ast.dump(target) for n in ast.walk(node.value)):
+        if any(same_attribute(n, target) for n in ast.walk(node.value)):
             return  # computed from its own value: MDB407's lost update
         view = self.view()
         if view is None:
@@ -219,11 +228,8 @@ def deactivate(request, token):
                 for k in n.keywords:
                     if k.arg and (k.arg in names or any(k.arg == target.attr + s for s in _STATE_SUFFIXES)):
                         return f"the query on line {read.lineno} reads it only with `{k.arg}=…`"
-        text = ast.dump(target)
         for n in ast.walk(view.fnode):
             if isinstance(n, (ast.If, ast.IfExp, ast.Assert)) and n.lineno < stmt.lineno and any(
-                    isinstance(m, ast.Attribute) and isinstance(m.ctx, ast.Load) and ast.dump(
-                        ast.Attribute(value=m.value, attr=m.attr, ctx=ast.Store())) == text
-                    for m in ast.walk(n.test)):
+                    same_attribute(m, target) for m in ast.walk(n.test)):
                 return f"`if` on line {n.lineno}"
         return None

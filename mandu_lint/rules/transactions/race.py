@@ -187,6 +187,12 @@ def fix_get_or_create(view, node: ast.If, check: ast.Call, insert: ast.Call, mod
 
 
 # -- a row read without a lock, and its write-back (MDB407, MDB409) ---------------------------
+def same_attribute(a: ast.AST, b: ast.AST) -> bool:
+    """``a`` reads the attribute ``b`` names (``obj.count`` in ``obj.count + 1``), whatever
+    their load/store context."""
+    return isinstance(a, ast.Attribute) and ast.dump(a.value) == ast.dump(b.value) and a.attr == b.attr
+
+
 def read_unlocked(view, obj: ast.AST) -> bool:
     """The object came from the database (or from the caller) and no lock was taken on it."""
     if isinstance(obj, ast.Name):
