@@ -32,7 +32,25 @@ from .. import __version__
 # path): 2 = rule families moved under ``mandu_lint/rules/<family>/``, tags as named constants;
 # 3 = typing evidence (SQL/str/dict literal refs, conflict candidates, index refs, call sites).
 CACHE_FORMAT = 3
-STAMP = f"{__version__}/{CACHE_FORMAT}"
+
+
+def _code_digest() -> str:
+    """A digest of the analyser's own source: an edited checkout (a development install, a patched
+    rule) never reads findings an older copy of the rules cached under the same version number."""
+    import hashlib
+
+    h = hashlib.sha1()
+    pkg = Path(__file__).resolve().parent.parent
+    for path in sorted(pkg.rglob("*.py")):
+        try:
+            h.update(path.relative_to(pkg).as_posix().encode())
+            h.update(path.read_bytes())
+        except OSError:
+            continue
+    return h.hexdigest()[:12]
+
+
+STAMP = f"{__version__}/{CACHE_FORMAT}/{_code_digest()}"
 
 ENV_VAR = "MANDU_CACHE_DIR"
 _GITIGNORE = "# written by mandu-lint\n*\n"
