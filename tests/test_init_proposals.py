@@ -5,6 +5,7 @@ produce, writing nothing. Synthetic projects only."""
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from pathlib import Path
 
@@ -57,13 +58,14 @@ def bookings(request):
 """
 
 
-def make(tmp_path: Path) -> Path:
+def make(tmp_path: Path, tenant: str = "Club") -> Path:
+    """The club project; ``tenant`` renames the ``Club`` model (``Team`` is a tenant-like name)."""
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)
     (root / "clubs").mkdir()
     (root / "clubs/__init__.py").write_text("")
-    (root / "clubs/models.py").write_text(textwrap.dedent(CLUB))
-    (root / "clubs/views.py").write_text(textwrap.dedent(VIEWS))
+    (root / "clubs/models.py").write_text(re.sub(r"\bClub\b", tenant, textwrap.dedent(CLUB)))
+    (root / "clubs/views.py").write_text(re.sub(r"\bClub\b", tenant, textwrap.dedent(VIEWS)))
     config.clear_caches()
     return root
 
@@ -73,18 +75,27 @@ def test_tenant_called_differently_is_proposed_by_the_fk_graph(tmp_path):
     out = io.StringIO()
     assert run_init(root, out=out) == 0
     text = (root / "mandu.yaml").read_text()
-    assert "  models: [Club]\n" in text  # not Member: a user model, though referenced more often
+    # not Member (a user model, though referenced more often); and only the graph says Club is the
+    # tenant, so the line is written commented out: the security rules stay off until confirmed
+    assert "  # models: [Club]\n" in text and "\n  models:" not in text
     assert "# Club: reached by 4 models through non-null foreign keys, referenced directly by 3" in text
+    assert "Not named like a tenant" in text
+
+
+def test_a_tenant_like_name_is_proposed_active(tmp_path):
+    root = make(tmp_path, "Team")
+    assert run_init(root, out=io.StringIO()) == 0
+    assert "  models: [Team]\n" in (root / "mandu.yaml").read_text()
 
 
 def test_init_diff_shows_config_and_findings_per_section_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    root = make(tmp_path)
+    root = make(tmp_path, "Team")
     monkeypatch.chdir(root)
     before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
     assert main(["init", "--diff", "."]) == 0
     out = capsys.readouterr().out
     assert out.startswith("--- /dev/null\n+++ ")
-    assert "+  models: [Club]\n" in out
+    assert "+  models: [Team]\n" in out
     assert "Findings each proposed section would produce" in out
     tenant = next(line for line in out.splitlines() if line.startswith("  tenant: "))
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before  # nothing written

@@ -34,13 +34,13 @@ from .. import __version__
 CACHE_FORMAT = 3
 
 
-def _code_digest() -> str:
+def _code_digest(pkg: Optional[Path] = None) -> str:
     """A digest of the analyser's own source: an edited checkout (a development install, a patched
     rule) never reads findings an older copy of the rules cached under the same version number."""
     import hashlib
 
     h = hashlib.sha1()
-    pkg = Path(__file__).resolve().parent.parent
+    pkg = pkg or Path(__file__).resolve().parent.parent
     for path in sorted(pkg.rglob("*.py")):
         try:
             h.update(path.relative_to(pkg).as_posix().encode())

@@ -20,8 +20,6 @@ The family's map:
 - ``reads.py`` — which relations of a parameter a project function reads, calls away.
 - ``served.py`` — is a relation read already loaded by the loop's query, and what would load it.
 - ``writes.py`` — which writes reach the database now (staged ``add`` does not).
-- ``growth.py`` — do a loop's rows grow with users' data (request/task context, a table's or an
-  owner's rows, a user- or tenant-owned model)? Only then is a loop finding ``high``.
 - ``fix.py`` — eager-loading edits (``select_related``/``prefetch_related``, ``joinedload``…).
 
 Imported by the configuration loader: rule metadata only (the family has no options).

@@ -49,7 +49,6 @@ class Site:
     serializer: str
     what: str
     related: tuple = ()
-    serializer_qual: str = ""
 
 
 # -- which classes are what ----------------------------------------------------------------------
@@ -148,21 +147,7 @@ def _site(ctx, expr: ast.AST, ser: str, what: str, kind: str, extra=None) -> Opt
         return None
     reads = serializer_reads(ctx, ser, model)
     related = tuple(_location(ctx, ser, r) for r in reads[:4])
-    return Site(expr, src, reads, _name(ser), what, related, ser)
-
-
-RESHAPERS = ("__init__", "get_fields", "to_representation")  # methods that can drop or replace fields
-
-
-def reshapes_fields(index, qual: str) -> bool:
-    """Does a project class of the serializer (or its bases) define ``__init__``, ``get_fields``
-    or ``to_representation``? Fields can then be removed or read differently at run time
-    (``self.fields.pop(...)`` for some requests), so the declared reads are not certain."""
-    for anc in index.mro(qual):
-        cf = index.classes.get(anc)
-        if cf is not None and any(name in cf.methods for name in RESHAPERS):
-            return True
-    return False
+    return Site(expr, src, reads, _name(ser), what, related)
 
 
 def class_queryset(cls: ast.ClassDef) -> Optional[ast.AST]:

@@ -5,7 +5,7 @@ import ast
 from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
-from . import drf, growth, pydantic_rows, template_views
+from . import drf, pydantic_rows, template_views
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
 from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, rel_use, walk
@@ -65,23 +65,17 @@ class LazyRelationInLoop(Rule):
     most, whatever the number of rows.
 
     ## Known problems
-    Confidence: list endpoints (a DRF serializer with `many=True` over the rows a view returns, a
-    template rendering a view's queryset, a FastAPI route answering `list[Schema]`) are `high` when
-    their rows grow with users' data, and a serializer whose class defines `__init__`,
-    `get_fields` or `to_representation` (fields removed or replaced at run time) stays `medium`.
-    Python loops follow the loops family's growth evidence: `high` only for rows that grow with users' data, walked in a request handler or a
-    background task (`growth.py` in the loops family): every known context of the function is a
-    request or a task; the loop iterates a query on the model's manager, or the requesting
-    user's / a tenant's rows — not one object's children (a relation of another row, an equality
-    filter on a parent), not rows picked by key (`pk__in=`), not a constant slice (`[:10]`), not
-    rows nested under another loop; and the model has a foreign key to the user model or a tenant
-    model (the user and tenant models themselves, and models named like configuration —
-    `…Setting`, `…Type`, `…Workflow` — do not count). Everything else is `medium`
-    (`--confidence medium`): in blind triage of real apps most such loops ran over a handful of
-    rows or in one-off code. The size of a table is not in the code; these are evidence, not proof.
-    History: list endpoints were `high` regardless of their rows until a blind triage of 15 unseen
-    apps found 10 of 26 true (7 wrong: a template assumed for views that render another one, a
-    serializer field removed in `__init__`; 9 true but over a handful of rows).
+    Confidence: reported at `medium` (`--confidence medium`). List endpoints (a DRF serializer
+    with `many=True` over the rows a view returns, a template rendering a view's queryset, a
+    FastAPI route answering `list[Schema]`) were `high` until a blind triage of 15 unseen apps
+    found 10 of 26 such findings true (7 wrong: a template assumed for views that render another
+    one, a serializer field removed in `__init__`); Python loops were already `medium`.
+
+    Holdout round 3 (11 unseen apps, 2026-12-04) measured a stricter `high`: per-row work in a
+    request or task over rows that grow with users' data (a user- or tenant-keyed model, the
+    table's or the requesting user's rows, not one object's children, rows picked by key or a
+    constant slice). It gave 6 default findings on 0.82 M lines, 1 true (MDB302 1 TP / 2 NEG /
+    1 FP, MDB303 0 TP / 2 NEG), so it was withdrawn and these rules stay `medium`.
 
     Only queries the analysis can see are checked: the loop iterates a query built in the
     function (in the loop header or a local variable assigned once), a relation of an outer
@@ -146,7 +140,7 @@ class LazyRelationInLoop(Rule):
     code = "MDB302"
     name = "lazy-relation-in-loop"
     summary = "Relation loaded lazily once per row (N+1)"
-    precision = "high"  # high only for rows that grow (growth.py); round-1 holdout: 10/26 list endpoints true
+    precision = "medium"  # holdout (15 unseen apps, blind triage, 2026-12-04): too few findings true
     tags = ("performance", "n+1")
     fixable = True
     BAD = BAD
@@ -294,13 +288,13 @@ class LazyRelationInLoop(Rule):
         advice = _advice(self.ctx.index.models[src.query_model].orm, want, self.ctx)
         msg = (f"{what} loads relation `{model}.{step.name}` ({target}) lazily on every row of the loop on line "
                f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
-        self.report(node, msg, fix=self._fix(src, want),
-                    confidence=growth.confidence(self.ctx, growth.rows_grow(self.ctx, src, None)))
+        self.report(node, msg, fix=self._fix(src, want))
 
-    def _endpoint_confidence(self, src: RowSource) -> str:
-        """A list endpoint (a view's rows serialized, validated or rendered) runs in a request by
-        construction: ``high`` when its rows grow with users' data (``growth.py``)."""
-        return "high" if growth.rows_grow(self.ctx, src, None) else "medium"
+    def confidence_of(self, node: ast.AST, asked: str) -> str:
+        """``high`` for a list endpoint: a serializer over the rows a view returns (per-row by
+        construction, and as large as the table or the page). A Python loop is ``medium``: in a
+        blind triage of real apps such loops mostly ran over one object's handful of children."""
+        return "high" if asked == "endpoint" else "medium"
 
     def _fix(self, src: RowSource, want: Want):
         if src.query is None or (src.kind == "loop" and self._requeried(src, want)):
@@ -374,12 +368,8 @@ class LazyRelationInLoop(Rule):
         fix = None
         if site.source.query is not None:
             fix = fix_for(self.ctx, orm, site.source.query, [w for w, _ in missing], False)
-        # a serializer over a view's queryset is a list endpoint: per-row by construction; a
-        # serializer that reshapes its fields at run time may not read them all
-        level = self._endpoint_confidence(site.source)
-        if site.serializer_qual and drf.reshapes_fields(self.ctx.index, site.serializer_qual):
-            level = "medium"
-        self.report(site.node, msg, related=site.related, fix=fix, confidence=level)
+        # a serializer over a view's queryset is a list endpoint: per-row by construction
+        self.report(site.node, msg, related=site.related, fix=fix, confidence="endpoint")
 
     # -- Pydantic response models ---------------------------------------------------------------
     def _schema_call(self, node: ast.Call) -> bool:
@@ -441,9 +431,8 @@ class LazyRelationInLoop(Rule):
             safe = (safe_fix and src.kind == "loop" and within(src.query, func) and loads_of_names(func, src.names)
                     and not unsafe_chain(orm, src.query))
             fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], safe)
-        level = self._endpoint_confidence(src) if endpoint else \
-            growth.confidence(self.ctx, growth.rows_grow(self.ctx, src, None))
-        self.report(node, msg, related=tuple(r.location for _, r in missing[:4]), fix=fix, confidence=level)
+        self.report(node, msg, related=tuple(r.location for _, r in missing[:4]), fix=fix,
+                    confidence="endpoint" if endpoint else "high")
 
     # -- Django templates -----------------------------------------------------------------------
     def _template_site(self, site) -> None:
@@ -513,7 +502,7 @@ class LazyRelationInLoop(Rule):
                                  "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
         fix = fix_for(self.ctx, "django", src.query, [w for w, _ in missing], False) if src.query is not None else None
         # a view rendering a queryset's rows is a list page: per-row by construction
-        self.report(node, msg, related=related, fix=fix, confidence=self._endpoint_confidence(src))
+        self.report(node, msg, related=related, fix=fix, confidence="endpoint")
 
 
 def _rel(ctx, path: str) -> str:

@@ -6,8 +6,12 @@ actually has (admin, commands, jobs).
 A candidate is a model with a tenant-like name referenced by at least two others, or - whatever
 its name (``Club``, ``Household``) - a graph root (no non-null foreign key of its own to another
 model) that is not a user model, referenced directly by at least three models and reached by
-most models that have non-null foreign keys. No proposal (the section stays commented out)
-otherwise: guessing a root would switch on security rules that then cry wolf.
+most models that have non-null foreign keys. A tenant-like name outranks an unnamed root, and an
+unnamed root is written commented out (the tenant rules stay off until someone confirms it): in
+holdout round 3 an unconfirmed graph root (a programming-language lookup table many models point
+at) switched the security rules on and every finding it gave was false. No proposal (the section
+stays commented out) when there is no candidate: guessing a root would switch on security rules
+that then cry wolf.
 """
 from __future__ import annotations
 
@@ -65,8 +69,15 @@ def candidates(project) -> List[Tuple[str, int, int]]:
                  and reach(qual) >= GRAPH_MIN_SHARE * len(with_fks - {qual}))
         if named or graph:
             out.append((qual, reach(qual), n))
-    out.sort(key=lambda c: (-c[1], -c[2], names.get(index.models[c[0]].name.lower(), len(names)), c[0]))
+    # a tenant-like name outranks an unnamed graph root (a lookup table many models point at, such
+    # as a ``Language``, is a root too); then reach, direct references, the name's rank
+    out.sort(key=lambda c: (index.models[c[0]].name.lower() not in names, -c[1], -c[2],
+                            names.get(index.models[c[0]].name.lower(), len(names)), c[0]))
     return out
+
+
+def tenant_named(model) -> bool:
+    return model.name.lower() in {n.lower() for n in TENANT_NAMES}
 
 
 def _user_model(index, model) -> bool:
@@ -87,11 +98,16 @@ def propose_tenant(project) -> Optional[str]:
     root, reached, count = cands[0]
     others = ", ".join(f"{_ident(index, q)} {r}" for q, r, _ in cands[1:4])
     note = f"; other candidates, by models reaching them: {others}" if others else ""
+    named = tenant_named(index.models[root])
     lines = [f"# {_ident(index, root)}: reached by {reached} models through non-null foreign keys, "
-             f"referenced directly by {count}{note}",
-             f"models: [{_ident(index, root)}]",
-             "scoped: auto",
-             "depth: 3"]
+             f"referenced directly by {count}{note}"]
+    if named:
+        lines.append(f"models: [{_ident(index, root)}]")
+    else:  # only the graph says so: the security rules stay off until someone confirms it
+        lines += [f"# Not named like a tenant: if {_ident(index, root)} is the customer that owns rows, "
+                  "uncomment the next line; until then the tenant rules are off.",
+                  f"# models: [{_ident(index, root)}]"]
+    lines += ["scoped: auto", "depth: 3"]
     system = _system(project)
     lines.append(f"system: [{', '.join(repr(g).replace(chr(39), chr(34)) for g in system)}]")
     return "\n".join(lines) + "\n"
