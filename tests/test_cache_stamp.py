@@ -17,4 +17,4 @@ def test_the_stamp_follows_the_source(tmp_path):
     rule = pkg / "rules" / "loops" / "mdb301_query_in_loop.py"
     rule.write_text(rule.read_text() + "\n# edited\n")
     assert cache._code_digest(pkg) != before
-    assert cache.STAMP.endswith("/" + cache._code_digest())
+    assert cache.stamp().endswith("/" + cache._code_digest())

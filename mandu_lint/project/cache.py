@@ -19,6 +19,7 @@ never trusted.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -37,8 +38,6 @@ CACHE_FORMAT = 3
 def _code_digest(pkg: Optional[Path] = None) -> str:
     """A digest of the analyser's own source: an edited checkout (a development install, a patched
     rule) never reads findings an older copy of the rules cached under the same version number."""
-    import hashlib
-
     h = hashlib.sha1()
     pkg = pkg or Path(__file__).resolve().parent.parent
     for path in sorted(pkg.rglob("*.py")):
@@ -50,7 +49,12 @@ def _code_digest(pkg: Optional[Path] = None) -> str:
     return h.hexdigest()[:12]
 
 
-STAMP = f"{__version__}/{CACHE_FORMAT}/{_code_digest()}"
+@functools.lru_cache(maxsize=None)
+def stamp() -> str:
+    """What a cache entry must carry to be read: version, format and source digest. Computed on
+    first use, so a run without a cache (``--no-cache``) never reads the package's source for it."""
+    return f"{__version__}/{CACHE_FORMAT}/{_code_digest()}"
+
 
 ENV_VAR = "MANDU_CACHE_DIR"
 _GITIGNORE = "# written by mandu-lint\n*\n"
@@ -106,7 +110,7 @@ class Cache:
                 data = pickle.load(fh)
         except Exception:  # missing, truncated, from another version: rebuild
             return None
-        if not isinstance(data, dict) or data.get("__version__") != STAMP:
+        if not isinstance(data, dict) or data.get("__version__") != stamp():
             return None
         return data.get("value")
 
@@ -118,7 +122,7 @@ class Cache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump({"__version__": STAMP, "value": value}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump({"__version__": stamp(), "value": value}, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
         except OSError:
             pass

@@ -47,8 +47,8 @@ class QueryInLoop(Rule):
     Holdout round 3 (11 unseen apps, 2026-12-04) measured a stricter `high`: per-row work in a
     request or task over rows that grow with users' data (a user- or tenant-keyed model, the
     table's or the requesting user's rows, not one object's children, rows picked by key or a
-    constant slice). It gave 6 default findings on 0.82 M lines, 1 true (MDB302 1 TP / 2 NEG /
-    1 FP, MDB303 0 TP / 2 NEG), so it was withdrawn and these rules stay `medium`.
+    constant slice). On 0.82 M lines it gave this rule no default finding and the family 6, 1
+    true; it was withdrawn and the rule stays `medium`.
     Receivers are resolved, never guessed: a call on something whose origin the index cannot
     trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
     small number of times (a literal tuple, `range(3)`), loops that always leave on their first

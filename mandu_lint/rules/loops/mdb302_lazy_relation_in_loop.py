@@ -74,8 +74,8 @@ class LazyRelationInLoop(Rule):
     Holdout round 3 (11 unseen apps, 2026-12-04) measured a stricter `high`: per-row work in a
     request or task over rows that grow with users' data (a user- or tenant-keyed model, the
     table's or the requesting user's rows, not one object's children, rows picked by key or a
-    constant slice). It gave 6 default findings on 0.82 M lines, 1 true (MDB302 1 TP / 2 NEG /
-    1 FP, MDB303 0 TP / 2 NEG), so it was withdrawn and these rules stay `medium`.
+    constant slice). On 0.82 M lines it gave this rule 4 default findings: 1 TP, 1 FP, 2 NEG;
+    it was withdrawn and the rule stays `medium`.
 
     Only queries the analysis can see are checked: the loop iterates a query built in the
     function (in the loop header or a local variable assigned once), a relation of an outer

@@ -49,8 +49,8 @@ class WriteInLoop(Rule):
     Holdout round 3 (11 unseen apps, 2026-12-04) measured a stricter `high`: per-row work in a
     request or task over rows that grow with users' data (a user- or tenant-keyed model, the
     table's or the requesting user's rows, not one object's children, rows picked by key or a
-    constant slice). It gave 6 default findings on 0.82 M lines, 1 true (MDB302 1 TP / 2 NEG /
-    1 FP, MDB303 0 TP / 2 NEG), so it was withdrawn and these rules stay `medium`.
+    constant slice). On 0.82 M lines it gave this rule 2 default findings, both NEG; it was
+    withdrawn and the rule stays `medium`.
     Retry loops (the write repeats only after a failure: `try: …; break`), loops that leave on
     their first pass, loops over a small literal collection and worker loops (`while True` that
     sleeps) are not reported. `session.add()` alone is not a write: SQLAlchemy sends the staged

@@ -29,6 +29,7 @@ TENANT_NAMES = ("Organization", "Organisation", "Org", "Workspace", "Tenant", "T
 SYSTEM_GLOBS = ("**/admin.py", "**/admin/**", "**/management/commands/**", "**/tasks.py", "**/tasks/**",
                 "**/bgtasks/**", "**/backoffice/**", "**/cron/**", "**/jobs/**", "**/worker/**", "**/workers/**",
                 "**/cli/**", "**/scripts/**")
+_NAME_RANK = {n.lower(): i for i, n in enumerate(TENANT_NAMES)}
 MIN_REFERENCES = 2
 GRAPH_MIN_REFERENCES = 3  # an unnamed candidate needs more evidence than a tenant-like name
 GRAPH_MIN_SHARE = 0.6  # ... and must be reached by this share of the models with non-null FKs
@@ -40,7 +41,6 @@ _USER_NAMES = ("user", "customuser", "profile", "userprofile")
 def candidates(project) -> List[Tuple[str, int, int]]:
     """(model qual, models reaching it, direct references), best first."""
     index = project.index
-    names = {n.lower(): i for i, n in enumerate(TENANT_NAMES)}
     refs: Counter = Counter()
     referrers: Dict[str, Set[str]] = {}
     outgoing: Dict[str, Set[str]] = {}
@@ -64,20 +64,20 @@ def candidates(project) -> List[Tuple[str, int, int]]:
     out = []
     for qual, n in refs.items():
         model = index.models[qual]
-        named = model.name.lower() in names and n >= MIN_REFERENCES
+        named = tenant_named(model) and n >= MIN_REFERENCES
         graph = (qual not in outgoing and not _user_model(index, model) and len(referrers[qual]) >= GRAPH_MIN_REFERENCES
                  and reach(qual) >= GRAPH_MIN_SHARE * len(with_fks - {qual}))
         if named or graph:
             out.append((qual, reach(qual), n))
     # a tenant-like name outranks an unnamed graph root (a lookup table many models point at, such
     # as a ``Language``, is a root too); then reach, direct references, the name's rank
-    out.sort(key=lambda c: (index.models[c[0]].name.lower() not in names, -c[1], -c[2],
-                            names.get(index.models[c[0]].name.lower(), len(names)), c[0]))
+    out.sort(key=lambda c: (not tenant_named(index.models[c[0]]), -c[1], -c[2],
+                            _NAME_RANK.get(index.models[c[0]].name.lower(), len(_NAME_RANK)), c[0]))
     return out
 
 
 def tenant_named(model) -> bool:
-    return model.name.lower() in {n.lower() for n in TENANT_NAMES}
+    return model.name.lower() in _NAME_RANK
 
 
 def _user_model(index, model) -> bool:
