@@ -19,8 +19,9 @@ Refs are small tuples (cheap to pickle into the cache):
   is ``("lit", "sql", "query"|"write")``, a short identifier-like string ``("lit", "str", value)``
   (``apps.get_model("shop", "Book")``), a dict display of names ``("lit", "dict", value refs)``
 - ``("s", base, "index")``   ``base[i]`` with an index or key (``("s", base)`` is a slice)
-- ``("conflict", r1, r2, …)`` a local bound to several refs (every assignment); the typer types it
-  when all of them type alike, :meth:`Scope.lookup` returns it, :meth:`Scope.lookup_single` not
+- ``("conflict", r1, r2, …)`` a local bound to several refs (every assignment), or the operands of
+  ``a or b`` / ``a if c else b``; the typer types it when all of them type alike,
+  :meth:`Scope.lookup` returns it, :meth:`Scope.lookup_single` not
 
 ``None`` means unknown. ``await`` is transparent: ``await s.execute()`` is the call's ref.
 """
@@ -478,7 +479,28 @@ class Scope:
             return (RT.LIT,)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp)):
             return (RT.LIT,)
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            return self._either(node.values)  # ``(conn or db).execute(…)``
+        if isinstance(node, ast.IfExp):
+            return self._either((node.body, node.orelse))  # ``session if session else make()``
         return None
+
+    def _either(self, operands) -> Ref:
+        """The value of ``a or b`` / ``a if c else b``: one of its operands, like a local bound in
+        both branches of an ``if`` (a ``conflict`` the typer types when every operand types alike);
+        a ``None`` operand is left out, an unknown one makes the whole unknown."""
+        cands = []
+        for op in operands:
+            if isinstance(op, ast.Constant) and op.value is None:
+                continue
+            ref = self._ref_of(op)
+            if ref is None:
+                return None
+            if ref not in cands:
+                cands.append(ref)
+        if not cands or len(cands) > MAX_CANDIDATES:
+            return None
+        return cands[0] if len(cands) == 1 else (RT.CONFLICT,) + tuple(cands)
 
 
 def _rebase(ref: Ref, old: Ref, first: Ref) -> Ref:
