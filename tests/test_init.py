@@ -212,15 +212,25 @@ def test_missing_path_is_an_error(tmp_path, capsys):
 
 
 def test_proposer_output_is_written_uncommented(django_project, proposer):
-    proposer("tenant", lambda project: "models: [Author]\ndepth: 2\n" if "shop.models.Author"
-             in project.index.models else None)
+    proposer("transactions", lambda project: 'helpers: ["shop.db.atomic"]\nside-effects: []\n'
+             if "shop.models.Author" in project.index.models else None)
+    rc, out = init_text(django_project)
+    assert rc == 0 and "proposed: transactions" in out
+    text = (django_project / CONFIG_NAME).read_text()
+    assert '\ntransactions:\n  helpers: ["shop.db.atomic"]\n  side-effects: []\n' in text
+    assert "\n# transactions:\n" not in text and "\n# layers:\n" in text
+    assert load(django_project).section("transactions").helpers == ["shop.db.atomic"]
+
+
+def test_a_policy_section_is_proposed_commented_out(django_project, proposer):
+    """``tenant`` and ``layers`` are confirmed by the team: a proposal is written, commented out."""
+    proposer("tenant", lambda project: "models: [Author]\ndepth: 2\n")
     rc, out = init_text(django_project)
     assert rc == 0 and "proposed: tenant" in out
     text = (django_project / CONFIG_NAME).read_text()
-    assert "\ntenant:\n  models: [Author]\n  depth: 2\n" in text
-    assert "\n# tenant:\n" not in text and "\n# layers:\n" in text
-    tenant = load(django_project).section("tenant")
-    assert tenant.models == ["Author"] and tenant.depth == 2
+    assert "\n# tenant:\n#   models: [Author]\n#   depth: 2\n" in text
+    assert "only the team can confirm" in text
+    assert load(django_project).section("tenant").models in (None, [])
 
 
 def test_proposer_may_return_the_whole_section(django_project, proposer):

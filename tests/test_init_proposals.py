@@ -75,17 +75,19 @@ def test_tenant_called_differently_is_proposed_by_the_fk_graph(tmp_path):
     out = io.StringIO()
     assert run_init(root, out=out) == 0
     text = (root / "mandu.yaml").read_text()
-    # not Member (a user model, though referenced more often); and only the graph says Club is the
-    # tenant, so the line is written commented out: the security rules stay off until confirmed
-    assert "  # models: [Club]\n" in text and "\n  models:" not in text
+    # not Member (a user model, though referenced more often); only the graph says Club is the
+    # tenant, and the note says so; the section is written commented out until someone confirms it
+    assert "#   models: [Club]\n" in text and "\n  models:" not in text
     assert "# Club: reached by 4 models through non-null foreign keys, referenced directly by 3" in text
     assert "Not named like a tenant" in text
 
 
-def test_a_tenant_like_name_is_proposed_active(tmp_path):
+def test_a_tenant_like_name_is_proposed_first_but_still_commented_out(tmp_path):
     root = make(tmp_path, "Team")
     assert run_init(root, out=io.StringIO()) == 0
-    assert "  models: [Team]\n" in (root / "mandu.yaml").read_text()
+    text = (root / "mandu.yaml").read_text()
+    assert "#   models: [Team]\n" in text and "\n  models:" not in text
+    assert "Not named like a tenant" not in text
 
 
 def test_init_diff_shows_config_and_findings_per_section_and_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -95,18 +97,22 @@ def test_init_diff_shows_config_and_findings_per_section_and_writes_nothing(tmp_
     assert main(["init", "--diff", "."]) == 0
     out = capsys.readouterr().out
     assert out.startswith("--- /dev/null\n+++ ")
-    assert "+  models: [Team]\n" in out
+    assert "+#   models: [Team]\n" in out
     assert "Findings each proposed section would produce" in out
-    tenant = next(line for line in out.splitlines() if line.startswith("  tenant: "))
+    tenant = next(line for line in out.splitlines() if line.startswith("  tenant, once uncommented: "))
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before  # nothing written
-    # the count is what a check with the written config reports (the tenant rules are off without it)
+    # the count is what a check reports once the written section is uncommented (the tenant rules
+    # are off until then)
     assert run_init(root, out=io.StringIO()) == 0
+    written = (root / "mandu.yaml").read_text()
+    block = written[written.index("# tenant:\n"):].split("\n\n")[0]
+    (root / "mandu.yaml").write_text(written.replace(block, "\n".join(line[2:] for line in block.splitlines())))
     config.clear_caches()
     from mandu_lint.runner import CheckOptions, check_paths
 
     found = [f for f in check_paths([str(root)], CheckOptions(use_cache=False, jobs=1)).findings
              if f.code.startswith("MDB1")]
-    assert found and tenant == f"  tenant: {len(found)} (MDB101 {len(found)})", (tenant, found)
+    assert found and tenant == f"  tenant, once uncommented: {len(found)} (MDB101 {len(found)})", (tenant, found)
     (root / "mandu.yaml").unlink()
     (root / "mandu.yaml").write_text("select: [MDB3]\n")
     assert main(["init", "--diff", "."]) == 0

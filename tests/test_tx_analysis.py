@@ -131,6 +131,50 @@ class Items(View):
         assert tx.entry("shop.views.opted_out").state == OUTSIDE
 
 
+@pytest.mark.parametrize("settings,graphene,strawberry", [
+    ("DATABASES = {'default': {}}\n", OUTSIDE, OUTSIDE),
+    ("DATABASES = {'default': {}}\nGRAPHENE = {'SCHEMA': 'x.schema', 'ATOMIC_MUTATIONS': True}\n", INSIDE, OUTSIDE),
+    ("DATABASES = {'default': {'ATOMIC_MUTATIONS': True}}\n", INSIDE, OUTSIDE),
+    ("DATABASES = {'default': {'ATOMIC_REQUESTS': True}}\n", INSIDE, INSIDE),
+    (None, UNKNOWN, UNKNOWN),
+])
+def test_graphql_mutations_are_request_handlers(tmp_path, settings, graphene, strawberry):
+    """Issue 11: a mutation runs in autocommit unless ATOMIC_REQUESTS wraps its view or
+    graphene-django's ATOMIC_MUTATIONS is on (in GRAPHENE or a database's settings)."""
+    tx = tx_of(tmp_path, {"shop/schema.py": """
+import graphene
+import strawberry
+from graphene import relay
+
+class Rename(graphene.Mutation):
+    def mutate(self, info, name):
+        pass
+
+class Create(relay.ClientIDMutation):
+    @classmethod
+    def mutate_and_get_payload(cls, root, info, **data):
+        pass
+
+    def helper(self):
+        pass
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def add(self, name: str) -> int:
+        return 1
+
+    @strawberry.mutation
+    async def add_later(self, name: str) -> int:
+        return 1
+"""}, settings)
+    assert tx.entry("shop.schema.Rename.mutate").state == graphene
+    assert tx.entry("shop.schema.Create.mutate_and_get_payload").state == graphene
+    assert tx.entry("shop.schema.Create.helper").state == UNKNOWN  # not called by the schema
+    assert tx.entry("shop.schema.Mutation.add").state == strawberry
+    assert tx.entry("shop.schema.Mutation.add_later").state == (UNKNOWN if settings is None else OUTSIDE)
+
+
 def test_framework_entry_points(tmp_path):
     tx = tx_of(tmp_path, {"shop/jobs.py": """
 from functools import partial

@@ -90,7 +90,8 @@ class FileFacts:
     literals: Dict[str, object] = field(default_factory=dict)  # module-level literal values
     module_locals: Optional[Dict[str, Ref]] = None  # the module scope, reused by the engine
     # Django settings facts: {"DATABASES": True} when assigned at module level,
-    # {"ATOMIC_REQUESTS": [values]} for each literal value (None: not a literal) found anywhere.
+    # {"ATOMIC_REQUESTS": [values], "ATOMIC_MUTATIONS": [values]} for each literal value (None: not
+    # a literal) found anywhere (``ATOMIC_MUTATIONS``: graphene-django, in ``GRAPHENE`` or a database).
     db_settings: Dict[str, object] = field(default_factory=dict)
     error: Optional[str] = None  # the file did not parse
     star_imports: Tuple[str, ...] = ()  # modules imported with ``from m import *``
@@ -341,7 +342,7 @@ class Extractor:
             elif isinstance(sub, ast.ExceptHandler) and sub.body:
                 ff.handlers.append((sub.body[0].lineno, sub.body[0].col_offset, sub.end_lineno or sub.lineno,
                                     sub.end_col_offset or 0))
-            elif isinstance(sub, ast.Dict) and "ATOMIC_REQUESTS" in _str_keys(sub):
+            elif isinstance(sub, ast.Dict) and ATOMIC_KEYS.intersection(_str_keys(sub)):
                 _db_settings(self.facts, [sub])
 
 
@@ -379,22 +380,30 @@ def _str_keys(node: ast.Dict) -> List[str]:
     return [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
 
 
+ATOMIC_KEYS = frozenset({"ATOMIC_REQUESTS", "ATOMIC_MUTATIONS"})
+
+
 def _db_settings(facts: FileFacts, nodes) -> None:
-    """Record ``DATABASES = ...`` at module level and every ``ATOMIC_REQUESTS`` value (as a dict
-    key or a subscript assignment): whether Django wraps views in a transaction."""
-    found = facts.db_settings.setdefault("ATOMIC_REQUESTS", [])
+    """Record ``DATABASES = ...`` at module level and every ``ATOMIC_REQUESTS`` and
+    ``ATOMIC_MUTATIONS`` value (as a dict key or a subscript assignment): whether Django wraps
+    views, and graphene-django its mutations, in a transaction."""
+    found = {key: facts.db_settings.setdefault(key, []) for key in ATOMIC_KEYS}
     for top in nodes:
         for n in ast.walk(top):
             if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DATABASES" for t in n.targets):
                 facts.db_settings["DATABASES"] = True  # also under a module-level ``if``/``try``
             if isinstance(n, ast.Dict):
-                found.extend(_literal(v) for k, v in zip(n.keys, n.values)
-                             if isinstance(k, ast.Constant) and k.value == "ATOMIC_REQUESTS")
-            elif isinstance(n, ast.Assign) and any(isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant)
-                                                   and t.slice.value == "ATOMIC_REQUESTS" for t in n.targets):
-                found.append(_literal(n.value))
-    if not found:
-        del facts.db_settings["ATOMIC_REQUESTS"]
+                for k, v in zip(n.keys, n.values):
+                    if isinstance(k, ast.Constant) and k.value in ATOMIC_KEYS:
+                        found[k.value].append(_literal(v))
+            elif isinstance(n, ast.Assign):
+                for t in n.targets:
+                    key = t.slice.value if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) else None
+                    if key in ATOMIC_KEYS:
+                        found[key].append(_literal(n.value))
+    for key, values in found.items():
+        if not values:
+            del facts.db_settings[key]
 
 
 def _meta(node: ast.ClassDef) -> Dict[str, object]:

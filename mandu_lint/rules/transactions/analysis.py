@@ -39,7 +39,7 @@ class TxIndex(FrameworkEntries):
         self._sites: Optional[Dict[str, list]] = None
         self._entry: Dict[str, Entry] = {}
         self._openers: Dict[object, Optional[str]] = {}
-        self._atomic = False  # not computed yet
+        self._atomic: Dict[str, Optional[bool]] = {}  # ATOMIC_REQUESTS / ATOMIC_MUTATIONS, computed on first use
         self._commit_cbs: Optional[Dict[str, list]] = None
         self._recv: Optional[Dict[str, list]] = None
         self._conn: Optional[Dict[str, list]] = None

@@ -3,6 +3,9 @@ three-state entry rule: a Celery task, a management command and an ``on_commit``
 in autocommit; a sync view runs in a transaction exactly when ``ATOMIC_REQUESTS`` is on (async
 views and ``non_atomic_requests`` never); the admin's ``save_model``/``delete_model`` run inside
 one; a ``post_save`` receiver and a model's ``save()`` override run wherever the model is saved.
+A GraphQL mutation (graphene's ``mutate``/``mutate_and_get_payload``/``perform_mutate``,
+strawberry's ``@mutation``) is a request handler: autocommit, unless ``ATOMIC_REQUESTS`` wraps its
+(sync) view or graphene-django's ``ATOMIC_MUTATIONS`` (in ``GRAPHENE`` or a database) is on.
 
 A mixin of :class:`mandu_lint.rules.transactions.analysis.TxIndex`, which supplies the call sites.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .calls import NON_ATOMIC, is_task, origin
+from .calls import NON_ATOMIC, is_task, origin, strip_call
 from ...core.tags import RT, TK
 
 INSIDE, OUTSIDE, UNKNOWN = "inside", "outside", "unknown"
@@ -25,6 +28,8 @@ VIEW_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.views
               "rest_framework.generics", "rest_framework.mixins", "django.contrib.admin")
 HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid
 perform_create perform_update perform_destroy create update partial_update destroy list retrieve""".split())
+MUTATE = frozenset({"mutate", "mutate_and_get_payload", "perform_mutate"})
+STRAWBERRY_MUTATION = frozenset({"strawberry.mutation", "strawberry_django.mutation", "strawberry.django.mutation"})
 SAVED_IN = "runs inside the transaction of every"
 ADMIN_ATOMIC = frozenset("save_model delete_model save_related save_formset delete_queryset".split())
 
@@ -51,6 +56,9 @@ class FrameworkEntries:
             return Entry(INSIDE, "the Django admin calls it inside a transaction")
         if self._is_view(fn, mro):
             return self._view_state(fn)
+        graphql = self._mutation(fn, mro)
+        if graphql:
+            return self._mutation_state(fn, graphql)
         if fn.cls in self.ix.models and fn.name in ("save", "delete"):
             return self._model_state(fn.cls, SAVE_CALLS if fn.name == "save" else DELETE_CALLS, True)
         return self._receiver_state(fn)
@@ -75,22 +83,49 @@ class FrameworkEntries:
             return Entry(OUTSIDE, "a view: Django runs it in autocommit (ATOMIC_REQUESTS is off)")
         return Entry(UNKNOWN, "a view, but the project's ATOMIC_REQUESTS setting is unknown")
 
+    def _mutation(self, fn, mro) -> Optional[str]:
+        """"graphene" or "strawberry" when ``fn`` is a GraphQL mutation the schema calls."""
+        if fn.cls and fn.name in MUTATE and any(a.startswith(("graphene.", "graphene_django.")) for a in mro):
+            return "graphene"
+        if any(origin(self.ix, strip_call(d)) in STRAWBERRY_MUTATION for d in fn.decorators):
+            return "strawberry"
+        return None
+
+    def _mutation_state(self, fn, library: str) -> Entry:
+        requests = self.atomic_requests()
+        mutations = self.atomic_setting("ATOMIC_MUTATIONS") if library == "graphene" else False
+        if requests is None:
+            return Entry(UNKNOWN, "a GraphQL mutation, but the project's ATOMIC_REQUESTS setting is unknown")
+        if requests and not fn.is_async:
+            return Entry(INSIDE, "a GraphQL mutation in a view under ATOMIC_REQUESTS")
+        if mutations is True:
+            return Entry(INSIDE, "a graphene mutation under ATOMIC_MUTATIONS")
+        if mutations is None:
+            return Entry(UNKNOWN, "a graphene mutation, but the project's ATOMIC_MUTATIONS setting is unknown")
+        return Entry(OUTSIDE, "a GraphQL mutation: it runs in autocommit (no ATOMIC_REQUESTS"
+                              + (" or ATOMIC_MUTATIONS)" if library == "graphene" else ")"))
+
     def atomic_requests(self) -> Optional[bool]:
         """True/False from the settings modules; None when absent or not a literal."""
-        if self._atomic is False:
+        return self.atomic_setting("ATOMIC_REQUESTS")
+
+    def atomic_setting(self, key: str) -> Optional[bool]:
+        """``ATOMIC_REQUESTS``/``ATOMIC_MUTATIONS``: True/False from the settings modules (False
+        when absent from settings that define ``DATABASES``); None when unknown or not a literal."""
+        if key not in self._atomic:
             values, has_db = [], False
             for rel in self.ix.files:
                 if self._non_app(rel):
                     continue
                 ds = getattr(self.ix.files[rel], "db_settings", None) or {}
                 has_db = has_db or bool(ds.get("DATABASES"))
-                values += ds.get("ATOMIC_REQUESTS", [])
+                values += ds.get(key, [])
             if values:
-                self._atomic = values[0] if all(v is values[0] for v in values) and values[0] in (True, False) \
+                self._atomic[key] = values[0] if all(v is values[0] for v in values) and values[0] in (True, False) \
                     else None
             else:
-                self._atomic = False if has_db else None
-        return self._atomic
+                self._atomic[key] = False if has_db else None
+        return self._atomic[key]
 
     def _receiver_state(self, fn) -> Entry:
         for signal, sender in self._registrations(fn):

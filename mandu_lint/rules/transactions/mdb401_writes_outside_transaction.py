@@ -25,8 +25,9 @@ class WritesOutsideTransaction(TxRule):
     - **Django** (autocommit): writes (`save`, `delete`, `create`, `update`, `bulk_*`,
       `get_or_create`, `update_or_create`, related-manager `add/remove/set/clear`, and project
       functions that write) outside `transaction.atomic()`, in a function known to run outside a
-      transaction — a view when `ATOMIC_REQUESTS` is off, a Celery task, a management command, or
-      a helper that one of those calls outside `atomic`;
+      transaction — a view when `ATOMIC_REQUESTS` is off, a GraphQL mutation (graphene, strawberry)
+      without `ATOMIC_REQUESTS` or graphene-django's `ATOMIC_MUTATIONS`, a Celery task, a
+      management command, or a helper that one of those calls outside `atomic`;
     - **SQLAlchemy / DB-API**: a write that is committed (`commit()`, the end of a
       `with session.begin():` block, a helper that commits) before a later write on the same path.
 
