@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from mandu_lint import config
 from mandu_lint.config import load_settings
 from mandu_lint.init import run_init
 from mandu_lint.runner import CheckOptions, check_paths
@@ -111,11 +112,16 @@ def test_init_proposes_the_most_referenced_tenant_like_model(tmp_path):
     assert run_init(root, out=out) == 0
     assert "proposed:" in out.getvalue() and "tenant" in out.getvalue()
     text = (root / "mandu.yaml").read_text()
-    assert "  models: [Organization]\n" in text
-    assert '  system: ["**/admin.py", "**/management/commands/**"]' in text
-    settings = load_settings(root / "mandu.yaml", root)
-    assert settings.section("tenant").models == ["Organization"]
-    assert found(root) == [("app/views.py", "MDB101")]  # the proposed config switches the rules on
+    assert "#   models: [Organization]\n" in text
+    assert '#   system: ["**/admin.py", "**/management/commands/**"]' in text
+    # written commented out: a guessed tenant never switches the security rules on
+    assert load_settings(root / "mandu.yaml", root).section("tenant").models == []
+    assert found(root) == []
+    block = text[text.index("# tenant:\n"):].split("\n\n")[0]
+    (root / "mandu.yaml").write_text(text.replace(block, "\n".join(line[2:] for line in block.splitlines())))
+    config.clear_caches()
+    assert load_settings(root / "mandu.yaml", root).section("tenant").models == ["Organization"]
+    assert found(root) == [("app/views.py", "MDB101")]  # once uncommented, the rules are on
 
 
 def test_init_proposes_nothing_without_a_tenant_like_root(tmp_path):

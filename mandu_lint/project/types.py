@@ -90,6 +90,7 @@ CALL_RESULT = {
 }
 GLOBAL_VALUE = {"django.db.connection": (TK.DBCONN, "django"), "django.db.connections": (TK.DBCONNS,),
                 "django.db.transaction.connection": (TK.DBCONN, "django")}
+SA_SESSION_EVIDENCE = frozenset({"query", "execute", "scalars", "scalar"})
 SELECTS = {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlmodel.select", "sqlalchemy.future.select",
            "sqlalchemy.sql.expression.select"}
 EVALUATING_BUILTINS = {"builtins.list", "builtins.tuple", "builtins.set", "builtins.len", "builtins.sorted",
@@ -507,7 +508,8 @@ class Typer:
         ``x.save()``/``x.delete()``/``x.refresh_from_db()`` with Django's arguments only is a
         model's write or read (not on a value of a storage/HTTP/cache library; medium evidence:
         forms and serializers save too);
-        ``apps.get_model("app", "Model")`` is that model."""
+        ``apps.get_model("app", "Model")`` is that model; ``query(Model)`` of an SQLAlchemy model
+        and ``execute``/``scalars``/``scalar`` of a ``select()`` are an SQLAlchemy session's."""
         f = ref[1]
         if f[0] != RT.ATTR:
             return None, None
@@ -516,6 +518,14 @@ class Typer:
             kind = self.ix.sql_of(pos[0])
             if kind is not None:
                 return None, (EV.WRITE if kind == "write" else EV.QUERY, f"{name}() of an SQL statement")
+        if name in SA_SESSION_EVIDENCE and pos and not _foreign_root(self, f[1]):
+            # ``request.db.query(Post)``, ``db.execute(select(Post))``: only an SQLAlchemy session
+            # (or connection) takes a mapped class or a select(); Pyramid apps' ``request.db``
+            t = self.type_of(pos[0])
+            sa_model = t is not None and t[0] == TK.MODEL and t[1] in self.ix.models \
+                and self.ix.models[t[1]].orm != "django"
+            if (name == "query" and sa_model) or (name != "query" and t is not None and t[0] == TK.SASELECT):
+                return self._session_method(name, pos)
         if name in DJANGO_INST_KW and not pos and self.level != HIGH and self.ix.has_django \
                 and all(k in DJANGO_INST_KW[name] for k, _v in ref[3]) and not _foreign_root(self, f[1]):
             if name in INST_READ:

@@ -45,6 +45,13 @@ class LazyRelationInLoop(Rule):
     `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
     replace the parent's) and nested loops; every `{% if %}` branch is taken.
 
+    Jinja templates of SQLAlchemy apps are read the same way: rows of a query handed to Flask's
+    `render_template("t.html", posts=rows)` (or Quart's, or Pyramid's `render()`), or returned
+    in the context dict of a Pyramid view whose `@view_config(renderer="pkg:templates/t.html")`
+    (or class `@view_defaults`) names the template; `{{ p.author.name }}` and
+    `{% for t in p.tags %}` read relationships, which load themselves lazily unless the query's
+    `options(joinedload(...)/selectinload(...))` or the relationship's own `lazy=` loads them.
+
     Pydantic response models validated from rows are per-row code too: `Schema.model_validate(row)`
     or `Schema.from_orm(row)` in a loop or comprehension, and a FastAPI route declaring
     `response_model=list[Schema]` (or `-> list[Schema]`) that returns the rows of a query. Each
@@ -99,7 +106,8 @@ class LazyRelationInLoop(Rule):
     a detail view's `{{ object.author }}`) is a single query and is not reported. Every
     `{% if %}` branch counts, so a read under a condition that no row meets is still reported.
     Jinja templates are read with the same grammar (`{% for … if %}`, `{% set %}`, `a.b()`),
-    macros are skipped. Template files are part of the findings cache key: changing only a
+    macros are skipped; an app's own rendering helpers (a `render()` wrapper, a page class) are
+    not followed, nor Chameleon/Mako renderers. Template files are part of the findings cache key: changing only a
     template re-checks the project's views.
 
     Response models: only schema classes of the project are read (fields declared in their class
@@ -336,6 +344,10 @@ class LazyRelationInLoop(Rule):
         cls, fn = self.ctx.method_of, self.ctx.function
         if fn is None or self.ctx.qual[-1] != fn.name:
             return
+        site = template_views.renderer_site(self.ctx, node, fn, cls)
+        if site is not None:
+            self._template_site(site)
+            return
         if cls is None:
             self._route_return(node, fn)
         elif fn.name == "get_queryset":
@@ -490,7 +502,8 @@ class LazyRelationInLoop(Rule):
     def _report_template(self, node, src: RowSource, missing, name: str) -> None:
         listed = ", ".join(f"`{w.path}` ({_where(self.ctx, r)})" for w, r in missing[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        advice = "; ".join(_advice("django", w, self.ctx) for w, _ in missing[:4])
+        orm = self.ctx.index.models[src.query_model].orm
+        advice = "; ".join(_advice(orm, w, self.ctx) for w, _ in missing[:4])
         if src.query is not None:
             how = f"load them with the query: {advice}"
         else:
@@ -500,7 +513,7 @@ class LazyRelationInLoop(Rule):
                f"row: one query per row and relation; {how}")
         related = tuple(Location(r.path, Span(r.line, r.col, r.line, r.col), f"`{r.text}` loads `{w.path}` once "
                                  "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
-        fix = fix_for(self.ctx, "django", src.query, [w for w, _ in missing], False) if src.query is not None else None
+        fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], False) if src.query is not None else None
         # a view rendering a queryset's rows is a list page: per-row by construction
         self.report(node, msg, related=related, fix=fix, confidence="endpoint")
 

@@ -26,7 +26,7 @@ def visible(ctx, ref, depth: int = 0) -> bool:
         r = steps.pop(0)
         rt = typer.type_of(r)
     if rt is None:
-        return False
+        return _evidenced_session(ctx, steps, depth)
     if rt[0] in (TK.MODEL, TK.MANAGER):
         return True
     if rt[0] == TK.EXT and rt[1] in _SELECTS:
@@ -58,6 +58,19 @@ def visible(ctx, ref, depth: int = 0) -> bool:
     if rt[0] == TK.INST:  # ``author.books.filter(...)``: a fresh query on a relation
         return any(s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
                    for s in steps[1:]) and steps[0][0] == RT.ATTR
+    return False
+
+
+def _evidenced_session(ctx, steps, depth: int) -> bool:
+    """``request.db.query(Post)``: an untyped receiver that the typer reads as an SQLAlchemy
+    session by what it is given (a mapped class to ``query``, a ``select()`` to ``execute``)."""
+    for step in steps:
+        if step[0] != RT.CALL or step[1][0] != RT.ATTR:
+            continue
+        st = ctx.typer.type_of(step)
+        if st is None or st[0] not in (TK.SAQUERY, TK.SARESULT):
+            continue
+        return step[1][2] == "query" or bool(step[2]) and visible(ctx, step[2][0], depth + 1)
     return False
 
 

@@ -14,9 +14,15 @@ analysis can read:
   ``super().get_context_data(k=…)``). The template is ``template_name`` or Django's default
   ``<app_label>/<model>_list.html`` / ``_detail.html``.
 
-Each context value that types as a Django queryset of a model (``TK.QS``/``MANAGER``/
-``RELMGR``), or a page of a ``Paginator`` over one, becomes a :class:`RowSource`; a value the
-typer does not know is left out (the template's reads of it are never reported).
+- Flask/Quart ``render_template("t.html", rows=…, **context)`` and Pyramid
+  ``render("t.html", {...})``/``render_to_response``, and a Pyramid view whose
+  ``@view_config(renderer="pkg:templates/t.html")`` (or its class's ``@view_defaults``) names a
+  Jinja template and that returns the context dict; ``.pt``/``.mak`` renderers are not read.
+
+Each context value that types as rows of a query - a Django queryset of a model (``TK.QS``/
+``MANAGER``/``RELMGR``), a page of a ``Paginator`` over one, or a list of SQLAlchemy rows a query
+returned - becomes a :class:`RowSource`; a value the typer does not know is left out (the
+template's reads of it are never reported).
 """
 from __future__ import annotations
 
@@ -39,6 +45,18 @@ RENDER = {  # callee -> (position of the template name, position of the context)
     "django.template.response.TemplateResponse": (1, 2),
     "django.template.response.SimpleTemplateResponse": (0, 1),
 }
+KW_CONTEXT = -1  # the context is the call's keyword arguments (Flask's ``render_template``)
+RENDER.update({
+    "flask.render_template": (0, KW_CONTEXT),
+    "flask.templating.render_template": (0, KW_CONTEXT),
+    "quart.render_template": (0, KW_CONTEXT),
+    "quart.templating.render_template": (0, KW_CONTEXT),
+    "pyramid.renderers.render": (0, 1),
+    "pyramid.renderers.render_to_response": (0, 1),
+})
+TEMPLATE_NAME_ARGS = ("template_name", "template", "template_name_or_list", "renderer_name")
+VIEW_CONFIG = frozenset({"pyramid.view.view_config", "pyramid.view.view_defaults"})
+JINJA_SUFFIXES = (".html", ".htm", ".jinja2", ".jinja", ".j2", ".txt", ".xml")
 GET_TEMPLATE = {"django.template.loader.get_template", "django.template.loader.select_template"}
 PAGINATOR = {"django.core.paginator.Paginator"}
 ROWS = (TK.QS, TK.MANAGER, TK.RELMGR, TK.LIST)
@@ -104,9 +122,7 @@ def row_source(ctx, node: ast.AST) -> Optional[Tuple[RowSource, ast.AST]]:
     Django query built where the analysis can see it."""
     rows = _paginated(ctx, node) or node
     t = ctx.type_of(rows)
-    if t is None or t[0] not in ROWS or not t[1] or t[1] not in ctx.index.models:
-        return None
-    if ctx.index.models[t[1]].orm != "django" or _indexed(ctx, rows):
+    if t is None or t[0] not in ROWS or not t[1] or t[1] not in ctx.index.models or _indexed(ctx, rows):
         return None
     if t[0] == TK.LIST and not _from_query(ctx, rows):
         return None
@@ -234,8 +250,12 @@ def render_site(ctx, call: ast.Call) -> Optional[Site]:
     callee = _ext(ctx, f)
     if callee in RENDER:
         tpos, cpos = RENDER[callee]
-        names = _names_arg(_arg(call, tpos, ("template_name", "template")))
-        context = _arg(call, cpos, ("context", "dictionary"))
+        names = [template_name(n) for n in _names_arg(_arg(call, tpos, TEMPLATE_NAME_ARGS))]
+        if cpos == KW_CONTEXT:  # ``render_template("t.html", rows=rows, **extra)``
+            context = ast.Call(func=ast.Name("dict", ast.Load()), args=[],
+                               keywords=[k for k in call.keywords if k.arg not in TEMPLATE_NAME_ARGS])
+        else:
+            context = _arg(call, cpos, ("context", "dictionary", "value"))
     elif isinstance(f, ast.Attribute) and f.attr == "render":
         got = _local_value(ctx, f.value)
         if not isinstance(got, ast.Call) or _ext(ctx, got.func) not in GET_TEMPLATE or not got.args:
@@ -247,6 +267,35 @@ def render_site(ctx, call: ast.Call) -> Optional[Site]:
     if not names or context is None:
         return None
     return _site(ctx, names, entries(ctx, context, ctx.function), f"the template `{names[0]}`")
+
+
+def template_name(name: str) -> str:
+    """A template name as the project's ``templates`` folders hold it: Pyramid's asset spec
+    ``pkg:templates/a/b.html`` and a ``templates/`` prefix are dropped."""
+    name = name.split(":", 1)[1] if ":" in name else name
+    return name.split("templates/", 1)[1] if "templates/" in name else name
+
+
+def renderer_site(ctx, ret: ast.Return, fn: ast.AST, cls: Optional[ast.ClassDef]) -> Optional[Site]:
+    """A Pyramid view returning its context: ``@view_config(renderer="t.html")`` on the function
+    (or ``@view_defaults(renderer=…)`` on its class) and ``return {...}``."""
+    if ret.value is None:
+        return None
+    names = _renderer(ctx, getattr(fn, "decorator_list", ()))
+    if not names and cls is not None:
+        names = _renderer(ctx, cls.decorator_list)
+    if not names:
+        return None
+    return _site(ctx, names, entries(ctx, ret.value, fn), f"the template `{names[0]}`")
+
+
+def _renderer(ctx, decorators) -> List[str]:
+    for d in decorators:
+        if isinstance(d, ast.Call) and _ext(ctx, d.func) in VIEW_CONFIG:
+            got = next((k.value for k in d.keywords if k.arg == "renderer"), None)
+            if isinstance(got, ast.Constant) and isinstance(got.value, str) and got.value.endswith(JINJA_SUFFIXES):
+                return [template_name(got.value)]
+    return []
 
 
 # -- class-based views ---------------------------------------------------------------------------------

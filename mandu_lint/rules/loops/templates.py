@@ -1,5 +1,6 @@
-"""Django templates as per-row code: a small reader of the template grammar and what a
-template reads of the rows a view hands it.
+"""Django and Jinja templates as per-row code: a small reader of the template grammar and what a
+template reads of the rows a view hands it (Django querysets, and SQLAlchemy rows whose
+relationship attributes load themselves when a template reads them).
 
 A view that passes a queryset to a template (``template_views.py`` traces that) runs the
 template's ``{% for %}`` body once per row; every ``{{ book.author.name }}`` in it loads the
@@ -652,9 +653,15 @@ class Evaluator:
         if not isinstance(v, Obj):
             return None
         m = ix.models.get(v.model)
-        if m is None or m.orm != "django":
+        if m is None:
             return None
         rel = m.relations.get(part)
+        if rel is not None and m.orm != "django":  # an SQLAlchemy relationship loads itself when read
+            if rel.to_many:
+                self._read(v, v.path + (part,), ("all",), path, line, col, text)
+                return Rows(v.src, rel.target, v.path + (part,), v.per_row)
+            self._read(v, v.path + (part,), (), path, line, col, text)
+            return Obj(v.src, rel.target, v.path + (part,), v.per_row)
         if rel is not None:
             if rel.to_many:
                 return Mgr(v.src, rel.target, v.path + (part,), v.per_row)
