@@ -165,6 +165,45 @@ class Walker:
         self.ctx.loops.pop()
         self._visit_all(node.orelse)
 
+    def _branching(self, node) -> None:
+        """``if``/``try``/``with``/``match`` inside a loop: a block of it that always leaves the
+        loop (ends with ``return``/``raise``/``break``, no ``continue``) runs at most once per run
+        of the loop - ``if found: obj.save(); return obj`` is not a write per row - so it is
+        walked with the innermost loop marked ``once`` (an outer loop still counts)."""
+        loops = self.ctx.loops
+        if not loops:
+            for child in child_nodes(node):
+                self.visit(child)
+            return
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                self._block(value)
+            elif isinstance(value, list):
+                for v in value:
+                    if isinstance(v, (ast.ExceptHandler, ast.match_case)):
+                        self._dispatch(self.visitors, v)
+                        self._visit_all([v.type if isinstance(v, ast.ExceptHandler) else v.pattern,
+                                         None if isinstance(v, ast.ExceptHandler) else v.guard])
+                        self._block(v.body)
+                        self._dispatch(self.leavers, v)
+                    elif isinstance(v, ast.AST):
+                        self.visit(v)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def _block(self, stmts: List[ast.stmt]) -> None:
+        loops = self.ctx.loops
+        top = loops[-1] if loops else None
+        if top is None or top.once or not _exits_first_pass(stmts):
+            self._visit_all(stmts)
+            return
+        loops[-1] = replace(top, once=True)
+        try:
+            self._visit_all(stmts)
+        finally:
+            loops[-1] = top
+
     def _comp(self, node) -> None:
         first = node.generators[0]
         self.visit(first.iter)
@@ -204,8 +243,11 @@ _SPECIAL = {
     ast.FunctionDef: Walker._function, ast.AsyncFunctionDef: Walker._function, ast.ClassDef: Walker._class,
     ast.Lambda: Walker._lambda, ast.For: Walker._for, ast.AsyncFor: Walker._for, ast.While: Walker._while,
     ast.ListComp: Walker._comp, ast.SetComp: Walker._comp, ast.GeneratorExp: Walker._comp,
-    ast.DictComp: Walker._comp,
+    ast.DictComp: Walker._comp, ast.If: Walker._branching, ast.Try: Walker._branching,
+    ast.With: Walker._branching, ast.AsyncWith: Walker._branching, ast.Match: Walker._branching,
 }
+if hasattr(ast, "TryStar"):
+    _SPECIAL[ast.TryStar] = Walker._branching
 
 
 def _names(target: ast.AST) -> Tuple[str, ...]:

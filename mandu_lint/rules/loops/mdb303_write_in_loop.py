@@ -52,7 +52,8 @@ class WriteInLoop(Rule):
     constant slice). On 0.82 M lines it gave this rule 2 default findings, both NEG; it was
     withdrawn and the rule stays `medium`.
     Retry loops (the write repeats only after a failure: `try: …; break`), loops that leave on
-    their first pass, loops over a small literal collection and worker loops (`while True` that
+    their first pass, a write in a block that always leaves the loop (`if found: obj.save();
+    return obj` — at most once per run of the loop; a `continue` in the block keeps it), loops over a small literal collection and worker loops (`while True` that
     sleeps) are not reported. `session.add()` alone is not a write: SQLAlchemy sends the staged
     rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported. Bulk operations skip `save()` overrides and signals; when those

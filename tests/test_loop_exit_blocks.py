@@ -1,0 +1,107 @@
+"""A block inside a loop that always leaves it (``if found: obj.save(); return obj``) runs at most
+once per run of the loop: the loop rules do not call its query or write per row. Blind triage of
+tune apps judged such findings false ("the save is followed by return, so at most one write per
+call"; "loop returns right after the first successful save"). An outer loop still counts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mandu_lint import config
+from mandu_lint.runner import CheckOptions, check_paths
+
+MODELS = """\
+from django.db import models
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=10)
+"""
+
+VIEWS = """\
+from django.db import IntegrityError
+
+from shop.models import Book
+
+
+def first_match(titles):
+    for t in titles:
+        if t.startswith("a"):
+            book = Book.objects.filter(title=t).first()
+            return book
+    return None
+
+
+def first_saved(titles):
+    for t in titles:
+        try:
+            Book(title=t).save()
+            break
+        except IntegrityError:
+            continue
+
+
+def save_then_maybe_leave(titles):
+    for t in titles:
+        Book(title=t).save()
+        if t == "stop":
+            return
+
+
+def skip_then_leave(titles):
+    for t in titles:
+        if t:
+            if t == "x":
+                continue
+            Book(title=t).save()
+            return
+
+
+def inner_exit_outer_rows(groups):
+    for group in groups:
+        for t in group:
+            if t:
+                Book(title=t).save()
+                break
+
+
+def match_case(titles):
+    for t in titles:
+        match t:
+            case "a":
+                Book.objects.get(title=t)
+                return
+            case _:
+                Book.objects.get(title=t)
+"""
+
+
+def _findings(tmp_path: Path):
+    (tmp_path / "mandu.yaml").write_text("")
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "models.py").write_text(MODELS)
+    (tmp_path / "shop" / "views.py").write_text(VIEWS)
+    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
+                                                       select=["MDB301", "MDB303"]))
+    config.clear_caches()
+    return sorted((f.span.line, f.code) for f in result.findings)
+
+
+def _line(needle: str, nth: int = 0) -> int:
+    return [i for i, line in enumerate(VIEWS.splitlines(), 1) if needle in line][nth]
+
+
+def test_a_block_that_leaves_the_loop_runs_once(tmp_path):
+    found = _findings(tmp_path)
+    lines = {line for line, _ in found}
+    assert _line("Book.objects.filter(title=t).first()") not in lines  # if …: query; return
+    assert _line("Book(title=t).save()", 0) not in lines  # try: save; break (first success)
+    assert _line("Book.objects.get(title=t)", 0) not in lines  # case "a": …; return
+
+
+def test_per_row_code_outside_the_leaving_block_is_still_reported(tmp_path):
+    found = _findings(tmp_path)
+    assert (_line("Book(title=t).save()", 1), "MDB303") in found  # the save runs before the check
+    assert (_line("Book(title=t).save()", 2), "MDB303") in found  # a `continue` in the block: kept (conservative)
+    assert (_line("Book(title=t).save()", 3), "MDB303") in found  # once per group: per row of the outer loop
+    assert (_line("Book.objects.get(title=t)", 1), "MDB301") in found  # the other case does not leave
