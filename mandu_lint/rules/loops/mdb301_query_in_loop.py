@@ -54,8 +54,8 @@ class QueryInLoop(Rule):
     small number of times (a literal tuple, `range(3)`), loops that always leave on their first
     pass, a query in a block that always leaves the loop (`if match: row = q.first(); return
     row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
-    polling loops (batch workers that sleep or page through a table on purpose) are not reported. `cursor.fetch*()` reads rows of a query
-    already executed and is not counted. Functions decorated with a cache (`lru_cache`, `cache`,
+    polling loops (batch workers that sleep or page through a table on purpose) are not
+    reported. `cursor.fetch*()` reads rows of a query already executed and is not counted. Functions decorated with a cache (`lru_cache`, `cache`,
     `cached_property`) are assumed not to query per call. A method or helper whose only queries read
     relations of the loop's row that the loop's query loaded (`b.tag_count()` after
     `prefetch_related("tags")`) is not reported. More specific rules (MDB302 lazy relation,

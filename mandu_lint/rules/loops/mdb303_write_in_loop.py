@@ -54,8 +54,9 @@ class WriteInLoop(Rule):
     Retry loops (the write repeats only after a failure: `try: …; break`), loops that leave on
     their first pass, a write in a block that always leaves the loop (`if found: obj.save();
     return obj` — at most once per run of the loop; a `continue` in the block keeps it), loops
-    over a small literal collection and worker loops (`while True` that sleeps) are not reported. `session.add()` alone is not a write: SQLAlchemy sends the staged
-    rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
+    over a small literal collection and worker loops (`while True` that sleeps) are not
+    reported. `session.add()` alone is not a write: SQLAlchemy sends the staged rows together at
+    the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported. Bulk operations skip `save()` overrides and signals; when those
     matter, a loop of `save()` calls may be intended — silence the line with `# noqa: MDB303`.
 
