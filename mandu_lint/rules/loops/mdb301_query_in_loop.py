@@ -56,11 +56,11 @@ class QueryInLoop(Rule):
     row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
     polling loops (batch workers that sleep or page through a table on purpose) are not
     reported. `cursor.fetch*()` reads rows of a query already executed and is not counted.
-    Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`) are assumed not to query per call. A method or helper whose only queries read
-    relations of the loop's row that the loop's query loaded (`b.tag_count()` after
-    `prefetch_related("tags")`) is not reported. More specific rules (MDB302 lazy relation,
-    MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit in a loop) take the nodes
-    they own when they are enabled.
+    Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`) are assumed not
+    to query per call. A method or helper whose only queries read relations of the loop's row
+    that the loop's query loaded (`b.tag_count()` after `prefetch_related("tags")`) is not
+    reported. More specific rules (MDB302 lazy relation, MDB303 write per iteration, MDB304
+    prefetch bypassed, MDB404 commit in a loop) take the nodes they own when they are enabled.
 
     ## Example
     ```python
