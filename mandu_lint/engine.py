@@ -178,7 +178,7 @@ class Walker:
         for name in node._fields:
             value = getattr(node, name, None)
             if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                self._block(value)
+                self._block(value, batch=name == "body" and isinstance(node, ast.If) and _batch_test(node.test))
             elif isinstance(value, list):
                 for v in value:
                     if isinstance(v, (ast.ExceptHandler, ast.match_case)):
@@ -192,10 +192,12 @@ class Walker:
             elif isinstance(value, ast.AST):
                 self.visit(value)
 
-    def _block(self, stmts: List[ast.stmt]) -> None:
+    def _block(self, stmts: List[ast.stmt], batch: bool = False) -> None:
+        """Walk a block; one that leaves the loop, or runs once per batch of rows (``if i %
+        500 == 0: session.flush()``), does not run per row of the innermost loop."""
         loops = self.ctx.loops
         top = loops[-1] if loops else None
-        if top is None or top.once or not _exits_first_pass(stmts):
+        if top is None or top.once or not (batch or _exits_first_pass(stmts)):
             self._visit_all(stmts)
             return
         loops[-1] = replace(top, once=True)
@@ -259,6 +261,27 @@ def _exits_first_pass(body: List[ast.stmt]) -> bool:
     if not body or not isinstance(body[-1], (ast.Return, ast.Break, ast.Raise)):
         return False
     return not any(isinstance(n, ast.Continue) for stmt in body for n in _walk_same_loop(stmt))
+
+
+def _batch_test(test: ast.AST) -> bool:
+    """A condition that holds once per batch of iterations: ``i % n == 0``, ``not i % n``,
+    ``len(batch) >= n``, ``count >= BATCH_SIZE`` (a name or attribute with batch/chunk in it);
+    also one operand of an ``and`` (``count > 0 and count % n == 0``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_batch_test(v) for v in test.values)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return isinstance(test.operand, ast.BinOp) and isinstance(test.operand.op, ast.Mod)
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    left, op, right = test.left, test.ops[0], test.comparators[0]
+    if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod):
+        return isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and right.value == 0
+    if isinstance(op, (ast.GtE, ast.Gt, ast.Eq)):
+        if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len":
+            return True
+        name = right.attr if isinstance(right, ast.Attribute) else getattr(right, "id", "")
+        return any(w in name.lower() for w in ("batch", "chunk"))
+    return False
 
 
 def _walk_same_loop(node: ast.AST):

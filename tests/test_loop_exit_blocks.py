@@ -105,3 +105,47 @@ def test_per_row_code_outside_the_leaving_block_is_still_reported(tmp_path):
     assert (_line("Book(title=t).save()", 2), "MDB303") in found  # a `continue` in the block: kept (conservative)
     assert (_line("Book(title=t).save()", 3), "MDB303") in found  # once per group: per row of the outer loop
     assert (_line("Book.objects.get(title=t)", 1), "MDB301") in found  # the other case does not leave
+
+
+BATCHED = """\
+from sqlalchemy.orm import Session
+
+BATCH_SIZE = 500
+
+
+def flush_per_batch(session: Session, rows):
+    for i, row in enumerate(rows):
+        session.add(row)
+        if i % 500 == 0:
+            session.flush()
+        if i > 0 and i % BATCH_SIZE == 0:
+            session.flush()
+
+
+def commit_per_batch(session: Session, rows):
+    pending = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) >= BATCH_SIZE:
+            session.add_all(pending)
+            session.commit()
+            pending = []
+
+
+def commit_every_row(session: Session, rows):
+    for row in rows:
+        session.add(row)
+        if row:
+            session.commit()
+"""
+
+
+def test_a_block_that_runs_once_per_batch_is_not_per_row(tmp_path):
+    (tmp_path / "mandu.yaml").write_text("")
+    (tmp_path / "jobs.py").write_text(BATCHED)
+    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
+                                                       select=["MDB3", "MDB404"]))
+    config.clear_caches()
+    lines = sorted({f.span.line for f in result.findings})
+    every_row = [i for i, line in enumerate(BATCHED.splitlines(), 1) if "def commit_every_row" in line][0]
+    assert lines and all(line > every_row for line in lines), lines  # only the commit under `if row:`

@@ -53,7 +53,8 @@ class WriteInLoop(Rule):
     withdrawn and the rule stays `medium`.
     Retry loops (the write repeats only after a failure: `try: …; break`), loops that leave on
     their first pass, a write in a block that always leaves the loop (`if found: obj.save();
-    return obj` — at most once per run of the loop; a `continue` in the block keeps it), loops
+    return obj` — at most once per run of the loop; a `continue` in the block keeps it), a write
+    under a once-per-batch condition (`if i % 500 == 0:`, `if len(batch) >= BATCH_SIZE:`), loops
     over a small literal collection and worker loops (`while True` that sleeps) are not
     reported. `session.add()` alone is not a write: SQLAlchemy sends the staged rows together at
     the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
