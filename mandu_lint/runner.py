@@ -17,7 +17,7 @@ from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, know
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span, shown
-from .project.build import Project, cpu_count, extract_file, worker_pool
+from .project.build import INDEX_ERROR, Project, cpu_count, extract_file, worker_pool
 from .project.files import nested_configs
 from .project.cache import findings_name, located, portable
 from .noqa import noqa_problems
@@ -155,9 +155,11 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
     A file that cannot be checked is an MDB000/MDB002 finding (never a note): see diagnostics.py."""
     path = str(project.root / rel)
     rules = [r for r in sel.for_file(rel, project.is_non_app(rel)) if not r.skips(project, rel)]
+    indexed = project.index.files.get(rel) if rel not in project._overrides else None
+    if indexed is not None and indexed.error and indexed.error.startswith(INDEX_ERROR):
+        return fingerprint([not_checked(path, indexed.error)], rel), []  # never a silent pass
     if not rules and tree is None and rel not in project._overrides:
-        facts = project.index.files.get(rel)
-        if facts is not None and facts.error is None:
+        if indexed is not None and indexed.error is None:
             return [], []  # it parsed when it was indexed, and no rule applies here (tests, migrations)
     data = project.data(rel)
     if data is None:

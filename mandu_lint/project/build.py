@@ -45,6 +45,13 @@ def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[
         return extract(tree, rel, module, is_pkg)
     except RecursionError:
         return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error="too deeply nested")
+    except Exception as exc:  # an analyser bug on this file: it is reported as not checked (MDB002)
+        return FileFacts(rel, module, is_pkg, {}, {}, {}, {},
+                         error=f"{INDEX_ERROR}{type(exc).__name__}: {exc}"[:300])
+
+
+# ``FileFacts.error`` of a file the indexer failed on (not a syntax error of the file)
+INDEX_ERROR = "internal error while indexing this file (please report it): "
 
 
 def _extract_batch(args) -> List[FileFacts]:

@@ -117,6 +117,8 @@ def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
     if isinstance(node, ast.Subscript):
         head = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
         args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not args:  # ``Tuple[()]``
+            return scope.ref_of(node.value)
         first = next((a for a in args if not (isinstance(a, ast.Constant) and a.value is None)), None)
         if head == "Annotated":
             return (RT.ANNOTATED, ann_ref(scope, args[0]), tuple(scope.ref_of(a) for a in args[1:]))

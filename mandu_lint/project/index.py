@@ -464,7 +464,7 @@ class ProjectIndex:
             m = Model(qual, cf.name, "sqlalchemy", path, cf.line, abstract=abstract, flask=flask,
                       origin=self.origin(path))
             tn = self._inherited_attr(qual, "__tablename__")
-            m.table = str(tn[1]) if tn and tn[0] == RT.LIT else (
+            m.table = str(tn[1]) if tn and len(tn) > 1 and tn[0] == RT.LIT else (
                 snake(cf.name) if flask else cf.name.lower())
             return m
         return None
