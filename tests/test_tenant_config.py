@@ -6,6 +6,8 @@ import io
 import subprocess
 import sys
 import textwrap
+
+import pytest
 from pathlib import Path
 
 from mandu_lint import config
@@ -156,3 +158,51 @@ def test_lookup_by_id_is_mdb104_and_never_resurfaces_as_mdb101(tmp_path):
     # issue 12: MDB104 owns the node even when it is not selected or ignored
     assert found(root, select=["MDB101"]) == []
     assert found(root, ignore=["MDB104"]) == []
+
+
+def test_tenant_judge_sets_the_contexts_judged_at_high(tmp_path):
+    """``tenant.judge`` (issue 11): MDB103 in a Celery task is `medium` by default and `high`
+    once `task` is judged; a context name it does not know is a configuration error."""
+    import textwrap as _tw
+
+    from mandu_lint.runner import CheckOptions, check_paths
+
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "app").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "models.py").write_text(_tw.dedent("""
+        from django.db import models
+
+        class Organization(models.Model):
+            name = models.TextField()
+
+        class Invoice(models.Model):
+            organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+            total = models.IntegerField()
+        """))
+    (root / "app" / "tasks.py").write_text(_tw.dedent("""
+        from celery import shared_task
+        from django.db import connection
+
+        @shared_task
+        def revenue():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT sum(total) FROM app_invoice")
+                return cursor.fetchone()
+        """))
+
+    def levels(judge):
+        extra = f"  judge: {judge}\n" if judge else ""
+        (root / "mandu.yaml").write_text("tenant:\n  models: [Organization]\n" + extra)
+        config.clear_caches()
+        result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
+        return [(f.code, f.confidence) for f in result.findings if f.code.startswith("MDB1")]
+
+    assert levels(None) == [("MDB103", "medium")]
+    assert levels("[request, task]") == [("MDB103", "high")]
+    (root / "mandu.yaml").write_text("tenant:\n  models: [Organization]\n  judge: [cron]\n")
+    config.clear_caches()
+    with pytest.raises(Exception, match="judge"):
+        load_settings(root / "mandu.yaml", root)
+    config.clear_caches()

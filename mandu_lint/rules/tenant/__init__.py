@@ -31,6 +31,9 @@ declare("tenant", "depth", "int", 3, "FK-path depth for `scoped: auto`.")
 declare("tenant", "exempt", "model-list", [], "Models that are global on purpose.")
 declare("tenant", "helpers", "str-list", [], "Functions/methods/managers that apply the tenant filter.")
 declare("tenant", "system", "glob-list", [], "Code that is cross-tenant on purpose (admin, tasks...).")
+declare("tenant", "judge", "str-list", ["request"],
+        "Execution contexts whose tenant findings are `high` (default: request paths); elsewhere `medium`.",
+        choices=("request", "admin", "command", "task", "signal"))
 
 
 def _configured(settings) -> bool:

@@ -32,6 +32,18 @@ class TenantRule(Rule):
                                        "package's TenantMixin (django-tenants): every query runs in the current "
                                        "tenant's schema, so the row-level tenant rules (MDB101-MDB105) are off"))
         self._origins: set = set()
+        if self.high_in is not None:  # ``tenant.judge`` widens the contexts judged at ``high``
+            judged = ctx.project.settings.section("tenant").judge
+            if judged:
+                self.high_in = frozenset(judged)
+
+    @classmethod
+    def confidence_doc(cls) -> str:
+        doc = super().confidence_doc()
+        if cls.high_in is not None and cls.precision == "high":
+            doc += ("; `tenant.judge` (any of request, admin, command, task, signal; default request) "
+                    "sets the contexts judged at `high`")
+        return doc
 
     # -- the enclosing function (kept by the engine) -------------------------------------------------
     @property
