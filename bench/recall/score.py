@@ -9,7 +9,7 @@ starts inside the row's buggy lines, or carries a related location there, in the
     loops        MDB3xx
     tenant       MDB1xx
     multi-write  MDB401, MDB403, MDB404
-    locks-races  MDB402, MDB406, MDB407, MDB409
+    locks-races  MDB402, MDB406, MDB407, MDB409, MDB410
 
 Trees live in ``<snapshots>/<repo-name>@<parent[:12]>/`` where ``repo-name`` is the part of
 ``owner/name`` after the slash (``polarsource/polar`` -> ``polar@0123456789ab``). With
@@ -52,7 +52,7 @@ def family_of(code: str) -> str | None:
         return "tenant"
     if code in ("MDB401", "MDB403", "MDB404"):
         return "multi-write"
-    if code in ("MDB402", "MDB406", "MDB407", "MDB409"):
+    if code in ("MDB402", "MDB406", "MDB407", "MDB409", "MDB410"):
         return "locks-races"
     return None
 

@@ -413,7 +413,29 @@ def _meta(node: ast.ClassDef) -> Dict[str, object]:
     for item in node.body:
         if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
             meta[item.targets[0].id] = _literal(item.value)
+            if item.targets[0].id == "constraints":
+                unique = _unique_constraints(item.value)
+                if unique:
+                    meta["unique_constraints"] = unique
     return meta
+
+
+def _unique_constraints(node: ast.AST) -> Tuple[Tuple[str, ...], ...]:
+    """Field sets of ``UniqueConstraint(fields=[...])`` entries of ``Meta.constraints`` (a
+    conditional or expression constraint is left out: it is unique only for some rows)."""
+    out = []
+    for c in node.elts if isinstance(node, (ast.List, ast.Tuple)) else ():
+        if not (isinstance(c, ast.Call) and getattr(c.func, "attr", getattr(c.func, "id", "")) == "UniqueConstraint"):
+            continue
+        kw = {k.arg: k.value for k in c.keywords if k.arg}
+        if "condition" in kw or c.args:
+            continue
+        fields = kw.get("fields")
+        names = tuple(e.value for e in getattr(fields, "elts", ()) if isinstance(e, ast.Constant)
+                      and isinstance(e.value, str))
+        if names and len(names) == len(getattr(fields, "elts", ())):
+            out.append(names)
+    return tuple(out)
 
 
 def _meta_refs(node: ast.ClassDef, scope: Scope, literals: Dict[str, object]) -> Dict[str, Ref]:

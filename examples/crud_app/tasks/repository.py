@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
@@ -16,6 +17,10 @@ from .models import AuditLog, Comment, Membership, Organization, Project, Task
 
 class NotFound(Exception):
     """The row does not exist *in this organization* (another tenant's row is not found either)."""
+
+
+class Conflict(Exception):
+    """The row already exists: a unique key (a project's name in its organization) is taken."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,13 @@ class OrganizationRepository:
         return project
 
     def create_project(self, name: str) -> Project:
-        return Project.objects.create(organization=self.organization, name=name)
+        """A taken name (or a double submit) is a Conflict, not an IntegrityError: the savepoint
+        keeps the caller's transaction usable."""
+        try:
+            with transaction.atomic():
+                return Project.objects.create(organization=self.organization, name=name)
+        except IntegrityError:
+            raise Conflict(name) from None
 
     def add_tasks(self, project: Project, titles: Iterable[str]) -> List[Task]:
         """One INSERT for all the tasks, and the counter moved by the database, not in Python."""

@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from . import repository, services
-from .repository import NotFound, OrganizationRepository
+from .repository import Conflict, NotFound, OrganizationRepository
 
 
 def member_view(view):
@@ -26,6 +26,8 @@ def member_view(view):
             return view(request, organization, **kwargs)
         except NotFound:
             raise Http404("not found") from None
+        except Conflict:
+            return JsonResponse({"error": "already exists"}, status=409)
     return wrapper
 
 

@@ -2,7 +2,7 @@
 
 The family's map:
 
-- ``mdb401_writes_outside_transaction.py`` … ``mdb409_check_then_set.py`` — one rule each;
+- ``mdb401_writes_outside_transaction.py`` … ``mdb410_unguarded_unique_insert.py`` — one rule each;
   ``base.py`` holds ``TxRule``, their shared per-function plumbing.
 - ``analysis.py`` — ``TxIndex``: is a function entered inside a transaction (project-wide,
   three states), cached once per index.
@@ -13,7 +13,7 @@ The family's map:
 - ``flow.py`` — one function body as ordered database events with their transaction stacks.
 - ``paths.py`` — can node ``b`` run after node ``a`` on one path.
 - ``race.py`` — recognisers for check-then-insert, lost updates and check-then-set: rows read
-  without a lock and their write-back.
+  without a lock and their write-back; a model's unique keys and inserts guarded against duplicates.
 - ``harm.py`` — does a half-done multi-write do harm (invariant fields, replacements, status
   changes): the evidence MDB401 needs for ``high``.
 - ``fix.py`` — text of the fixes: wrap in ``atomic()``, ``on_commit``, ``select_for_update``.
@@ -45,5 +45,6 @@ FAMILY = FamilySpec(
         RuleSpec("MDB408", "error-swallowed-in-transaction",
                  "mdb408_error_swallowed_in_transaction:ErrorSwallowedInTransaction"),
         RuleSpec("MDB409", "check-then-set", "mdb409_check_then_set:CheckThenSet", default=False),
+        RuleSpec("MDB410", "unguarded-unique-insert", "mdb410_unguarded_unique_insert:UnguardedUniqueInsert"),
     ),
 )

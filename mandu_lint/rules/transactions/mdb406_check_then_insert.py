@@ -4,9 +4,8 @@ from __future__ import annotations
 import ast
 from typing import List, Optional
 
-from .calls import catches
 from .flow import FlowView
-from .race import created_model, checked_model, fix_get_or_create
+from .race import created_model, checked_model, fix_get_or_create, guarded_insert
 from ...core.messages import brief
 from .base import TxRule
 from ...core.tags import TK
@@ -168,15 +167,7 @@ def update(email):
 
     def _handled(self, view: FlowView, insert: ast.AST, check_stmt: ast.AST) -> bool:
         """The insert sits in a ``try`` that catches the duplicate (IntegrityError or broader)."""
-        for anc in view.ancestors(insert):
-            if isinstance(anc, ast.Try) and any(self._catches(h) for h in anc.handlers):
-                if any(insert in list(ast.walk(s)) for s in anc.body):
-                    return True
-        return False
-
-    def _catches(self, h: ast.ExceptHandler) -> bool:
-        types = h.type.elts if isinstance(h.type, ast.Tuple) else ([h.type] if h.type is not None else [])
-        return catches(self.ctx.index, [self.ctx.ref(t) for t in types], h.type is None) is not None
+        return guarded_insert(self.ctx, view, insert)
 
     @staticmethod
     def _locked(view: FlowView, check: ast.AST) -> bool:

@@ -5,7 +5,7 @@ unique, and the ``get_or_create`` rewrite.
 from __future__ import annotations
 
 import ast
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ...model import Edit, Fix, FixSafety
 from ...core.refs import dotted
@@ -156,6 +156,48 @@ def unique_lookup(ix, model: str, keys) -> bool:
     if together and isinstance(together[0], str):
         together = (together,)
     return any(set(t) == keys for t in together if isinstance(t, (tuple, list)))
+
+
+def guarded_insert(ctx, view, insert: ast.AST) -> bool:
+    """The insert sits in the body of a ``try`` that catches the duplicate (``IntegrityError``
+    or a broader error)."""
+    from .calls import catches
+
+    def catches_it(h: ast.ExceptHandler) -> bool:
+        types = h.type.elts if isinstance(h.type, ast.Tuple) else ([h.type] if h.type is not None else [])
+        return catches(ctx.index, [ctx.ref(t) for t in types], h.type is None) is not None
+
+    for anc in view.ancestors(insert):
+        if isinstance(anc, ast.Try) and any(catches_it(h) for h in anc.handlers):
+            if any(insert in list(ast.walk(s)) for s in anc.body):
+                return True
+    return False
+
+
+def unique_sets(ix, model: str) -> List[frozenset]:
+    """The field sets a Django model keeps unique, its abstract bases' included: ``unique=True``
+    fields and one-to-one fields, ``unique_together`` entries and ``UniqueConstraint(fields=…)``
+    without a condition. The primary key is left out (an insert rarely names it)."""
+    m = ix.models.get(model)
+    if m is None or m.orm != "django":
+        return []
+    out = []
+    for name, ff in m.fields.items():
+        ctor = ff.ctor[2] if ff.ctor and ff.ctor[0] == RT.ATTR else (ff.ctor[1].rsplit(".", 1)[-1]
+                                                                     if ff.ctor and ff.ctor[0] == RT.GLOBAL else "")
+        if (ff.kw.get("unique") is True or ctor == "OneToOneField") and ff.kw.get("primary_key") is not True:
+            out.append(frozenset({name}))
+    for cls in ix.mro(model) if model in ix.classes else ():
+        cf = ix.classes.get(cls)
+        if cf is None:
+            continue
+        together = cf.meta.get("unique_together") or ()
+        if together and isinstance(together[0], str):
+            together = (together,)
+        for t in tuple(together) + tuple(cf.meta.get("unique_constraints") or ()):
+            if isinstance(t, (tuple, list)) and t and all(isinstance(x, str) for x in t):
+                out.append(frozenset(t))
+    return list(dict.fromkeys(out))
 
 
 def fix_get_or_create(view, node: ast.If, check: ast.Call, insert: ast.Call, model: str) -> Optional[Fix]:
