@@ -86,6 +86,30 @@ def invite(email):
         return Member.objects.create(email=email, role="guest")
 """,
         },
+        {
+            "accounts/models.py": """
+from django.db import models
+
+class AccountManager(models.Manager):
+    def create_user(self, username, password=None):
+        user = self.model(username=username)
+        user.save()
+        return user
+
+class Account(models.Model):
+    username = models.CharField(max_length=80, unique=True)
+    objects = AccountManager()
+""",
+            "accounts/actor.py": """
+from accounts.models import Account
+
+def representative():
+    try:
+        return Account.objects.get(username="instance")  # error
+    except Account.DoesNotExist:
+        return Account.objects.create_user(username="instance")
+""",
+        },
     ]
     GOOD = [
         {

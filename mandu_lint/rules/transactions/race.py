@@ -78,8 +78,13 @@ def read_model(view, call: ast.Call) -> Optional[str]:
     return None
 
 
+# manager methods that insert one row (Django's ``UserManager`` adds the ``create_*user`` ones)
+INSERTS = frozenset({"create", "acreate", "create_user", "create_superuser", "acreate_user", "acreate_superuser"})
+
+
 def created_model(view, call: ast.Call) -> Optional[str]:
-    """``X.objects.create(...)``, ``X(...).save()``, ``session.add(X(...))``: X."""
+    """``X.objects.create(...)``, ``User.objects.create_user(...)``, ``X(...).save()``,
+    ``session.add(X(...))``: X."""
     f = call.func
     if not isinstance(f, ast.Attribute):
         return None
@@ -90,7 +95,7 @@ def created_model(view, call: ast.Call) -> Optional[str]:
     if not (t and t[0] == TK.METHOD):
         return None
     base, name = t[1], t[2]
-    if base[0] in (TK.MANAGER, TK.QS, TK.RELMGR) and name in ("create", "acreate"):
+    if base[0] in (TK.MANAGER, TK.QS, TK.RELMGR) and name in INSERTS:
         return base[1]
     if base == (TK.SASESSION,) and name == "add" and call.args:
         return _new_instance(view, call.args[0]) or None
