@@ -87,7 +87,12 @@ def branches(flag, other):
     mixed = Book.objects.all()
     if other:
         mixed = Author.objects.all()
-    return qs, obj, mixed
+    author = Author.objects.get(pk=1)
+    rows = author.books
+    if other:
+        rows = Book.objects.filter(title="x")
+    rows = rows.order_by("id")
+    return qs, obj, mixed, rows
 
 
 def containers(key, ct_id):
@@ -262,6 +267,8 @@ def test_a_local_keeps_its_type_across_reassignment_and_branches(proj):
     assert local(proj, "branches", "qs") == (TK.QS, BOOK)
     assert local(proj, "branches", "obj") == (TK.INST, BOOK)  # ``None`` first, then a Book
     assert local(proj, "branches", "mixed") is None  # Book or Author: disagree
+    # a relation manager in one branch and a queryset in the other: rows of Book either way
+    assert local(proj, "branches", "rows") == (TK.QS, BOOK)
 
 
 # -- containers and framework handles --------------------------------------------------------------

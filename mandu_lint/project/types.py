@@ -222,13 +222,20 @@ class Typer:
         return None
 
     def _agreed(self, refs):
-        """The type every ref of ``refs`` has, or None when one is unknown or they differ."""
-        first = None
+        """The type every ref of ``refs`` has, or None when one is unknown or they differ. Rows
+        of one model agree as a queryset of it: ``books = shelf.books`` in one branch and
+        ``books = Edition.objects.filter(...)`` in the other are both Edition rows."""
+        first, rows = None, True
         for r in refs:
             t = self.type_of(r)
-            if t is None or (first is not None and t != first):
+            if t is None:
                 return None
-            first = t
+            rows = rows and t[0] in _ROWS and len(t) > 1 and bool(t[1]) and (first is None or t[1] == first[1])
+            if first is not None and t != first and not rows:
+                return None
+            first = first or t
+        if rows and any(self.type_of(r) != first for r in refs):
+            return (TK.QS, first[1])
         return first
 
     def _body_evidence(self, ref):
@@ -743,6 +750,7 @@ class Typer:
 
 
 _TO_LIST = {"builtins.list", "builtins.sorted", "builtins.tuple"}
+_ROWS = (TK.QS, TK.MANAGER, TK.RELMGR)  # Django rows of one model, as a local's candidates agree
 _PLAIN_DECORATORS = {"builtins.staticmethod", "builtins.classmethod", "django.db.transaction.atomic",
                      "functools.wraps", "typing.overload", "typing_extensions.override", "typing.override"}
 
