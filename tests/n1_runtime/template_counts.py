@@ -46,6 +46,7 @@ def main(root: str, rows: int) -> dict:
         "by_author": lambda: views.by_author(request),
         "book_list": lambda: cbv.BookListView.as_view()(request),
         "recent": lambda: cbv.RecentBooks.as_view()(request),
+        "recent_mixin": lambda: cbv.RecentFromMixin.as_view()(request),
         "dashboard": lambda: cbv.Dashboard.as_view()(request),
         "author_detail": lambda: cbv.AuthorDetail.as_view()(request, pk=first.pk),
     }

@@ -34,7 +34,7 @@ class LazyRelationInLoop(Rule):
     Django templates are per-row code as well. A view that hands a queryset to a template —
     `render()`, `render_to_string()`, `TemplateResponse`, `get_template(…).render()` with a dict
     literal or a local dict filled by `context["k"] = …`/`update()`; a `ListView` (`queryset`,
-    `get_queryset()` or `model`, seen by the template as `object_list`, `<model>_list`,
+    `get_queryset()` — its own or a mixin's it inherits — or `model`, seen by the template as `object_list`, `<model>_list`,
     `context_object_name` and `page_obj`); a `DetailView`/`UpdateView`/`DeleteView` whose
     object's collections the template loops over; rows a `get_context_data()` adds; a page of a
     `Paginator` over the queryset — is reported when the template's `{% for %}` loops read
@@ -354,7 +354,8 @@ class LazyRelationInLoop(Rule):
             site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
-            self._template_site(template_views.get_queryset_site(self.ctx, node, cls))
+            for site in template_views.get_queryset_sites(self.ctx, node, cls):
+                self._template_site(site)
         elif fn.name == "get_context_data":
             self._template_site(template_views.context_data_site(self.ctx, node, cls))
 

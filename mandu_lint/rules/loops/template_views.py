@@ -415,11 +415,25 @@ def class_sites(ctx, node: ast.ClassDef) -> List[Site]:
     return [Site(names, [env], {sid: (src, report)}, f"`{node.name}`")]
 
 
-def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]:
-    """``return <query>`` in a list or detail view's own ``get_queryset``."""
-    qual = ".".join(ctx.qual[:-1])
-    if qual not in ctx.index.classes or ret.value is None:
-        return None
+def get_queryset_sites(ctx, ret: ast.Return, cls: ast.ClassDef) -> List[Site]:
+    """``return <query>`` in a list or detail view's ``get_queryset``, or in a mixin's that
+    project views inherit (``class BuildBase: def get_queryset`` and ``class BuildList(BuildBase,
+    ListView)``): one site per such view (at most ``MAX_ALTERNATIVES``)."""
+    mixin = ".".join(ctx.qual[:-1])
+    if mixin not in ctx.index.classes or ret.value is None:
+        return []
+    if _kinds(ctx.index, mixin) & {"list", "detail"}:
+        views = [mixin]
+    else:
+        method = ctx.index.find_method(mixin, "get_queryset")
+        views = sorted(q for q in ctx.index.classes if q != mixin and mixin in ctx.index.mro(q)
+                       and _kinds(ctx.index, q) & {"list", "detail"}
+                       and ctx.index.find_method(q, "get_queryset") == method)[:MAX_ALTERNATIVES]
+    return [site for site in (get_queryset_site(ctx, ret, cls, q) for q in views) if site is not None]
+
+
+def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef, qual: str) -> Optional[Site]:
+    """The site of ``get_queryset``'s returned query for the view class ``qual``."""
     kinds = _kinds(ctx.index, qual)
     if not kinds & {"list", "detail"} or ("detail" in kinds and _project_method(ctx, qual, "get_object")):
         return None
