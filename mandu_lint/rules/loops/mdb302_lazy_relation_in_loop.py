@@ -34,16 +34,17 @@ class LazyRelationInLoop(Rule):
     Django templates are per-row code as well. A view that hands a queryset to a template —
     `render()`, `render_to_string()`, `TemplateResponse`, `get_template(…).render()` with a dict
     literal or a local dict filled by `context["k"] = …`/`update()`; a `ListView` (`queryset`,
-    `get_queryset()` — its own or a mixin's it inherits — or `model`, seen by the template as `object_list`, `<model>_list`,
-    `context_object_name` and `page_obj`); a `DetailView`/`UpdateView`/`DeleteView` whose
-    object's collections the template loops over; rows a `get_context_data()` adds; a page of a
-    `Paginator` over the queryset — is reported when the template's `{% for %}` loops read
-    relations of each row that the query does not load: `{{ book.author.name }}`,
-    `{% for tag in book.tags.all %}`, `{{ book.reviews.count }}`, `{% with a=book.author %}`,
-    `{% if book.publisher %}`, tag arguments, or a model property or argument-less method the
-    template calls whose body reads them (`{{ book.byline }}`). The template reader follows
-    `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
-    replace the parent's) and nested loops; every `{% if %}` branch is taken.
+    `get_queryset()` — its own or a mixin's it inherits — or `model`, seen by the template as
+    `object_list`, `<model>_list`, `context_object_name` and `page_obj`); a
+    `DetailView`/`UpdateView`/`DeleteView` whose object's collections the template loops over;
+    rows a `get_context_data()` adds; a page of a `Paginator` over the queryset — is reported
+    when the template's `{% for %}` loops read relations of each row that the query does not
+    load: `{{ book.author.name }}`, `{% for tag in book.tags.all %}`, `{{ book.reviews.count
+    }}`, `{% with a=book.author %}`, `{% if book.publisher %}`, tag arguments, or a model
+    property or argument-less method the template calls whose body reads them (`{{ book.byline
+    }}`). The template reader follows `{% include %}` (with its `with` arguments and `only`),
+    `{% extends %}` (the child's blocks replace the parent's) and nested loops; every `{% if %}`
+    branch is taken.
 
     Jinja templates of SQLAlchemy apps are read the same way: rows of a query handed to Flask's
     `render_template("t.html", posts=rows)` (or Quart's, or Pyramid's `render()`), or returned
