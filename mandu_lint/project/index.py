@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..core.refs import dotted, sql_literal
 from .extract import ClassFacts, FileFacts
@@ -156,6 +156,7 @@ class ProjectIndex:
             self._find_models()
             self.import_graph = _import_graph(self.files, self.module_rel)
             self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
+            self.subclasses = _subclasses(self)
         else:
             self.module_rel = core["module_rel"]
             self.models = core["models"]
@@ -170,6 +171,7 @@ class ProjectIndex:
             self.callers = core.get("callers", {})
             self.sql_evidence = core.get("sql_evidence", {})
             self.relation_evidence = core.get("relation_evidence", {})
+            self.subclasses = core.get("subclasses", {})
         self.model_files = sorted({m.path for m in self.models.values()})
         self.typer = Typer(self)
 
@@ -187,7 +189,8 @@ class ProjectIndex:
         return {"module_rel": self.module_rel, "models": self.models, "graph": self.import_graph,
                 "migration_dirs": self.migration_dirs, "migration_files": self.migration_files,
                 "app_labels": self.app_labels, "user_model": self.user_model, "callers": self.callers,
-                "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence}
+                "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence,
+                "subclasses": self.subclasses}
 
     def sql_of(self, ref) -> Optional[str]:
         """``query``/``write`` when ``ref`` is an SQL string literal, directly or through a
@@ -607,6 +610,17 @@ class ProjectIndex:
             cls, [k.rsplit(".", 1)[-1] for k in known], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"no model named {name!r} in the project{hint}"
+
+
+def _subclasses(ix: "ProjectIndex") -> Dict[str, Tuple[str, ...]]:
+    """Project class -> the project classes that name it as a direct base (kept in the index's
+    core, so a one-file run finds a mixin's views without reading every file's facts)."""
+    out: Dict[str, List[str]] = {}
+    for qual in ix.classes:
+        for base in ix.class_bases(qual):
+            if base in ix.classes:
+                out.setdefault(base, []).append(qual)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def _scan_calls(ix: "ProjectIndex"):

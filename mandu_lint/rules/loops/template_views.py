@@ -426,10 +426,20 @@ def get_queryset_sites(ctx, ret: ast.Return, cls: ast.ClassDef) -> List[Site]:
         views = [mixin]
     else:
         method = ctx.index.find_method(mixin, "get_queryset")
-        views = sorted(q for q in ctx.index.classes if q != mixin and mixin in ctx.index.mro(q)
-                       and _kinds(ctx.index, q) & {"list", "detail"}
+        views = sorted(q for q in _descendants(ctx.index, mixin) if _kinds(ctx.index, q) & {"list", "detail"}
                        and ctx.index.find_method(q, "get_queryset") == method)[:MAX_ALTERNATIVES]
     return [site for site in (get_queryset_site(ctx, ret, cls, q) for q in views) if site is not None]
+
+
+def _descendants(index, qual: str, limit: int = 200) -> List[str]:
+    """Project classes that inherit ``qual``, nearest first (from the index's subclass table)."""
+    out, todo = [], list(index.subclasses.get(qual, ()))
+    while todo and len(out) < limit:
+        q = todo.pop(0)
+        if q not in out:
+            out.append(q)
+            todo.extend(index.subclasses.get(q, ()))
+    return out
 
 
 def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef, qual: str) -> Optional[Site]:
