@@ -90,6 +90,8 @@ class FileContext:
         # ``visit_FunctionDef`` runs just before its node is pushed, ``leave_FunctionDef`` just
         # after it is popped). Rules read these instead of keeping stacks of their own.
         self.defs: List[ast.AST] = []
+        self._function_key: tuple = (-1, 0)  # ``function`` is cached per (depth, innermost def)
+        self._function: Optional[ast.AST] = None
         self.loops: List[LoopFrame] = []
         self.enabled: frozenset = frozenset()  # codes of the rules running on this file
         self.memo: Dict[object, object] = {}  # per-file analyses that several rules share
@@ -112,8 +114,14 @@ class FileContext:
 
     @property
     def function(self) -> Optional[ast.AST]:
-        """The innermost enclosing function node, or None outside functions."""
-        return next((d for d in reversed(self.defs) if not isinstance(d, ast.ClassDef)), None)
+        """The innermost enclosing function node, or None outside functions (asked for at every
+        call by several rules: kept until the engine enters or leaves a definition)."""
+        d = self.defs
+        key = (len(d), id(d[-1]) if d else 0)
+        if self._function_key != key:
+            self._function_key = key
+            self._function = next((x for x in reversed(d) if not isinstance(x, ast.ClassDef)), None)
+        return self._function
 
     @property
     def method_of(self) -> Optional[ast.ClassDef]:
