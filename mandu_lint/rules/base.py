@@ -66,11 +66,11 @@ class Rule:
     @classmethod
     def confidence_doc(cls) -> str:
         """One line for the rule page: which contexts it judges at which confidence."""
+        if getattr(cls, "CONFIDENCE", None):
+            return cls.CONFIDENCE
         if cls.precision in ("medium", "low"):
             return ("`medium` only (shown with `--confidence medium`): measured on real apps, too many of its "
                     "findings were immaterial or wrong for a default; every execution context is judged")
-        if getattr(cls, "CONFIDENCE", None):
-            return cls.CONFIDENCE
         if cls.high_in is None:
             return "`high` in every execution context"
         where = ", ".join(sorted(cls.high_in))

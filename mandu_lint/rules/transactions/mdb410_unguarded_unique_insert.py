@@ -66,6 +66,9 @@ class UnguardedUniqueInsert(TxRule):
     name = "unguarded-unique-insert"
     summary = "Insert of a row whose unique key may already exist, with no conflict handling"
     precision = "medium"  # new; not yet measured blind on real apps
+    CONFIDENCE = ("`medium` only (shown with `--confidence medium`): new, not yet measured blind on real apps; "
+                  "judges request, task and signal code (and code no known entry point reaches), not management "
+                  "commands, migrations, seeds, tests, dev data or startup code")
     tags = ("concurrency", "consistency")
 
     BAD = [
