@@ -348,15 +348,20 @@ def test_no_lossy_rollback_when_the_migration_later_deletes_the_model(tmp_path, 
     assert found == (set() if delete_later else {("shop/migrations/0002_drop.py", 7, "MDB606", "high")})
 
 
-def test_downtime_deploys_drop_the_claims_that_need_traffic(tmp_path):
-    """``migrations.deploy: downtime``: nothing serves while migrations run, so no previous
-    release breaks and no request waits on a lock; a migration that fails still fails."""
-    root = tmp_path / "p"
+def postgres_shop(root: Path) -> Path:
+    """The shop app on PostgreSQL: its models and first migration, no config yet."""
     for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
         write(root, rel, "")
     write(root, "proj/settings.py", 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n')
     write(root, "shop/models.py", MODELS)
     write(root, "shop/migrations/0001_initial.py", INITIAL)
+    return root
+
+
+def test_downtime_deploys_drop_the_claims_that_need_traffic(tmp_path):
+    """``migrations.deploy: downtime``: nothing serves while migrations run, so no previous
+    release breaks and no request waits on a lock; a migration that fails still fails."""
+    root = postgres_shop(tmp_path / "p")
     write(root, "shop/migrations/0002_changes.py", migration('("shop", "0001_initial")', """
         migrations.RemoveField(model_name="book", name="isbn"),
         migrations.AddIndex("book", models.Index(fields=["title"], name="book_title_idx")),
@@ -371,12 +376,7 @@ def test_downtime_deploys_drop_the_claims_that_need_traffic(tmp_path):
 
 
 def test_downtime_deploys_drop_the_backfill_lock_claim(tmp_path):
-    root = tmp_path / "p"
-    for rel in ("shop/__init__.py", "shop/migrations/__init__.py"):
-        write(root, rel, "")
-    write(root, "proj/settings.py", 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n')
-    write(root, "shop/models.py", MODELS)
-    write(root, "shop/migrations/0001_initial.py", INITIAL)
+    root = postgres_shop(tmp_path / "p")
     write(root, "shop/migrations/0002_backfill.py", """
         from django.db import migrations
 
