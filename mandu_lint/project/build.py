@@ -30,6 +30,10 @@ def read_bytes(path: Path) -> Optional[bytes]:
         return None
 
 
+# ``FileFacts.error`` of a file the indexer failed on (not a syntax error of the file)
+INDEX_ERROR = "internal error while indexing this file (please report it): "
+
+
 def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[bytes] = None) -> FileFacts:
     from ..core.source import decode, parse_tree
 
@@ -48,10 +52,6 @@ def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[
     except Exception as exc:  # an analyser bug on this file: it is reported as not checked (MDB002)
         return FileFacts(rel, module, is_pkg, {}, {}, {}, {},
                          error=f"{INDEX_ERROR}{type(exc).__name__}: {exc}"[:300])
-
-
-# ``FileFacts.error`` of a file the indexer failed on (not a syntax error of the file)
-INDEX_ERROR = "internal error while indexing this file (please report it): "
 
 
 def _extract_batch(args) -> List[FileFacts]:

@@ -225,18 +225,18 @@ class Typer:
         """The type every ref of ``refs`` has, or None when one is unknown or they differ. Rows
         of one model agree as a queryset of it: ``books = shelf.books`` in one branch and
         ``books = Edition.objects.filter(...)`` in the other are both Edition rows."""
-        first, rows = None, True
+        first, same = None, True
         for r in refs:
             t = self.type_of(r)
             if t is None:
                 return None
-            rows = rows and t[0] in _ROWS and len(t) > 1 and bool(t[1]) and (first is None or t[1] == first[1])
-            if first is not None and t != first and not rows:
-                return None
-            first = first or t
-        if rows and any(self.type_of(r) != first for r in refs):
-            return (TK.QS, first[1])
-        return first
+            if first is None:
+                first = t
+            elif t != first:
+                if not (t[0] in _ROWS and first[0] in _ROWS and len(t) > 1 and t[1] and t[1] == first[1]):
+                    return None
+                same = False
+        return first if same else (TK.QS, first[1])
 
     def _body_evidence(self, ref):
         """What the project's bodies say ``ref`` is: an SQL literal passed to its ``execute()``
