@@ -440,6 +440,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def entry() -> None:
     """The console script. A closed stdout (``mandu-lint check | head``) ends the run quietly
     with 141 (128 + SIGPIPE, what a shell reports for a process killed by it), never a traceback."""
+    from .project.workers import tune_gc
+
+    tune_gc()
     try:
         code = main()
         sys.stdout.flush()

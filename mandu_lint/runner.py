@@ -17,7 +17,8 @@ from .diagnostics import (ALWAYS_ON, FAILURE_CODES, NOQA_CODE, SYNTAX_CODE, know
 from .engine import FileContext, apply_noqa, decode, fingerprint, parse, run_rules, skipped
 from .globs import GlobSet
 from .model import Finding, Notice, ProjectResult, RunResult, Span, shown
-from .project.build import INDEX_ERROR, Project, cpu_count, extract_file, worker_pool
+from .project.build import INDEX_ERROR, Project, cpu_count, extract_file
+from .project.workers import ShardPool, kept_tree, worker_pool
 from .project.files import nested_configs
 from .project.cache import findings_name, located, portable
 from .noqa import noqa_problems
@@ -173,6 +174,8 @@ def check_file(project: Project, rel: str, sel: Selection, noqa: bool = True,
         return [], []
     problem = None
     if tree is None:
+        tree = kept_tree(rel, data)  # parsed by this worker when it indexed the file
+    if tree is None:
         try:
             tree, problem = parse(source, path)
         except (RecursionError, MemoryError):
@@ -237,6 +240,21 @@ def _check_batch(rels: Sequence[str]):
     return [(rel,) + tuple(check_file_cached(project, rel, sel)) for rel in rels]
 
 
+def _check_shards(pool: ShardPool, state: bytes, todo: Sequence[str], size: int, results: dict, progress) -> None:
+    """The check phase on the workers that indexed the files: each file's batch goes to the
+    worker holding its tree (see ``project/workers.py``)."""
+    pool.broadcast(_init_worker, state)
+    by_worker: Dict[Optional[int], List[str]] = {}
+    for rel in todo:
+        by_worker.setdefault(pool.holder.get(rel), []).append(rel)
+    batches = [(w, rels[i:i + size]) for w, rels in by_worker.items() for i in range(0, len(rels), size)]
+    for _worker, part in pool.run(_check_batch, batches):
+        for rel, findings, notices in part:
+            results[rel] = (findings, notices)
+        if progress:
+            progress.advance(len(part))
+
+
 def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: int, progress=None):
     """Findings and notices of ``rels`` (paths relative to the project root)."""
     results: Dict[str, tuple] = {}
@@ -255,13 +273,21 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
         project.index  # noqa: B018 - build (and cache) once, before the workers need it
         state = pickle.dumps((project.for_worker(), sel), protocol=pickle.HIGHEST_PROTOCOL)
         size = max(4, len(todo) // (jobs * 6))
-        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with worker_pool(jobs, _init_worker, (state,)) as pool:
-            for part in pool.map(_check_batch, batches):
-                for rel, findings, notices in part:
-                    results[rel] = (findings, notices)
-                if progress:
-                    progress.advance(len(part))
+        if project.shards is not None:  # the workers that indexed these files hold their trees
+            try:
+                _check_shards(project.shards, state, todo, size, results, progress)
+            except BaseException:
+                project.close_shards(wait=False)
+                raise
+            project.close_shards()
+        else:
+            batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+            with worker_pool(jobs, _init_worker, (state,)) as pool:
+                for part in pool.map(_check_batch, batches):
+                    for rel, findings, notices in part:
+                        results[rel] = (findings, notices)
+                    if progress:
+                        progress.advance(len(part))
     else:
         for rel in todo:
             results[rel] = check_file_cached(project, rel, sel)
@@ -317,8 +343,19 @@ def load_project(root: Path, config_path: Optional[Path], opts: CheckOptions, ho
     project = Project(root, settings, use_cache=opts.use_cache and alone is None, jobs=opts.jobs or cpu_count(),
                       forced=how.startswith("forced"), only=alone)
     project.how = how
-    validate_model_names(project)
+    for one in [project] + project.units:  # a check follows: indexing workers keep their trees
+        one.keep_workers = True
+    try:
+        validate_model_names(project)
+    except BaseException:
+        close_workers(project)
+        raise
     return project
+
+
+def close_workers(project: Project) -> None:
+    for one in [project] + project.units:
+        one.close_shards()
 
 
 def validate_model_names(project: Project) -> None:
@@ -419,6 +456,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         noqa = noqa or ([NOQA_CODE] if sel.noqa_check else [])
         rels = targets(project, items)
         if not rels and any(p.is_dir() for p in items) and len(groups) > 1:
+            close_workers(project)
             continue  # a folder whose files all belong to nested projects
         if opts.stdin is not None:  # the buffer, not the disk (which may hold nothing yet)
             for rel in rels:
@@ -426,11 +464,14 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         project.checked = rels
         progress = opts.progress(len(rels)) if opts.progress else None
         findings, notices = [], []
-        for unit, unit_rels in project.partition(rels):  # one index per service of a monorepo
-            found, said = check_project(unit, unit_rels, sel, jobs, progress)
-            more, problems = run_project_rules(unit, sel)
-            findings += found + more
-            notices += said + problems
+        try:
+            for unit, unit_rels in project.partition(rels):  # one index per service of a monorepo
+                found, said = check_project(unit, unit_rels, sel, jobs, progress)
+                more, problems = run_project_rules(unit, sel)
+                findings += found + more
+                notices += said + problems
+        finally:
+            close_workers(project)
         if project.cache is not None and project.cache.warning:
             notices.append(Notice(str(project.cache.dir), project.cache.warning))
         for warning in [project.settings.non_app_warning()] + list(project.settings.warnings):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -14,12 +13,9 @@ from .cache import Cache
 from .extract import FileFacts, extract
 from .files import ProjectFiles, alembic_dirs, module_name, modules_for, source_roots
 from .index import FactsMap, ProjectIndex
+from .workers import ShardPool, cpu_count, digest_bytes, keep_tree, worker_pool  # noqa: F401 - re-exported
 
 _PARALLEL_MIN = 64  # below this many files to extract, worker start-up costs more than it saves
-
-
-def digest_bytes(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def read_bytes(path: Path) -> Optional[bytes]:
@@ -41,6 +37,7 @@ def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[
         data = read_bytes(Path(root) / rel) or b""
     try:
         tree = parse_tree(decode(data), rel)
+        keep_tree(rel, data, tree)  # a shard worker keeps it for the check phase
     except (SyntaxError, ValueError, UnicodeDecodeError, LookupError) as exc:
         return FileFacts(rel, module, is_pkg, {}, {}, {}, {}, error=str(exc))
     except RecursionError:
@@ -52,6 +49,11 @@ def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[
     except Exception as exc:  # an analyser bug on this file: it is reported as not checked (MDB002)
         return FileFacts(rel, module, is_pkg, {}, {}, {}, {},
                          error=f"{INDEX_ERROR}{type(exc).__name__}: {exc}"[:300])
+
+
+def batches_of(root: str, todo: Sequence[Tuple[str, str, bool]], size: int) -> List[Tuple[None, tuple]]:
+    """Extraction batches, no worker preferred."""
+    return [(None, (root, list(todo[i:i + size]))) for i in range(0, len(todo), size)]
 
 
 def _extract_batch(args) -> List[FileFacts]:
@@ -93,6 +95,8 @@ class Project:
         self._key: Optional[str] = None
         self.unit_root: Optional[str] = None  # for a unit: its source root ("" for shared files)
         self._use_cache = use_cache
+        self.shards: Optional[ShardPool] = None  # the workers of a cold run, between its two phases
+        self.keep_workers = False  # the runner sets it: a check follows indexing
         self.units: List["Project"] = self._split() if self.only is None else []
 
     # -- monorepos: one index per source root whose module names collide ---------------------
@@ -131,6 +135,7 @@ class Project:
         unit.cache = Cache(self.root, sub=f"units/{tag}") if self._use_cache else None
         unit._digests, unit._data, unit._index, unit._deps = None, {}, None, None
         unit._overrides, unit._stored_deps, unit._reverse, unit._key = set(), None, None, None
+        unit.shards = None
         return unit
 
     def unit_for(self, rel: str) -> "Project":
@@ -230,6 +235,8 @@ class Project:
         clone = Project.__new__(Project)
         clone.__dict__.update(self.__dict__)
         clone._data = {rel: self._data[rel] for rel in self._overrides}
+        clone.shards = None
+        clone.jobs = 1  # a worker never starts workers of its own
         if self.cache is not None and not self._overrides:
             clone._index = None
         return clone
@@ -374,11 +381,26 @@ class Project:
         if self.jobs <= 1 or len(rest) < _PARALLEL_MIN:
             return out + [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
         size = max(8, len(rest) // (self.jobs * 4))
-        batches = [(root, list(rest[i:i + size])) for i in range(0, len(rest), size)]
-        with worker_pool(self.jobs) as pool:
-            for part in pool.map(_extract_batch, batches):
+        if not self.keep_workers:  # nothing is checked after indexing (init)
+            with worker_pool(self.jobs) as executor:
+                for part in executor.map(_extract_batch, [b for _, b in batches_of(root, rest, size)]):
+                    out.extend(part)
+            return out
+        pool = self.shards = ShardPool(self.jobs)  # kept for the check phase (runner.check_project)
+        try:
+            for worker, part in pool.run(_extract_batch, batches_of(root, rest, size)):
+                for ff in part:
+                    pool.holder[ff.path] = worker
                 out.extend(part)
+        except BaseException:
+            self.close_shards(wait=False)
+            raise
         return out
+
+    def close_shards(self, wait: bool = True) -> None:
+        if self.shards is not None:
+            self.shards.close(wait=wait)
+            self.shards = None
 
     # -- dependencies (for the findings cache) -------------------------------------------------
     def dep_digest(self, rel: str) -> str:
@@ -454,43 +476,3 @@ class CacheLoader:
     def __call__(self, rel: str) -> Optional[FileFacts]:
         name = self.names.get(rel)
         return self.cache.load(name) if name else None
-
-
-def _quiet_worker(init=None, *args) -> None:
-    """Workers leave Ctrl-C to the main process (no traceback per worker)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if init is not None:
-        init(*args)
-
-
-class worker_pool:
-    """A ProcessPoolExecutor whose workers ignore SIGINT; on an exception in the ``with`` body
-    (Ctrl-C) queued work is cancelled and the workers are stopped instead of awaited."""
-
-    def __init__(self, jobs: int, initializer=None, initargs=()):
-        self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
-                                        initargs=(initializer, *initargs))
-
-    def __enter__(self) -> ProcessPoolExecutor:
-        return self.pool
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if kind is None:
-            self.pool.shutdown(wait=True)
-            return
-        processes = list((getattr(self.pool, "_processes", None) or {}).values())
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for proc in processes:
-            try:
-                proc.terminate()
-            except Exception:  # pragma: no cover - already gone
-                pass
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
