@@ -76,8 +76,26 @@ FILES = {
             def handle(self, *args, **options):
                 return Faker()
     """,
+    "shop/jobs.py": """
+        from celery import shared_task
+        from shop.models import Book
+
+        @shared_task
+        def digest():
+            return [b.author.name for b in Book.objects.all()]
+    """,
+    "shop/receivers.py": """
+        from django.db.models.signals import post_save
+        from shop.models import Book
+
+        def refresh(sender, instance, **kw):
+            return [b.author.name for b in Book.objects.all()]
+
+        post_save.connect(refresh, sender=Book)
+    """,
     "shop/orphan.py": """
         def nobody_calls_me():
+            (lambda: 1)()  # a call the index has no ref for
             return 1
     """,
     "tests/test_views.py": """
@@ -115,6 +133,7 @@ def test_entries_and_flow(project):
     # a helper runs wherever its callers run; a test calling it adds nothing
     assert c.of("shop.helpers.titles") == {"request", "command"}
     assert c.of("shop.orphan.nobody_calls_me") == frozenset()
+    assert c.of("shop.receivers.refresh") == {"signal"}  # registered with connect() at module level
 
 
 class RequestOnly(Rule):
@@ -147,3 +166,21 @@ def test_high_in_names_the_contexts_of_high_findings(project, monkeypatch):
     assert ("shop/helpers.py", "high") in got  # reached from a view
     assert ("shop/management/commands/rebuild.py", "medium") in got
     assert not any(f.path.endswith("rebuild.py") for f in shown.findings)  # the default hides medium
+
+
+def test_loop_rules_are_quiet_in_code_only_one_off_contexts_reach(project, monkeypatch):
+    """MDB301-303 and MDB404 (``quiet_in = ONE_OFF``) do not report in a management command, but
+    do in a view, a task, and a helper that a view and a command share."""
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
+    config.clear_caches()
+    result = check_paths([str(project)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
+                                                      select=["MDB302"]))
+    got = {Path(f.path).relative_to(project).as_posix() for f in result.findings if f.code == "MDB302"}
+    assert got == {"shop/views.py", "shop/helpers.py", "shop/jobs.py", "shop/receivers.py"}
+
+
+def test_a_rule_page_says_where_a_quiet_rule_does_not_report():
+    from mandu_lint.rules.loops.mdb301_query_in_loop import QueryInLoop
+
+    assert "not reported in code reached only from these contexts: command, dev-data, seed, startup" \
+        in QueryInLoop.confidence_doc()

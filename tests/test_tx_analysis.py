@@ -256,6 +256,28 @@ def also(request):
     assert set(tx.save_hooks("shop.models.Log")) == {"shop.models.Log.save", "shop.signals.log_saved"}
 
 
+def test_a_receiver_connected_at_module_level_runs_where_the_model_is_saved(tmp_path):
+    files = {"shop/models.py": MODELS, "shop/signals.py": """
+from django.db.models.signals import post_save
+from shop.models import Item
+
+def item_saved(sender, instance, **kwargs):
+    pass
+
+post_save.connect(item_saved, sender=Item)
+""", "shop/views.py": """
+from django.db import transaction
+from shop.models import Item
+
+@transaction.atomic
+def make(request):
+    Item.objects.create()
+"""}
+    tx = tx_of(tmp_path, files)
+    assert tx.save_hooks("shop.models.Item") == ["shop.signals.item_saved"]
+    assert tx.entry("shop.signals.item_saved").state == INSIDE
+
+
 def _view(source: str) -> FlowView:
     tree = ast.parse(textwrap.dedent(source))
     fn = tree.body[0]

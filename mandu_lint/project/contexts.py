@@ -17,11 +17,15 @@ import re
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set
 
 from ..core.refs import decorator_name
-from ..core.tags import EV
+from ..core.tags import EV, RT, TK
 
 REQUEST, ADMIN, COMMAND, TASK, SIGNAL, STARTUP = "request", "admin", "command", "task", "signal", "startup"
 MIGRATION, TEST, DEV_DATA, SEED = "migration", "test", "dev-data", "seed"
 ALL = (REQUEST, ADMIN, COMMAND, TASK, SIGNAL, STARTUP, MIGRATION, TEST, DEV_DATA, SEED)
+# Code run by hand or once (a management command, start-up, a demo-data or seed script): its cost
+# is paid once, not per user request. Test and migration files are ``non-app`` already (rules do
+# not run there unless the config says so, and then the user asked for them to be judged).
+ONE_OFF = frozenset({COMMAND, DEV_DATA, SEED, STARTUP})
 
 ROUTE = frozenset("get post put patch delete head options route api_route websocket api_view action".split())
 VIEW_HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid
@@ -56,6 +60,7 @@ class Contexts:
         self._entry: Dict[str, FrozenSet[str]] = {}
         self._of: Dict[str, FrozenSet[str]] = {}
         self._callers: Optional[Dict[str, Set[str]]] = None
+        self._connected: Optional[Set[str]] = None
 
     # -- entries ----------------------------------------------------------------------------------
     def entry(self, qual: str) -> FrozenSet[str]:
@@ -77,7 +82,7 @@ class Contexts:
         mro = self.ix.mro(fn.cls) if fn.cls else []
         if any(n in TASK_DECORATORS for n in names):
             out.add(TASK)
-        if any(n in SIGNAL_DECORATORS for n in names):
+        if any(n in SIGNAL_DECORATORS for n in names) or fn.qual in self.connected():
             out.add(SIGNAL)
         if "/management/commands/" in f"/{path}" or (fn.cls and any(a.startswith(COMMAND_BASES) for a in mro)) \
                 or any(n in COMMAND_DECORATORS for n in names):
@@ -111,6 +116,28 @@ class Contexts:
             return False
         return any(q.split(".")[0] in ("faker", "factory", "mimesis", "model_bakery", "autofixture")
                    for q in facts.names.values())
+
+    def connected(self) -> Set[str]:
+        """Project functions registered as handlers: ``post_save.connect(handler, sender=X)``,
+        at module level or in a function (``AppConfig.ready()``)."""
+        if self._connected is None:
+            out: Set[str] = set()
+            typer = self.ix.typer
+            for rel in self.ix.files:
+                facts = self.ix.files.get(rel)
+                if facts is None:
+                    continue
+                calls = list(getattr(facts, "module_calls", ()))
+                for fn in facts.functions.values():
+                    calls += fn.calls
+                for ref, _line, _col in calls:
+                    if ref and ref[0] == RT.CALL and ref[1] and ref[1][0] == RT.ATTR and ref[1][2] == "connect" \
+                            and ref[2]:
+                        t = typer.type_of(ref[2][0])
+                        if t is not None and t[0] in (TK.FUNC, TK.BOUND):
+                            out.add(t[1])
+            self._connected = out
+        return self._connected
 
     # -- flow -----------------------------------------------------------------------------------
     def callers(self) -> Dict[str, Set[str]]:

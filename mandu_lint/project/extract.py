@@ -96,6 +96,9 @@ class FileFacts:
     error: Optional[str] = None  # the file did not parse
     star_imports: Tuple[str, ...] = ()  # modules imported with ``from m import *``
     display_sizes: Dict[str, int] = field(default_factory=dict)  # ``NAME = [a, b, c]`` → 3
+    # module-level calls (a signal registration ``post_save.connect(handler, sender=X)``), as
+    # ``(call ref, line, col)`` like ``FuncFacts.calls``; calls inside functions are theirs
+    module_calls: Tuple[Tuple[Ref, int, int], ...] = ()
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -222,6 +225,10 @@ class Extractor:
                     size = _display_size(node.value)
                     if size is not None:
                         self.facts.display_sizes[t.id] = size
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "connect":
+            call = node.value
+            self.facts.module_calls += ((self.module_scope.ref_of(call), call.lineno, call.col_offset),)
         elif isinstance(node, (ast.If, ast.Try)):
             for child in node.body + getattr(node, "orelse", []) + getattr(node, "finalbody", []):
                 self._top(child)

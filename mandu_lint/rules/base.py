@@ -33,6 +33,9 @@ class Rule:
     # a finding in a function that runs in none of them (a management command, a migration, dev
     # data, code nobody is known to call) is reported at ``medium``. None: contexts do not matter.
     high_in: ClassVar[Optional[frozenset]] = None
+    # Contexts in which the rule does not report at all: a finding in a function that only they
+    # reach (every context of the function is in this set) is dropped. Empty: every context.
+    quiet_in: ClassVar[frozenset] = frozenset()
     # Codes of more specific rules that own a node this rule would otherwise report.
     yields_to: ClassVar[Tuple[str, ...]] = ()
     # True for a rule that judges ``non-app`` files too: the migrations family reads migration
@@ -69,8 +72,10 @@ class Rule:
         if getattr(cls, "CONFIDENCE", None):
             return cls.CONFIDENCE
         if cls.precision in ("medium", "low"):
+            judged = ("every execution context is judged" if not cls.quiet_in else
+                      "not reported in code reached only from these contexts: " + ", ".join(sorted(cls.quiet_in)))
             return ("`medium` only (shown with `--confidence medium`): measured on real apps, too many of its "
-                    "findings were immaterial or wrong for a default; every execution context is judged")
+                    "findings were immaterial or wrong for a default; " + judged)
         if cls.high_in is None:
             return "`high` in every execution context"
         where = ", ".join(sorted(cls.high_in))
@@ -85,6 +90,10 @@ class Rule:
                fix: Optional[Fix] = None, confidence: str = "high") -> None:
         """Report ``node``. ``confidence`` is ``high`` when the evidence settles it, ``medium``
         when it is likely (shown with ``--confidence medium``); the rule's ``precision`` caps it."""
+        if self.quiet_in:
+            contexts = self.ctx.contexts()
+            if contexts and contexts <= self.quiet_in:
+                return
         finding = self.ctx.make_finding(self.code, node, message, tuple(related), fix)
         level = capped(self.confidence_of(node, confidence), self.precision)
         self.findings.append(finding if level == "high" else replace(finding, confidence=level))

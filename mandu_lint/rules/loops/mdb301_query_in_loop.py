@@ -11,6 +11,7 @@ from ...core.bounded import is_batched_call
 from ...model import Location, Span
 from ...core.messages import BUILTIN_EVAL, brief
 from ..base import Rule
+from ...project.contexts import ONE_OFF
 from ...core.tags import EV, TK
 
 # Methods of a prefetched related manager that read Django's prefetch cache (no query).
@@ -89,6 +90,7 @@ class QueryInLoop(Rule):
     name = "query-in-loop"
     summary = "Database query executed once per loop iteration"
     precision = "medium"  # blind triage of real apps: almost every finding was true but immaterial
+    quiet_in = ONE_OFF  # one-off code pays its per-row cost once (tune verdicts in commands: 1 of 32 true)
     tags = ("performance", "n+1")
     yields_to = ("MDB302", "MDB303", "MDB304", "MDB404")
 

@@ -12,6 +12,7 @@ from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, re
 from .reads import is_property, param_reads
 from .templates import Evaluator, library
 from ..base import Rule
+from ...project.contexts import ONE_OFF
 from ...model import Location, Span
 from .mdb302_examples import BAD, GOOD
 from ...core.tags import EV, TK
@@ -150,6 +151,7 @@ class LazyRelationInLoop(Rule):
     name = "lazy-relation-in-loop"
     summary = "Relation loaded lazily once per row (N+1)"
     precision = "medium"  # holdout (15 unseen apps, blind triage, 2026-12-04): too few findings true
+    quiet_in = ONE_OFF  # one-off code pays its per-row cost once (tune verdicts in commands: 1 of 32 true)
     tags = ("performance", "n+1")
     fixable = True
     BAD = BAD

@@ -9,6 +9,7 @@ from .writes import (dml_statement, function_writes, is_bulk, is_flush, is_stagi
 from ...core.bounded import is_batched_call
 from ...model import Location, Span
 from ..base import Rule
+from ...project.contexts import ONE_OFF
 from ...core.messages import brief
 from ...core.tags import EV, TK
 
@@ -84,6 +85,7 @@ class WriteInLoop(Rule):
     name = "write-in-loop"
     summary = "Database write sent once per loop iteration"
     precision = "medium"  # blind triage of real apps: almost every finding was true but immaterial
+    quiet_in = ONE_OFF  # one-off code pays its per-row cost once (tune verdicts in commands: 1 of 32 true)
     tags = ("performance", "n+1")
     BAD = [
         {

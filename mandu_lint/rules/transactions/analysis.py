@@ -97,11 +97,16 @@ class TxIndex(FrameworkEntries):
         for rel in self.ix.files:
             if self._non_app(rel):
                 continue
-            for fn in self.ix.files[rel].functions.values():
+            facts = self.ix.files[rel]
+            for fn in facts.functions.values():
                 for ref, line, col in fn.calls:
                     name = _last_name(ref)
                     if name:
                         out.setdefault(name, []).append((fn.qual, ref, line, col))
+            for ref, line, col in getattr(facts, "module_calls", ()):  # ``post_save.connect(f)`` at module level
+                name = _last_name(ref)
+                if name:
+                    out.setdefault(name, []).append((facts.module, ref, line, col))
         return out
 
     def callers(self, qual: str) -> List[Tuple[str, int, int, str]]:

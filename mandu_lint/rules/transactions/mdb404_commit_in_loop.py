@@ -9,6 +9,7 @@ from .analysis import tx_index
 from .flow import BATCHY, batch_guarded
 from ...core.messages import brief
 from .base import TxRule
+from ...project.contexts import ONE_OFF
 from ...core.tags import EV, RT
 
 BLOCK_END = "the end of a transaction block"
@@ -58,6 +59,7 @@ class CommitInLoop(TxRule):
     name = "commit-in-loop"
     summary = "Transaction committed on every iteration of a loop"
     precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
+    quiet_in = ONE_OFF  # one-off code pays its per-row cost once (tune verdicts in commands: 1 of 32 true)
     tags = ("transactions", "performance")
 
     BAD = [

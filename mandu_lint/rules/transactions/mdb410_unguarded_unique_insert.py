@@ -8,9 +8,9 @@ from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
 from ...core.tags import TK
-from ...project.contexts import COMMAND, DEV_DATA, MIGRATION, SEED, STARTUP, TEST
+from ...project.contexts import MIGRATION, ONE_OFF, TEST
 
-NOT_CONCURRENT = frozenset({COMMAND, DEV_DATA, MIGRATION, SEED, STARTUP, TEST})
+NOT_CONCURRENT = ONE_OFF | {MIGRATION, TEST}
 # a value generated fresh for the insert cannot already exist: ``key=secrets.token_hex()``
 FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
 CHECKS = frozenset("exists aexists get aget first afirst count acount get_or_none".split())
