@@ -97,22 +97,27 @@ def test_retry_backs_off_with_jitter(client, db_url, monkeypatch, attempt):  # M
 def test_one_pool_per_process(client, db, app, db_url, monkeypatch):  # MDB203
     monkeypatch.setenv("SHOP_DB", db_url)
     app.include_router(handler_defects.router)
-    connects = []
+    every, mine = [], []
 
     def on_connect(*args):
-        connects.append(args)
+        every.append(args)
+
+    def on_app_connect(*args):
+        mine.append(args)
 
     event.listen(Pool, "connect", on_connect)  # every pool of the process
+    event.listen(db.engine.pool, "connect", on_app_connect)  # the app's own pool
     try:
         for _ in range(5):
             assert client.get("/products", headers=auth(1)).status_code == 200
-        good = len(connects)
         for _ in range(5):
             assert client.get("/defects/low-stock", headers=auth(1)).status_code == 200
     finally:
         event.remove(Pool, "connect", on_connect)
-    assert good <= 1, "the app's pool reuses its connections"
-    assert len(connects) - good == 5, "the defect opens a new pool and connection per request"
+        event.remove(db.engine.pool, "connect", on_app_connect)
+    # the outbox relay (every 50 ms) may hold one connection while a request takes another
+    assert len(mine) <= 2, "the app's pool reuses its connections"
+    assert len(every) - len(mine) == 5, "the defect opens a new pool and connection per request"
 
 
 def test_export_leaves_the_connection_open(client, db, db_url, monkeypatch):  # MDB204
