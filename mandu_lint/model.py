@@ -118,6 +118,7 @@ class ProjectResult:
     notices: list = field(default_factory=list)  # Notice
     baselined: int = 0  # findings hidden because the baseline holds them
     baseline_gone: int = 0  # baseline entries no longer found
+    below_confidence: int = 0  # findings below the confidence threshold (``--confidence medium`` shows them)
     automation_id: str = ""  # SARIF automationDetails.id, e.g. "mandu-lint/examples/crud_app/"
 
 

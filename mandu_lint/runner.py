@@ -481,10 +481,12 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
                      for folder, why in project.files.walk_errors]
         if progress:
             progress.close()
+        below = sum(1 for f in findings if not shown(f, sel.confidence))
         findings = [f for f in findings if shown(f, sel.confidence)]
         notices = list(dict.fromkeys(notices))  # a rule's notice about the project, said by each file once
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
                                notices, automation_id=automation_id(project))
+        result.below_confidence = below
         result._checked_count = len(rels)
         result._baseline_setting = project.settings.baseline
         if opts.use_baseline:

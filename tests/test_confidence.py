@@ -137,6 +137,24 @@ def test_reports_carry_confidence(project, tmp_path, capsys):
     assert "MDB982 [medium] maybe call" in text and "MDB982 sure call" in text
 
 
+def test_the_run_says_how_many_findings_the_threshold_hides(project, tmp_path, capsys):
+    """A default run that hides `medium` findings says so (text and JSON), never a bare
+    "No findings." when there is more to see; with the lower threshold nothing is hidden."""
+    code = main(["check", str(project), "--no-cache", "--extend-select", "MDB982"])
+    out_text = capsys.readouterr().out  # the text report's summary follows it on stdout
+    assert code == 1 and "1 finding at `medium` confidence not shown (`--confidence medium` shows them)" in out_text
+    main(["check", str(project), "--no-cache", "--extend-select", "MDB982", "--confidence", "medium"])
+    assert "not shown" not in capsys.readouterr().out
+    out = tmp_path / "r.json"
+    main(["check", str(project), "--no-cache", "--extend-select", "MDB982", "--format", "json", "-o", str(out)])
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["total"] == 1 and summary["below_confidence"] == 1
+    (project / "app" / "x.py").write_text("maybe()\n")
+    code = main(["check", str(project), "--no-cache", "--extend-select", "MDB982"])
+    out_text = capsys.readouterr().out
+    assert code == 0 and "No findings." in out_text and "1 finding at `medium` confidence not shown" in out_text
+
+
 def test_flake8_option(tmp_path):
     """flake8's ``--mandu-confidence`` (real subprocess, opt-in rule named through flake8's
     --select): MDB105 is medium, so it shows only with the option."""

@@ -141,6 +141,7 @@ def test_json_document(tmp_path):
         "unsafe_fixable": 1,
         "baselined": 2,
         "baseline_gone": 0,
+        "below_confidence": 0,
         "errors": 1,
     }
 

@@ -37,6 +37,7 @@ new keys may be added. The whole document::
         "unsafe_fixable": 1,        # findings with an unsafe fix (need --unsafe-fixes)
         "baselined": 0,             # findings hidden by the baseline
         "baseline_gone": 0,         # baseline entries no longer found
+        "below_confidence": 0,      # findings below the confidence threshold (not listed)
         "errors": 0                 # error notices (the run exits 2 when > 0)
       }
     }
@@ -118,6 +119,7 @@ def report(result: RunResult) -> dict:
             "unsafe_fixable": unsafe,
             "baselined": sum(p.baselined for p in result.projects),
             "baseline_gone": sum(p.baseline_gone for p in result.projects),
+            "below_confidence": sum(p.below_confidence for p in result.projects),
             "errors": sum(1 for n in result.notices if n.error),
         },
     }

@@ -123,6 +123,10 @@ def summary_lines(result: RunResult, statistics: bool = False, notices: bool = T
     else:
         lines.append("No findings.")
     lines += _baseline_lines(result)
+    below = sum(p.below_confidence for p in result.projects)
+    if below:
+        lines.append(f"{_plural(below, 'finding')} at `medium` confidence not shown "
+                     "(`--confidence medium` shows them)")
     return lines
 
 
