@@ -227,3 +227,38 @@ def test_a_changed_template_invalidates_cached_findings(tmp_path, monkeypatch):
     for tpl in (root / "templates").rglob("*.html"):
         tpl.write_text("{# emptied #}\n")
     assert count() < first
+
+
+def test_rows_from_a_project_query_helper_are_reported_where_they_are_built(tmp_path):
+    """A page of rows from a project classmethod returning a queryset (chained on) cannot get an
+    automatic fix, but the finding goes to the expression that builds the rows, where the
+    eager load belongs, not to the `Paginator(...)` call that receives the name."""
+    files = {
+        "manage.py": "",
+        "shop/__init__.py": "",
+        "shop/models.py": (
+            "from django.db import models\n\n"
+            "class Author(models.Model):\n    name = models.CharField(max_length=10)\n\n"
+            "class Book(models.Model):\n    title = models.CharField(max_length=10)\n"
+            "    authors = models.ManyToManyField(Author)\n\n"
+            "    @classmethod\n    def visible(cls, viewer):\n        qs = cls.objects\n"
+            "        if not viewer:\n            return qs\n        return qs.filter(title='x')\n"),
+        "shop/views.py": (
+            "from django.core.paginator import Paginator\n"
+            "from django.template.response import TemplateResponse\n"
+            "from shop.models import Book\n\n"
+            "def books(request):\n"
+            "    rows = Book.visible(request.user).filter(title='a')\n"
+            "    page = Paginator(rows, 15).get_page(request.GET.get('page'))\n"
+            "    return TemplateResponse(request, 'shop/books.html', {'books': page})\n"),
+        "shop/templates/shop/books.html": "{% for b in books %}{% for a in b.authors.all %}{{ a.name }}"
+                                          "{% endfor %}{% endfor %}\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, select=["MDB302"],
+                                                       confidence="medium"))
+    (f,) = result.findings
+    assert (Path(f.path).name, f.span.line) == ("views.py", 6)
+    assert 'load them with the query: prefetch_related("authors")' in f.message and f.fix is None

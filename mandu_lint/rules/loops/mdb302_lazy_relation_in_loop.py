@@ -64,8 +64,9 @@ class LazyRelationInLoop(Rule):
     serializer, the view's queryset that should load the relations; for a route answering a
     list of schemas, its returned query (a `model_validate` call in a loop is reported at the
     call); for a template, the query
-    the view hands to it (the `queryset`, or `model = X` of a list view without one), with the
-    template lines that read the relations as related locations.
+    the view hands to it (the `queryset`, or `model = X` of a list view without one; rows a
+    project function returns, chained on, are reported at the expression that builds them), with
+    the template lines that read the relations as related locations.
 
     ## Why is this bad?
     Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
@@ -508,7 +509,7 @@ class LazyRelationInLoop(Rule):
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
         orm = self.ctx.index.models[src.query_model].orm
         advice = "; ".join(_advice(orm, w, self.ctx) for w, _ in missing[:4])
-        if src.query is not None:
+        if src.query is not None or isinstance(node, ast.Call):  # the query, or the call that builds the rows
             how = f"load them with the query: {advice}"
         else:
             loads = ".".join(_advice("django", w, self.ctx) for w, _ in missing[:4])

@@ -129,7 +129,12 @@ def row_source(ctx, node: ast.AST) -> Optional[Tuple[RowSource, ast.AST]]:
     src = query_source(ctx, rows, "template", rows.lineno, t[1])
     if src is None:
         return None
-    return src, src.query if src.query is not None else rows
+    if src.query is not None:
+        return src, src.query
+    # rows from a call the analysis cannot rewrite (a project function returning a queryset,
+    # chained on): the finding goes where they are built, which is where the loading belongs
+    built = _local_value(ctx, rows)
+    return src, built if isinstance(built, ast.Call) else rows
 
 
 # -- context dicts -------------------------------------------------------------------------------------
