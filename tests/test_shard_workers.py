@@ -153,3 +153,23 @@ def gc_default():
     import gc
 
     return gc.get_threshold()
+
+
+def _keep_two(arg):
+    """In a worker: index two files and say which trees were kept."""
+    root = arg
+    for rel in ("a.py", "b.py"):
+        extract_file(root, rel, "m", False, (Path(root) / rel).read_bytes())
+    return sorted(workers._KEPT), workers._KEEP_LIMIT[0]
+
+
+def test_the_kept_trees_share_one_budget_however_many_workers(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("x = 1\n" * 10)  # 60 bytes
+    (tmp_path / "b.py").write_text("y = 2\n" * 10)
+    monkeypatch.setattr(workers, "KEEP_TOTAL", 200)
+    pool = ShardPool(2)  # 100 bytes each: one file fits, not two
+    try:
+        ((_w, (kept, limit)),) = list(pool.run(_keep_two, [(0, str(tmp_path))]))
+    finally:
+        pool.close()
+    assert limit == 100 and kept == ["a.py"]

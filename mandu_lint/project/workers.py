@@ -10,8 +10,9 @@ Two kinds:
   a file back to the worker that already holds its tree (``kept_tree``) instead of parsing it a
   second time. A worker that runs out of its own files takes batches from the others (they are
   parsed again there), so no core idles while another has work. A kept tree is used only for the
-  same bytes (its content digest is checked), and the trees a worker keeps are bounded
-  (``KEEP_BUDGET`` bytes of source; an AST takes about 32 times its source in memory).
+  same bytes (its content digest is checked), and the trees kept are bounded: ``KEEP_TOTAL``
+  bytes of source across all workers (an AST takes about 32 times its source in memory, so
+  about 0.8 GB), split evenly between them, so that more cores never mean more memory.
 
 Stdlib only: ``multiprocessing`` pipes, no third-party pool.
 """
@@ -26,11 +27,11 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import connection, get_context
 from typing import Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
-KEEP_BUDGET = 16 << 20  # bytes of source whose trees one worker keeps between the two phases
+KEEP_TOTAL = 24 << 20  # bytes of source whose trees all the workers together keep between the phases
 
 _KEPT: Dict[str, Tuple[str, ast.Module]] = {}
 _KEPT_BYTES = [0]
-_KEEPING = [False]  # True only inside a ShardPool worker
+_KEEP_LIMIT = [0]  # this worker's share of KEEP_TOTAL; 0 outside a ShardPool worker
 
 
 def digest_bytes(data: bytes) -> str:
@@ -40,7 +41,7 @@ def digest_bytes(data: bytes) -> str:
 def keep_tree(rel: str, data: bytes, tree: ast.Module) -> None:
     """Keep the tree of ``rel`` (parsed from ``data``) for the check phase, in a shard worker
     and within the budget; elsewhere nothing is kept."""
-    if not _KEEPING[0] or _KEPT_BYTES[0] + len(data) > KEEP_BUDGET:
+    if _KEPT_BYTES[0] + len(data) > _KEEP_LIMIT[0]:
         return
     _KEPT[rel] = (digest_bytes(data), tree)
     _KEPT_BYTES[0] += len(data)
@@ -118,9 +119,9 @@ class WorkerFailed(RuntimeError):
     """A shard worker raised (its traceback is the message) or died."""
 
 
-def _shard_main(conn) -> None:
+def _shard_main(conn, keep_limit: int) -> None:
     _quiet_worker()
-    _KEEPING[0] = True
+    _KEEP_LIMIT[0] = keep_limit
     while True:
         try:
             msg = conn.recv()
@@ -148,7 +149,7 @@ class ShardPool:
         self.procs: List = []
         for _ in range(jobs):
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_shard_main, args=(theirs,), daemon=True)
+            proc = ctx.Process(target=_shard_main, args=(theirs, KEEP_TOTAL // jobs), daemon=True)
             proc.start()
             theirs.close()
             self.conns.append(mine)
