@@ -55,9 +55,12 @@ def test_a_worker_reuses_the_tree_it_parsed_only_for_the_same_bytes(tmp_path: Pa
 
 def test_nothing_is_kept_outside_a_shard_worker(tmp_path: Path):
     (tmp_path / "a.py").write_text("x = 1\n")
-    data = (tmp_path / "a.py").read_bytes()
-    extract_file(str(tmp_path), "a.py", "m", False, data)
-    assert workers.kept_tree("a.py", data) is None
+    (tmp_path / "empty.py").write_text("")
+    for rel in ("a.py", "empty.py"):
+        data = (tmp_path / rel).read_bytes()
+        extract_file(str(tmp_path), rel, "m", False, data)
+        assert workers.kept_tree(rel, data) is None
+    assert workers._KEPT == {}
 
 
 def test_batches_go_to_the_worker_that_holds_them_and_idle_workers_take_the_rest():

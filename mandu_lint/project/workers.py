@@ -41,8 +41,8 @@ def digest_bytes(data: bytes) -> str:
 def keep_tree(rel: str, data: bytes, tree: ast.Module) -> None:
     """Keep the tree of ``rel`` (parsed from ``data``) for the check phase, in a shard worker
     and within the budget; elsewhere nothing is kept."""
-    if _KEPT_BYTES[0] + len(data) > _KEEP_LIMIT[0]:
-        return
+    if not _KEEP_LIMIT[0] or _KEPT_BYTES[0] + len(data) > _KEEP_LIMIT[0]:
+        return  # not a shard worker (nothing is kept, not even an empty file's tree), or over budget
     _KEPT[rel] = (digest_bytes(data), tree)
     _KEPT_BYTES[0] += len(data)
 
