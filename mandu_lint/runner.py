@@ -248,7 +248,12 @@ def _check_shards(pool: ShardPool, state: bytes, todo: Sequence[str], size: int,
     for rel in todo:
         by_worker.setdefault(pool.holder.get(rel), []).append(rel)
     batches = [(w, rels[i:i + size]) for w, rels in by_worker.items() for i in range(0, len(rels), size)]
-    for _worker, part in pool.run(_check_batch, batches):
+    _collect((part for _worker, part in pool.run(_check_batch, batches)), results, progress)
+
+
+def _collect(parts, results: dict, progress) -> None:
+    """Store each worker batch's ``(rel, findings, notices)`` rows as they arrive."""
+    for part in parts:
         for rel, findings, notices in part:
             results[rel] = (findings, notices)
         if progress:
@@ -283,11 +288,7 @@ def check_project(project: Project, rels: Sequence[str], sel: Selection, jobs: i
         else:
             batches = [todo[i:i + size] for i in range(0, len(todo), size)]
             with worker_pool(jobs, _init_worker, (state,)) as pool:
-                for part in pool.map(_check_batch, batches):
-                    for rel, findings, notices in part:
-                        results[rel] = (findings, notices)
-                    if progress:
-                        progress.advance(len(part))
+                _collect(pool.map(_check_batch, batches), results, progress)
     else:
         for rel in todo:
             results[rel] = check_file_cached(project, rel, sel)
@@ -485,8 +486,7 @@ def check_paths(paths: Sequence[str], opts: CheckOptions, projects_out: Optional
         findings = [f for f in findings if shown(f, sel.confidence)]
         notices = list(dict.fromkeys(notices))  # a rule's notice about the project, said by each file once
         result = ProjectResult(str(root), str(project.vcs_root), sorted(findings, key=lambda f: f.sort_key),
-                               notices, automation_id=automation_id(project))
-        result.below_confidence = below
+                               notices, below_confidence=below, automation_id=automation_id(project))
         result._checked_count = len(rels)
         result._baseline_setting = project.settings.baseline
         if opts.use_baseline:

@@ -25,7 +25,7 @@ import traceback
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import connection, get_context
-from typing import Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 KEEP_TOTAL = 24 << 20  # bytes of source whose trees all the workers together keep between the phases
 
@@ -112,9 +112,6 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-_NOTHING = object()  # no batch left for a worker
-
-
 class WorkerFailed(RuntimeError):
     """A shard worker raised (its traceback is the message) or died."""
 
@@ -171,33 +168,31 @@ class ShardPool:
                 free.append(payload)
             else:
                 queues[owner].append(payload)
-        busy: Dict[int, bool] = {}
+        busy: Set[int] = set()
 
-        def next_for(w: int):
+        def dispatch(w: int) -> None:
+            """Give worker ``w`` its next batch: its own, else one nobody prefers, else the
+            last of the longest queue; nothing when none is left."""
             if queues[w]:
-                return queues[w].popleft()
-            if free:
-                return free.popleft()
-            longest = max(range(self.size), key=lambda k: len(queues[k]))
-            return queues[longest].pop() if queues[longest] else _NOTHING
+                payload = queues[w].popleft()
+            elif free:
+                payload = free.popleft()
+            else:
+                longest = max(range(self.size), key=lambda k: len(queues[k]))
+                if not queues[longest]:
+                    return
+                payload = queues[longest].pop()
+            self._send(w, (fn, payload))
+            busy.add(w)
 
         for w in range(self.size):
-            payload = next_for(w)
-            if payload is not _NOTHING:
-                self._send(w, (fn, payload))
-                busy[w] = True
+            dispatch(w)
         while busy:
-            ready = connection.wait([self.conns[w] for w in busy])
-            for conn in ready:
+            for conn in connection.wait([self.conns[w] for w in busy]):
                 w = self.conns.index(conn)
-                status, value = self._recv(w)
-                del busy[w]
-                payload = next_for(w)
-                if payload is not _NOTHING:
-                    self._send(w, (fn, payload))
-                    busy[w] = True
-                if status != "ok":
-                    raise WorkerFailed(f"a worker process failed:\n{value}")
+                busy.discard(w)
+                value = self._result(w)
+                dispatch(w)
                 yield w, value
 
     def broadcast(self, fn: Callable, arg) -> None:
@@ -205,9 +200,7 @@ class ShardPool:
         for w in range(self.size):
             self._send(w, (fn, arg))
         for w in range(self.size):
-            status, value = self._recv(w)
-            if status != "ok":
-                raise WorkerFailed(f"a worker process failed:\n{value}")
+            self._result(w)
 
     def _send(self, w: int, msg) -> None:
         try:
@@ -215,12 +208,16 @@ class ShardPool:
         except (OSError, ValueError) as exc:
             raise WorkerFailed(f"a worker process died ({exc})") from None
 
-    def _recv(self, w: int):
+    def _result(self, w: int):
+        """Worker ``w``'s reply to its last message; its exception, or its death, raised here."""
         try:
-            return self.conns[w].recv()
+            status, value = self.conns[w].recv()
         except (EOFError, OSError) as exc:
             code = self.procs[w].exitcode
             raise WorkerFailed(f"a worker process died (exit code {code}): {exc or 'no reply'}") from None
+        if status != "ok":
+            raise WorkerFailed(f"a worker process failed:\n{value}")
+        return value
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers: asked to exit (``wait``), or terminated (after an error or Ctrl-C,
