@@ -26,7 +26,9 @@ from .models import GET_USER_MODEL, snake
 # -- Django ---------------------------------------------------------------------------------
 QS_LAZY = frozenset("""all filter exclude select_related prefetch_related order_by reverse distinct values
 values_list annotate alias only defer using select_for_update none union intersection difference extra
-dates datetimes complex_filter""".split())
+dates datetimes complex_filter""".split()) | frozenset(
+    # library querysets that stay lazy: django-model-utils' InheritanceQuerySet, django-polymorphic
+    "select_subclasses non_polymorphic instance_of not_instance_of".split())
 QS_READ = frozenset("""get first last count exists aggregate latest earliest in_bulk iterator contains explain
 aget afirst alast acount aexists aaggregate alatest aearliest ain_bulk acontains aiterator""".split())
 QS_INSTANCE = frozenset("get first last latest earliest aget afirst alast alatest aearliest".split())
@@ -129,6 +131,12 @@ _KEEP_FROM_CALLERS = frozenset({TK.MODEL, TK.INST, TK.LIST, TK.MANAGER, TK.QS, T
                                 TK.SAENGINE, TK.SACONN, TK.SAQUERY, TK.SASELECT, TK.SARESULT, TK.FSA,
                                 TK.DBCONN, TK.CURSOR, TK.POOL, TK.OBJ, TK.DICT})
 HIGH, MEDIUM = "high", "medium"
+# A Django or DRF request, by annotation, or a view's first parameter named ``request``.
+REQUEST_CLASSES = frozenset({"django.http.HttpRequest", "django.http.request.HttpRequest",
+                             "rest_framework.request.Request", "django.core.handlers.wsgi.WSGIRequest",
+                             "django.core.handlers.asgi.ASGIRequest"})
+# Class-based views: ``self.request`` is the request being served (see project/contexts.VIEW_BASES).
+VIEW_CLASS_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.", "ninja.")
 
 
 class Typer:
@@ -318,10 +326,26 @@ class Typer:
                         return d[1]
                 if t is None and ann is None:
                     t = self.callsite_types(func).get(name)
+                if t is None and self._request_param(fn, name, ann):
+                    t = (TK.REQUEST,)
                 if t is None and ann is None and self.level != HIGH:
                     t = self._named_like_model(name)
                 return t
         return None
+
+    def _request_param(self, fn, name: str, ann) -> bool:
+        """A Django/DRF request, in a project whose user model is one of its models: annotated
+        ``HttpRequest``/``Request``, or an unannotated first parameter (after ``self``/``cls``)
+        named ``request`` — the signature of every Django view, DRF permission and middleware."""
+        if self.ix.user_model not in self.ix.models:
+            return False
+        if ann is None:
+            names = [p[0] for p in fn.params]
+            if names and names[0] in ("self", "cls"):
+                names = names[1:]
+            return name == "request" and names[:1] == ["request"]
+        d = dotted(ann)
+        return bool(d) and self.ix.canonical(d) in REQUEST_CLASSES
 
     def _named_like_model(self, name: str):
         """``invoice`` → an instance of ``Invoice`` when exactly one application model has that
@@ -445,6 +469,9 @@ class Typer:
             return self._instance_member(base[1], name)
         if kind == "fsa" and name == "session":
             return (TK.SASESSION,)
+        if kind == TK.REQUEST:
+            # ``request.user``: the signed-in user (AnonymousUser has no relations to read)
+            return (TK.INST, ix.user_model) if name == "user" and ix.user_model in ix.models else None
         if kind == "ext":
             return self.global_type(f"{base[1]}.{name}") if base[1] else None
         if kind in (TK.MANAGER, "qs", "relmgr", "sasession", "saquery", "saconn", "saengine", "samaker",
@@ -467,6 +494,9 @@ class Typer:
                 return self.returns(meth)
             return (TK.BOUND, meth)
         val = self.ix.class_attr(cls, name)
+        if val is None and name == "request" and self.ix.user_model in self.ix.models \
+                and any(a.startswith(VIEW_CLASS_BASES) for a in self.ix.mro(cls)[1:]):
+            return (TK.REQUEST,)  # a class-based view's ``self.request``
         if val is None or val[0] == RT.LIT:
             return None
         t = self.type_of(val)

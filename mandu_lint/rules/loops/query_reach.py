@@ -31,13 +31,16 @@ def visible(ctx, ref, depth: int = 0) -> bool:
         return True
     if rt[0] == TK.EXT and rt[1] in _SELECTS:
         return True
-    if rt[0] == TK.EXT:  # ``get_object_or_404(Job, …).items.filter(…)``: the instance's relation
+    if rt[0] in (TK.EXT, TK.REQUEST, TK.OBJ):
+        # the instance a chain reaches: ``get_object_or_404(Job, …).items.filter(…)`` (a call),
+        # ``request.user.items.filter(…)``, ``self.request.user.items…`` (an attribute)
+        attrs = rt[0] != TK.EXT
         for i, step in enumerate(steps):
-            st = typer.type_of(step) if step[0] == RT.CALL else None
+            st = typer.type_of(step) if step[0] == RT.CALL or attrs else None
             if st is not None and st[0] == TK.INST:
                 r, rt, steps = step, st, steps[i + 1:]
                 break
-            if st is not None:
+            if st is not None and not (attrs and st[0] in (TK.REQUEST, TK.OBJ)):
                 break
     for step in steps:
         if step[0] != RT.CALL:

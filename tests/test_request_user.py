@@ -1,0 +1,100 @@
+"""``request.user`` in a Django project whose user model is one of its models: a view's first
+parameter named ``request`` (or annotated ``HttpRequest``/DRF ``Request``) and a class-based
+view's ``self.request`` are the request, and ``.user`` is an instance of the user model, so the
+rows reached through its relations (``request.user.notes.filter(…)``) are typed like any other
+instance's. (A loop over ``request.user.notes.all()`` stays unreported like any one object's
+children: MDB302's own limit.) Synthetic projects only."""
+from __future__ import annotations
+
+import textwrap
+
+from mandu_lint import config
+from mandu_lint.core.tags import RT, TK
+from mandu_lint.runner import CheckOptions, check_paths, load_project
+
+MODELS = """\
+from django.db import models
+
+
+class Member(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Note(models.Model):
+    owner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+"""
+
+VIEWS = """\
+from django.http import HttpRequest
+from django.views import View
+
+
+def inbox(request):
+    return [n.author.name for n in request.user.notes.filter(author__name="x")]  # MDB302
+
+
+def annotated(req: HttpRequest):
+    return req.user.notes.count()
+
+
+def helper(label, request):
+    return request.user.notes.all()  # not the first parameter: not assumed to be a request
+
+
+class Inbox(View):
+    def get(self, request):
+        return [n.author.name for n in self.request.user.notes.filter(author__name="x")]  # MDB302
+
+
+class Plain:
+    def get(self):
+        return self.request.user.notes.all()  # not a view: unknown
+"""
+
+
+def project(tmp_path, settings: str):
+    root = tmp_path / "p"
+    (root / ".git").mkdir(parents=True)
+    (root / "mandu.yaml").write_text("")
+    for rel, src in {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
+                     "app/settings.py": settings}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(src))
+    config.clear_caches()
+    return root
+
+
+def test_a_view_request_is_typed_and_its_user_is_the_user_model(tmp_path):
+    root = project(tmp_path, 'AUTH_USER_MODEL = "app.Member"\n')
+    ix = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    t = ix.typer
+    inbox = (RT.PARAM, "app.views.inbox", "request")
+    assert ix.user_model == "app.models.Member"
+    assert t.type_of(inbox) == (TK.REQUEST,)
+    assert t.type_of((RT.ATTR, inbox, "user")) == (TK.INST, "app.models.Member")
+    assert t.type_of((RT.ATTR, (RT.ATTR, inbox, "user"), "notes")) == (TK.RELMGR, "app.models.Note")
+    assert t.type_of((RT.PARAM, "app.views.annotated", "req")) == (TK.REQUEST,)
+    assert t.type_of((RT.PARAM, "app.views.helper", "request")) is None
+    assert t.type_of((RT.ATTR, (RT.SELF, "app.views.Inbox"), "request")) == (TK.REQUEST,)
+    assert t.type_of((RT.ATTR, (RT.SELF, "app.views.Plain"), "request")) is None
+
+
+def test_without_a_project_user_model_the_request_stays_unknown(tmp_path):
+    root = project(tmp_path, "DEBUG = True\n")
+    ix = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    assert ix.user_model is None
+    assert ix.typer.type_of((RT.PARAM, "app.views.inbox", "request")) is None
+
+
+def test_rows_reached_from_request_user_are_per_row_code(tmp_path):
+    root = project(tmp_path, 'AUTH_USER_MODEL = "app.Member"\n')
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
+    source = (root / "app/views.py").read_text().splitlines()
+    got = sorted((f.code, f.span.line) for f in result.findings if f.path.endswith("views.py"))
+    want = sorted(("MDB302", i + 1) for i, line in enumerate(source) if line.endswith("# MDB302"))
+    assert len(want) == 2 and got == want
