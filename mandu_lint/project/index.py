@@ -451,7 +451,8 @@ class ProjectIndex:
         ancestors = self.mro(qual)
         path = self.class_path.get(qual)
         module = qual.rsplit(".", 1)[0]
-        if any(a in DJANGO_MODEL_BASES or a in LIBRARY_DJANGO_BASES for a in ancestors):
+        if any(a in DJANGO_MODEL_BASES or a in LIBRARY_DJANGO_BASES for a in ancestors) or \
+                self._library_django_model(ancestors):
             abstract = bool(cf.meta.get("abstract")) or qual in DJANGO_MODEL_BASES
             m = Model(qual, cf.name, "django", path, cf.line, abstract=abstract,
                       app_label=str(cf.meta.get("app_label") or self.app_label_of(module)), origin=self.origin(path))
@@ -471,6 +472,21 @@ class ProjectIndex:
                 snake(cf.name) if flask else cf.name.lower())
             return m
         return None
+
+    def _library_django_model(self, ancestors: List[str]) -> bool:
+        """A class deriving from a library's class the index cannot read (``SoftDeleteModel`` of
+        a package not in ``LIBRARY_DJANGO_BASES``) whose own body, or a project ancestor's,
+        declares Django model fields (``models.CharField()``, ``models.ForeignKey()``): only a
+        model's fields are written so, and Django ignores them on a class that is not a model."""
+        external = [a for a in ancestors if a not in self.classes]
+        if not external or any(a.startswith(("django.", "rest_framework.")) for a in external):
+            return False  # forms, serializers, admin and plain Django classes are not models
+        for a in ancestors:
+            cf = self.classes.get(a)
+            if cf is not None and any(ff.ctor is not None and (self.canonical(dotted(ff.ctor) or "")).startswith(
+                    "django.db.models.") for ff in cf.fields.values()):
+                return True
+        return False
 
     def _inherited_attr(self, qual: str, name: str):
         for c in self.mro(qual):

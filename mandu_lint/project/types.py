@@ -446,7 +446,7 @@ class Typer:
             return self.global_type(f"{base[1]}.{name}")
         if kind == "model":
             m = ix.models[base[1]]
-            if name in m.managers or name in ("_default_manager", "_base_manager"):
+            if name in m.managers or name in ("_default_manager", "_base_manager") or self._library_manager(m, name):
                 return (TK.MANAGER, m.qual)
             if name == "query" and m.flask:
                 return (TK.SAQUERY, m.qual)
@@ -478,6 +478,19 @@ class Typer:
                     "dbconn", "cursor", "pool", "saselect", "saresult", "dict"):
             return (TK.METHOD, base, name)
         return None
+
+    def _library_manager(self, m, name: str) -> bool:
+        """``Document.global_objects``: a manager a library base model declares (django-softdelete's
+        ``global_objects``, safedelete's ``all_objects``, polymorphic's ``base_objects``) — a
+        name ending in ``objects`` that no project class in the model's ancestry defines, on a
+        Django model with a base the index cannot read."""
+        if m.orm != "django" or not name.endswith("objects") or name in m.fields or name in m.relations:
+            return False
+        mro = self.ix.mro(m.qual)
+        if not any(a not in self.ix.classes and not a.startswith("django.") for a in mro):
+            return False
+        return all(name not in self.ix.classes[a].attrs and name not in self.ix.classes[a].methods
+                   and name not in self.ix.classes[a].fields for a in mro if a in self.ix.classes)
 
     def _class_member(self, cls: str, name: str):
         meth = self.ix.find_method(cls, name)
