@@ -398,6 +398,15 @@ class Scope:
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):  # not ``obj`` of ``obj.x += 1``
                         self.values[n.id] = None
 
+    def method_class(self) -> Optional[str]:
+        """The class whose method this scope is (or is nested in), when known."""
+        scope = self
+        while scope is not None:
+            if scope.self_cls:
+                return scope.self_cls
+            scope = scope.parent
+        return None
+
     def lookup(self, name: str) -> Ref:
         scope = self
         while scope is not None:
@@ -442,6 +451,10 @@ class Scope:
                 return None
             pos = tuple(self._ref_of(a) for a in node.args[:MAX_POS] if not isinstance(a, ast.Starred))
             kw = tuple((k.arg, self._ref_of(k.value)) for k in node.keywords if k.arg)
+            if not node.args and not node.keywords and isinstance(node.func, ast.Name) and node.func.id == "super":
+                cls = self.method_class()
+                if cls:  # zero-argument ``super()`` in a method: recorded as ``super(Class, self)``
+                    pos = ((RT.SELF, cls),)
             return (RT.CALL, base, pos, kw)
         if isinstance(node, ast.Await):
             return self._ref_of(node.value)

@@ -64,6 +64,7 @@ class TK:
     DEPENDS: Final = "depends"
     METHOD: Final = "method"
     DICT: Final = "dict"  # ("dict", T): a dict whose values are all of type T
+    SUPER: Final = "super"  # ("super", C): ``super()`` in a method of class C
     REQUEST: Final = "httprequest"  # a Django/DRF request: ``request.user`` is the user model
 
 

@@ -135,6 +135,8 @@ HIGH, MEDIUM = "high", "medium"
 REQUEST_CLASSES = frozenset({"django.http.HttpRequest", "django.http.request.HttpRequest",
                              "rest_framework.request.Request", "django.core.handlers.wsgi.WSGIRequest",
                              "django.core.handlers.asgi.ASGIRequest"})
+# Framework methods that return the served model's rows (Django generic views, DRF, ModelAdmin).
+VIEW_QUERYSET_METHODS = frozenset({"get_queryset", "filter_queryset"})
 # Class-based views: ``self.request`` is the request being served (see project/contexts.VIEW_BASES).
 VIEW_CLASS_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.", "ninja.")
 
@@ -469,6 +471,15 @@ class Typer:
             return self._instance_member(base[1], name)
         if kind == "fsa" and name == "session":
             return (TK.SASESSION,)
+        if kind == TK.SUPER:  # ``super().m``: the next class in the MRO that defines ``m``
+            mro = ix.mro(base[1])
+            for c in mro[1:]:
+                meth = ix.find_method(c, name) if c in ix.classes else None
+                if meth is not None:
+                    if name in VIEW_QUERYSET_METHODS and self.returns(meth) is None:
+                        return self._view_queryset(base[1], name) or (TK.BOUND, meth)
+                    return (TK.BOUND, meth)
+            return self._view_queryset(base[1], name)
         if kind == TK.REQUEST:
             # ``request.user``: the signed-in user (AnonymousUser has no relations to read)
             return (TK.INST, ix.user_model) if name == "user" and ix.user_model in ix.models else None
@@ -478,6 +489,45 @@ class Typer:
                     "dbconn", "cursor", "pool", "saselect", "saresult", "dict"):
             return (TK.METHOD, base, name)
         return None
+
+    def view_model(self, cls: str) -> Optional[str]:
+        """The model a Django/DRF view or a ``ModelAdmin`` serves: its ``model`` or ``queryset``
+        class attribute (through the class's ancestors), or the ``@admin.register(Model)`` that
+        registers it. None for a class with no Django or DRF base."""
+        ix = self.ix
+        mro = ix.mro(cls)
+        if not any(a.startswith(VIEW_CLASS_BASES + ("django.contrib.admin",)) for a in mro[1:]):
+            return None
+        for c in mro:
+            cf = ix.classes.get(c)
+            if cf is None:
+                continue
+            for d in getattr(cf, "decorators", ()):
+                if d and d[0] == RT.CALL and d[2] and (dotted(d[1]) or "").endswith("register"):
+                    t = self.type_of(d[2][0])
+                    if t is not None and t[0] == TK.MODEL:
+                        return t[1]
+            model = cf.attrs.get("model")
+            t = self.type_of(model) if model is not None and model[0] != RT.LIT else None
+            if t is not None and t[0] == TK.MODEL:
+                return t[1]
+            qs = cf.fields.get("queryset")
+            t = self.type_of((RT.CALL, qs.ctor, (), ())) if qs is not None and qs.ctor is not None else None
+            if t is not None and t[0] in (TK.QS, TK.MANAGER) and t[1]:
+                return t[1]
+        return None
+
+    def _view_queryset(self, cls: str, name: str):
+        """``self.get_queryset``/``super().get_queryset`` of a framework class that the project
+        does not override (or whose override returns nothing typed): the served model's
+        ``_default_manager.all`` (DRF's ``filter_queryset(qs)``: a ``filter`` of it)."""
+        if name not in VIEW_QUERYSET_METHODS:
+            return None
+        model = self.view_model(cls)
+        if model is None:
+            return None
+        return (TK.METHOD, (TK.MANAGER if name == "get_queryset" else TK.QS, model),
+                "all" if name == "get_queryset" else "filter")
 
     def _library_manager(self, m, name: str) -> bool:
         """``Document.global_objects``: a manager a library base model declares (django-softdelete's
@@ -505,8 +555,14 @@ class Typer:
             fn = self.ix.functions[meth]
             if any(_is_property(d) for d in fn.decorators):
                 return self.returns(meth)
+            if name in VIEW_QUERYSET_METHODS and self.returns(meth) is None:
+                return self._view_queryset(cls, name) or (TK.BOUND, meth)
             return (TK.BOUND, meth)
         val = self.ix.class_attr(cls, name)
+        if meth is None and val is None and name in VIEW_QUERYSET_METHODS:
+            t = self._view_queryset(cls, name)
+            if t is not None:
+                return t
         if val is None and name == "request" and self.ix.user_model in self.ix.models \
                 and any(a.startswith(VIEW_CLASS_BASES) for a in self.ix.mro(cls)[1:]):
             return (TK.REQUEST,)  # a class-based view's ``self.request``
@@ -600,6 +656,8 @@ class Typer:
         return (TK.MODEL, cands[0].qual) if len(cands) == 1 else None
 
     def _external_call(self, name: str, pos):
+        if name == "builtins.super" and len(pos) == 1 and pos[0] is not None and pos[0][0] == RT.SELF:
+            return (TK.SUPER, pos[0][1]), None
         if name in CALL_RESULT:
             return CALL_RESULT[name], None
         if name in GET_MODEL:

@@ -58,6 +58,8 @@ def visible(ctx, ref, depth: int = 0) -> bool:
             return False
         if callee[0] == TK.METHOD and callee[1][0] == TK.INST:
             return False
+        if callee[0] == TK.METHOD and callee[1][0] in (TK.MANAGER, TK.QS):
+            return True  # a view's ``self.get_queryset()``: the served model's manager
     if rt[0] == TK.INST:  # ``author.books.filter(...)``: a fresh query on a relation
         return any(s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
                    for s in steps[1:]) and steps[0][0] == RT.ATTR
