@@ -9,6 +9,7 @@ from .fix import on_commit_fix
 from .flow import Event, FlowView, before
 from .base import TxRule
 from ...core.tags import TK
+from ...model import Location, Span
 from ...project.contexts import REQUEST, SIGNAL, TASK
 
 
@@ -26,7 +27,9 @@ class SideEffectBeforeCommit(TxRule):
     graphene mutation under `ATOMIC_MUTATIONS`), a
     `with session.begin()` block, or an SQLAlchemy/DB-API write not yet committed.
 
-    Primary location: the side-effect call (or the call that leads to it).
+    Primary location: the side-effect call (or the call that leads to it); when it is reached
+    through a project function, a `save()` override or a receiver, a related location marks the
+    line that sends it, where `on_commit` belongs.
 
     ## Why is this bad?
     If the transaction rolls back, the email is already sent, the webhook already fired, the
@@ -154,7 +157,17 @@ def greet(order: Order):
             self.report(effect.node, f"{_label(effect)} inside a transaction, before it commits ({why}): if it rolls "
                                      "back, this cannot be undone, and a queued task may run before the commit; "
                                      "defer it with `transaction.on_commit(...)` (or `delay_on_commit`) or write "
-                                     "an outbox row", fix=fix)
+                                     "an outbox row", fix=fix, related=self._site(view, effect))
+
+    def _site(self, view: FlowView, effect: Event) -> tuple:
+        """Where a side effect reached through a helper, a ``save()`` override or a receiver is
+        sent: the line the deferral belongs on, as a related location."""
+        atom = next((a for a in effect.atoms if a.letter == "S"), None)
+        owner = view.tx.ix.owner(atom.qual) if atom is not None and atom.qual != view.qual else None
+        if owner is None:
+            return ()
+        return (Location(str(self.ctx.project.root / owner.path), Span(atom.line, 0, atom.line, 0),
+                         f"the side effect is sent here (in `{atom.qual.rsplit('.', 1)[-1]}()`)"),)
 
     def _effects(self, view: FlowView) -> List[Event]:
         """Side-effect events, plus Django saves whose ``save()`` override or receivers send one."""
