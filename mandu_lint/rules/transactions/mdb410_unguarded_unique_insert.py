@@ -38,8 +38,9 @@ class UnguardedUniqueInsert(TxRule):
     ## Known problems
     Django only, `create()`/`acreate()` on a model's manager with keyword arguments (`**data`
     is not read). Values generated for the insert (`uuid4()`, `secrets.token_…()`) are taken as
-    fresh, and so are rows the same function creates first (`user = User(…)`, `X.objects.create()`)
-    and a `post_save` receiver's `instance` when `created`; a key of constants only is seed data
+    fresh, and so are rows the same function creates first (`user = User(…)`, `X.objects.create()`,
+    `form.save()` of a `ModelForm` built without `instance=`) and a `post_save` receiver's
+    `instance` when `created`; a key of constants only is seed data
     (MDB609's). Management commands, migrations, seeds, tests and dev-data code are not judged
     (one process). Whether duplicates can really arrive (a button disabled after the first click, a
     queue that delivers once) is beyond the code, so the rule reports at `medium` only; it is
@@ -111,6 +112,20 @@ def webhook(request, user):
 def accept(request, a, b):
     return Follow.objects.create(subject=a, target=b)  # error
 """,
+            "lists/forms.py": """
+from django import forms
+from lists.models import Book, ListItem
+
+class BookForm(forms.ModelForm):
+    class Meta:
+        model = Book
+        fields = ["title"]
+
+def retitle(request, book, list_id):
+    form = BookForm(request.POST, instance=book)
+    edited = form.save()
+    ListItem.objects.create(book=edited, book_list=list_id)  # error
+""",
         },
     ]
     GOOD = [
@@ -142,8 +157,14 @@ class Follow(models.Model):
 """,
             "lists/views.py": """
 import secrets
+from django import forms
 from django.db import IntegrityError
 from lists.models import Follow, ListItem, Token
+
+class ItemForm(forms.ModelForm):
+    class Meta:
+        model = ListItem
+        fields = ["note"]
 
 def add(request, book, list_id):
     try:
@@ -166,6 +187,11 @@ def follow(request, a, b):
 def first_item(request, list_id):
     item = ListItem(book=1, book_list=list_id)
     item.save()
+    return ListItem.objects.create(book=item.pk, book_list=item.pk)
+
+def from_form(request):
+    form = ItemForm(request.POST)
+    item = form.save()  # a ModelForm without instance=: a new row
     return ListItem.objects.create(book=item.pk, book_list=item.pk)
 
 def on_save(sender, instance, created, **kwargs):
@@ -249,8 +275,19 @@ class Command(BaseCommand):
         if t is not None and t[0] == TK.MODEL:
             return True  # ``User(email=…)``, saved further down
         f = value.func
+        if isinstance(f, ast.Attribute) and f.attr == "save" and isinstance(f.value, ast.Name):
+            return any(self._new_model_form(v) for v in self._assigned(f.value.id))  # ``group = form.save()``
         return isinstance(f, ast.Attribute) and f.attr in ("create", "acreate") and \
             self.ctx.type_of(f.value) is not None and self.ctx.type_of(f.value)[0] == TK.MANAGER
+
+    def _new_model_form(self, value: ast.AST) -> bool:
+        """``forms.GroupForm(request.POST)``: a Django ``ModelForm`` built without ``instance=``,
+        whose ``save()`` inserts a new row."""
+        if not isinstance(value, ast.Call) or any(k.arg in ("instance", None) for k in value.keywords):
+            return False
+        t = self.ctx.type_of(value.func)
+        return t is not None and t[0] == TK.CLASS and any(
+            a.startswith("django.forms") and a.rsplit(".", 1)[-1] == "ModelForm" for a in self.ctx.index.mro(t[1]))
 
     def _checked_before(self, view, node: ast.AST, model: str) -> bool:
         """An existence check of the same model earlier in the function: MDB406's race."""
