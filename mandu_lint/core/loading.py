@@ -15,6 +15,11 @@ SA_NOT_EAGER = {"load_only", "defer", "undefer", "noload", "raiseload", "lazyloa
 SA_RUNS = {"scalars", "execute", "exec", "scalar", "stream", "stream_scalars"}
 
 
+# Framework calls that return the queryset they are given, filtered or paged (DRF views):
+# ``self.filter_queryset(qs.select_related("a"))`` loads what ``qs`` loads.
+PASS_THROUGH = frozenset({"filter_queryset", "paginate_queryset"})
+
+
 def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0, _busy: frozenset = frozenset()) -> Set[str]:
     """Relation paths (``"author"``, ``"tags__owner"``) loaded by the query ``expr`` builds.
     Follows a local name to the expression it was assigned once; a name assigned several
@@ -40,7 +45,7 @@ def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0, _busy: frozenset
                 elif f.attr == "options":
                     for a in expr.args:
                         out.update(_sa_option(a))
-                elif f.attr in SA_RUNS and expr.args:
+                elif (f.attr in SA_RUNS or f.attr in PASS_THROUGH) and expr.args:
                     out.update(eager_paths(expr.args[0], scope, depth + 1, _busy))
                     return out
                 expr = f.value

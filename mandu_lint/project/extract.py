@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from ..core.loading import eager_paths
 from ..core.refs import ModuleNames, Ref, Scope, iter_local_nodes
 from ..core.tags import RT, TK
+from . import flags
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ANN_TRANSPARENT = {"Optional", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
@@ -22,7 +23,7 @@ _ANN_LIST = {"list", "List", "Sequence", "set", "Set", "FrozenSet", "tuple", "Tu
 # Literal keyword arguments of field constructors worth keeping.
 _FIELD_KW = {"null", "related_name", "unique", "primary_key", "lazy", "back_populates", "backref",
              "uselist", "db_column", "nullable", "to", "related_query_name", "abstract", "secondary",
-             "foreign_key", "source", "many", "method_name"}
+             "foreign_key", "source", "many", "method_name", "write_only"}
 
 
 @dataclass
@@ -76,6 +77,10 @@ class FuncFacts:
     withs: List[Tuple[Ref, int, int, int, int]] = field(default_factory=list)
     handlers: List[Tuple[int, int, int, int]] = field(default_factory=list)  # ``except`` bodies (start, end)
     starred: List[Tuple[int, int]] = field(default_factory=list)  # (line, col) of calls with ``*a``/``**kw``
+    # flag parameters and what they guard (``project/flags.py``)
+    flag_defaults: Dict[str, bool] = field(default_factory=dict)
+    flag_guards: List[Tuple[str, bool, int, int, int, int]] = field(default_factory=list)
+    call_literals: Dict[Tuple[int, int], tuple] = field(default_factory=dict)  # True/False/None arguments
 
 
 @dataclass
@@ -303,6 +308,8 @@ class Extractor:
         ff = FuncFacts(qual, node.name, cls, node.lineno, isinstance(node, ast.AsyncFunctionDef), params,
                        decos, ann_ref(scope, node.returns))
         ff.locals = scope.locals
+        ff.flag_defaults = flags.flag_defaults(node)
+        ff.flag_guards = flags.flag_guards(node.body, ff.flag_defaults, nodes) if ff.flag_defaults else []
         self.facts.functions[qual] = ff
         self._body(nodes, ff, scope, qual)
         return qual
@@ -315,6 +322,9 @@ class Extractor:
                 ff.calls.append((scope.ref_of(sub), sub.lineno, sub.col_offset))
                 if any(isinstance(a, ast.Starred) for a in sub.args) or any(k.arg is None for k in sub.keywords):
                     ff.starred.append((sub.lineno, sub.col_offset))
+                lits = flags.literal_args(sub) if sub.args or sub.keywords else ()
+                if lits:
+                    ff.call_literals[(sub.lineno, sub.col_offset)] = lits
             elif isinstance(sub, (ast.For, ast.AsyncFor, ast.comprehension)):
                 line = getattr(sub, "lineno", getattr(sub.iter, "lineno", 0))
                 ff.iters.append((scope.ref_of(sub.iter), line, getattr(sub.iter, "col_offset", 0)))

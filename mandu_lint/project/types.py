@@ -21,6 +21,7 @@ from typing import Dict, Optional, Tuple
 
 from ..core.refs import INDEX, decorator_name, dotted, literal_str, root
 from ..core.tags import EV, RT, TK
+from .flags import at_site, key as flag_key, ruled_out
 from .models import GET_USER_MODEL, snake
 
 # -- Django ---------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ class Typer:
         self._types: Dict[tuple, object] = {}
         self._busy = set()
         self._returns: Dict[str, object] = {}
-        self._summary: Dict[str, Optional[tuple]] = {}
+        self._summary: Dict[object, Optional[tuple]] = {}
         self._cs_depth = 0
         self._other: Optional["Typer"] = None
 
@@ -819,28 +820,33 @@ class Typer:
     def event(self, call_ref) -> Optional[tuple]:
         return self.call(call_ref)[1] if call_ref is not None and call_ref[0] == RT.CALL else None
 
-    def queries(self, func: str) -> Optional[tuple]:
+    def queries(self, func: str, flags: Optional[Dict[str, bool]] = None) -> Optional[tuple]:
         """The first database query a project function may run, directly or through project
-        calls: ``(kind, what, func_qual, line)``, or None."""
-        if func in self._summary:
-            return self._summary[func]
-        self._summary[func] = None  # cycles count as "does not query"
+        calls: ``(kind, what, func_qual, line)``, or None. ``flags``: the values of its flag
+        parameters at the call in question (``project/flags.py``); calls they rule out do not count."""
+        memo_key = (func, flag_key(flags)) if flags else func
+        if memo_key in self._summary:
+            return self._summary[memo_key]
+        self._summary[memo_key] = None  # cycles count as "does not query"
         fn = self.ix.functions.get(func)
         found = None
         if fn is not None and not _memoized(fn):
-            found = self._first_query(fn)
-        self._summary[func] = found
+            found = self._first_query(fn, flags)
+        self._summary[memo_key] = found
         return found
 
-    def _first_query(self, fn) -> Optional[tuple]:
-        for ref, line, _col in fn.calls:
+    def _first_query(self, fn, flags=None) -> Optional[tuple]:
+        for ref, line, col in fn.calls:
+            if ruled_out(fn, line, col, flags):
+                continue
             ev = self.event(ref)
             if ev is None:
                 continue
             if ev[0] in QUERYING:
                 return (ev[0], ev[1], fn.qual, line)
             if ev[0] == EV.CALL and ev[1] != fn.qual:
-                inner = self.queries(ev[1])
+                callee = self.ix.functions.get(ev[1])
+                inner = self.queries(ev[1], at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
                 if inner is not None:
                     return inner
         for ref, line, _col in fn.iters:

@@ -186,6 +186,8 @@ def serializer_reads(ctx, ser: str, model: str, prefix: Tuple[str, ...] = (), de
     for name, ff in declared.items():
         if isinstance(listed, (list, tuple)) and name not in listed:
             continue
+        if ff.kw.get("write_only") is True or _write_only(meta, name):
+            continue  # accepted on input, never rendered
         out.extend(_declared(ctx, ser, model, name, ff, prefix, depth))
     out.extend(_implicit(ctx, ser, model, meta, set(declared), prefix))
     return out
@@ -230,6 +232,13 @@ def _declared(ctx, ser: str, model: str, name: str, ff, prefix, depth: int) -> L
     return [DrfRead(prefix + tuple(s.name for s in steps), where, ff.line)]
 
 
+def _write_only(meta: dict, name: str) -> bool:
+    """``Meta.extra_kwargs = {"labels": {"write_only": True}}``."""
+    extra = meta.get("extra_kwargs")
+    opts = extra.get(name) if isinstance(extra, dict) else None
+    return isinstance(opts, dict) and opts.get("write_only") is True
+
+
 def _implicit(ctx, ser: str, model: str, meta: dict, declared: set, prefix) -> List[DrfRead]:
     """Model fields a ``ModelSerializer`` renders by itself: many-to-many as lists of keys,
     every relation nested when ``depth`` is set, properties through their bodies."""
@@ -247,7 +256,7 @@ def _implicit(ctx, ser: str, model: str, meta: dict, declared: set, prefix) -> L
     depth = meta.get("depth") if isinstance(meta.get("depth"), int) else 0
     out = []
     for n in names:
-        if n in declared or n in exclude:
+        if n in declared or n in exclude or _write_only(meta, n):
             continue
         rel = m.relations.get(n)
         where = f"field `{n}` of `{_name(ser)}`"

@@ -12,6 +12,7 @@ from ...model import Location, Span
 from ...core.messages import BUILTIN_EVAL, brief
 from ..base import Rule
 from ...project.contexts import ONE_OFF
+from ...project.flags import from_node as flags_from_node
 from ...core.tags import EV, TK
 
 # Methods of a prefetched related manager that read Django's prefetch cache (no query).
@@ -236,7 +237,8 @@ def fine(ids, urls):
             self._helper(node, ev[1], frame)
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
-        found = self.ctx.typer.queries(func)
+        callee = self.ctx.index.functions.get(func)
+        found = self.ctx.typer.queries(func, flags_from_node(callee, self.ctx.ref(node), node) if callee else None)
         if found is None or served(self.ctx, node):
             return
         kind, what, where, line = found

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
+from ...project.flags import from_node as flags_from_node
 from .writes import (dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
                      param_write)
 from ...core.bounded import is_batched_call
@@ -61,6 +62,9 @@ class WriteInLoop(Rule):
     the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported. Bulk operations skip `save()` overrides and signals; when those
     matter, a loop of `save()` calls may be intended — silence the line with `# noqa: MDB303`.
+    A project helper's write that a flag parameter guards is counted only when the call lets it
+    run: `repo.create(obj)` whose flush sits under `if flush:` with `flush=False` by default only
+    stages the row (see `project/flags.py`).
 
     ## Example
     ```python
@@ -209,7 +213,9 @@ def publish(ids, titles, session: Session, objs):
         return None
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
-        found = function_writes(self.ctx.index, func) or self._row_write(node, func)
+        callee = self.ctx.index.functions.get(func)
+        flags = flags_from_node(callee, self.ctx.ref(node), node) if callee is not None else None
+        found = function_writes(self.ctx.index, func, flags=flags) or self._row_write(node, func)
         if found is None:
             return
         what, where, line = found

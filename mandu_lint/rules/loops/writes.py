@@ -12,6 +12,7 @@ import ast
 import re
 from typing import Optional, Tuple
 from ...core.tags import EV, RT, TK
+from ...project.flags import at_site, ruled_out
 
 STAGING = frozenset("add add_all delete expunge".split())
 BULK = re.compile(r"^a?bulk_|^bulk_")
@@ -80,9 +81,10 @@ def _sql_text(node: ast.AST) -> Optional[str]:
     return None
 
 
-def function_writes(index, func: str, depth: int = 0, seen=None) -> Optional[Tuple[str, str, int]]:
+def function_writes(index, func: str, depth: int = 0, seen=None, flags=None) -> Optional[Tuple[str, str, int]]:
     """The first write a project function sends, directly or through project calls:
-    (what, function, line). Staging calls and bulk operations do not count."""
+    (what, function, line). Staging calls and bulk operations do not count, nor writes that the
+    flag values of the call (``flags``: ``create(obj)`` with ``flush=False``) rule out."""
     seen = set() if seen is None else seen
     if func in seen or depth > 1:  # the helper or what it calls directly: deeper writes are rare branches
         return None
@@ -91,7 +93,9 @@ def function_writes(index, func: str, depth: int = 0, seen=None) -> Optional[Tup
     if fn is None:
         return None
     typer = index.typer
-    for ref, line, _col in fn.calls:
+    for ref, line, col in fn.calls:
+        if ruled_out(fn, line, col, flags):
+            continue
         ev = typer.event(ref)
         if ev is None:
             continue
@@ -100,7 +104,9 @@ def function_writes(index, func: str, depth: int = 0, seen=None) -> Optional[Tup
         if ev[0] == EV.WRITE and not staged and not BULK.match(name):
             return ev[1], func, line
         if ev[0] == EV.CALL and ev[1] != func:
-            inner = function_writes(index, ev[1], depth + 1, seen)
+            callee = index.functions.get(ev[1])
+            inner = function_writes(index, ev[1], depth + 1, seen,
+                                    at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
             if inner is not None:
                 return inner
     return None

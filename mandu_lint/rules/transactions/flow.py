@@ -119,7 +119,7 @@ class FlowView:
             return [Event(call, a.letter, a.stack, a.what, end=end) for a in atoms]
         ev = ctx.typer.event(ref)
         if ev and ev[0] == EV.CALL and ev[1] != self.qual:
-            sub = tx.summaries.of(ev[1])
+            sub = tx.summaries.of_call(ev[1], ref, call)
             return [Event(call, a.letter, a.stack, a.what, ev[1], sub, end) for a in sub]
         return []
 

@@ -8,6 +8,7 @@ from .calls import db_event, origin
 from .analysis import tx_index
 from .flow import BATCHY, batch_guarded
 from ...core.messages import brief
+from ...core.refs import sql_literal
 from .base import TxRule
 from ...project.contexts import ONE_OFF
 from ...core.tags import EV, RT
@@ -34,7 +35,11 @@ class CommitInLoop(TxRule):
     Loops that commit once per *batch* are fine and not reported: a commit guarded by a modulo
     test (`if i % 500 == 0`), loops over `batches`/`chunks`/`pages`, `while True` worker loops
     and retry loops. A transaction per item opened with `with atomic()`/`with session.begin()` is
-    a deliberate choice (each item succeeds or fails alone) and is not reported either.
+    a deliberate choice (each item succeeds or fails alone) and is not reported either. A project
+    helper counts as a commit only when it writes before committing (a helper that commits after
+    reads only ends a read transaction) or the call hands it an `INSERT`/`UPDATE`/`DELETE`, and
+    only when the flags the call passes let its commit run (`save(obj, commit=False)` does not
+    commit; see `project/flags.py`).
 
     ## Example
     ```python
@@ -138,9 +143,11 @@ def retry(session: Session):
         call = self.ctx.typer.event(ref)
         if not call or call[0] != EV.CALL or BATCHY.search(call[1].rsplit(".", 1)[-1]):
             return None
-        atom = next((a for a in tx.summaries.of(call[1]) if a.letter == "C" and a.what != BLOCK_END), None)
-        if atom is None:
-            return None
+        atoms = tx.summaries.of_call(call[1], ref, node)
+        atom = next((a for a in atoms if a.letter == "C" and a.what != BLOCK_END), None)
+        sends_write = bool(ref[2]) and sql_literal(ref[2][0]) == "write"  # ``db.execute("UPDATE …")``
+        if atom is None or not (sends_write or any(a.letter == "W" for a in atoms[:atoms.index(atom)])):
+            return None  # a helper that commits without writing first only ends a read (``rebuild()``)
         return f"`{brief(node)}` commits ({atom.what} in `{atom.qual.rsplit('.', 1)[-1]}`)"
 
 

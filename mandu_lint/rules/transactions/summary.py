@@ -4,7 +4,9 @@ writes (W), commits (C) and side effects (S) it may perform, consecutive repeats
 A helper's writes count toward its caller's writes (MDB401), a helper that commits is a commit
 in its caller's loop (MDB404), and a helper that sends an email is a side effect at its call
 site (MDB403). Branches are not told apart here: the summary is an over-approximation of one
-call, used only to decide whether a call *may* write, commit or send.
+call, used only to decide whether a call *may* write, commit or send — except the branches a
+flag parameter guards, which the flag values of the call being summarised rule out
+(``repo.create(obj)`` with ``flush=False`` by default sends nothing; ``project/flags.py``).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Dict, Optional, Tuple
 
 from .calls import db_event, origin, side_effect
 from ...core.tags import EV, RT
+from ...project.flags import at_site, from_node as flags_from_node, key as flag_key, ruled_out
 
 MAX_ATOMS = 12
 SUPER_WRITES = frozenset({"save", "delete", "asave", "adelete"})
@@ -30,27 +33,40 @@ class Atom:
 class Summaries:
     def __init__(self, tx):
         self.tx = tx
-        self._memo: Dict[str, Tuple[Atom, ...]] = {}
+        self._memo: Dict[tuple, Tuple[Atom, ...]] = {}
 
-    def of(self, qual: str) -> Tuple[Atom, ...]:
-        hit = self._memo.get(qual)
+    def of(self, qual: str, flags: Optional[Dict[str, bool]] = None) -> Tuple[Atom, ...]:
+        """What ``qual`` does, in order; ``flags``: the values of its flag parameters at the call
+        being summarised (``project/flags.py``), which rule out the calls they guard."""
+        memo_key = (qual, flag_key(flags))
+        hit = self._memo.get(memo_key)
         if hit is not None:
             return hit
-        self._memo[qual] = ()  # a cycle contributes nothing
+        self._memo[memo_key] = ()  # a cycle contributes nothing
         fn = self.tx.ix.functions.get(qual)
-        out = _compress(self._atoms(fn)) if fn is not None else ()
-        self._memo[qual] = out
+        out = _compress(self._atoms(fn, flags)) if fn is not None else ()
+        self._memo[memo_key] = out
         return out
 
-    def _atoms(self, fn):
+    def of_call(self, qual: str, ref, call) -> Tuple[Atom, ...]:
+        """:meth:`of` for a call the rule holds as a node: with the flags that call passes."""
+        fn = self.tx.ix.functions.get(qual)
+        return self.of(qual, flags_from_node(fn, ref, call) if fn is not None else None)
+
+    def _atoms(self, fn, flags=None):
         tx, typer = self.tx, self.tx.typer
         found = []
         handlers = getattr(fn, "handlers", ())
         for ref, line, col in fn.calls:
+            if ruled_out(fn, line, col, flags):
+                continue  # ``if flush: session.flush()`` under ``flush=False``
             atoms = call_atoms(tx, ref, fn, line)
             if atoms is None:
                 ev = typer.event(ref)
-                atoms = self.of(ev[1]) if ev and ev[0] == EV.CALL and ev[1] != fn.qual else ()
+                atoms = ()
+                if ev and ev[0] == EV.CALL and ev[1] != fn.qual:
+                    callee = tx.ix.functions.get(ev[1])
+                    atoms = self.of(ev[1], at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
             if atoms and any((l1, c1) <= (line, col) <= (l2, c2) for l1, c1, l2, c2 in handlers):
                 # a fallback in an ``except`` (create the missing row, report the failure) is not
                 # what the function does when it works: ``get()`` that creates a default is a read
