@@ -35,7 +35,10 @@ class CommitInLoop(TxRule):
     Loops that commit once per *batch* are fine and not reported: a commit guarded by a modulo
     test (`if i % 500 == 0`), loops over `batches`/`chunks`/`pages`, `while True` worker loops
     and retry loops. A transaction per item opened with `with atomic()`/`with session.begin()` is
-    a deliberate choice (each item succeeds or fails alone) and is not reported either. A project
+    a deliberate choice (each item succeeds or fails alone) and is not reported either, nor is a
+    commit per pass when the pass rolls back its own failure (`except …: session.rollback()`) or
+    sends something a rollback cannot take back (an email, a queued task), which the commit keeps
+    in step with the database. A project
     helper counts as a commit only when it writes before committing (a helper that commits after
     reads only ends a read transaction) or the call hands it an `INSERT`/`UPDATE`/`DELETE`, and
     only when the flags the call passes let its commit run (`save(obj, commit=False)` does not
@@ -112,6 +115,22 @@ def retry(session: Session):
             break
         except Exception:
             session.rollback()
+
+def isolated(session: Session, rows):
+    for row in rows:
+        try:
+            session.execute(row)
+        except Exception:
+            session.rollback()
+            continue
+        session.commit()
+
+def notify_each(session: Session, rows):
+    from django.core.mail import send_mail
+    for row in rows:
+        session.execute(row)
+        session.commit()
+        send_mail("done", str(row), "a@example.com", ["b@example.com"])
 """,
     ]
 
@@ -125,7 +144,8 @@ def retry(session: Session):
         if frame is None or view is None or id(frame.node) in self._loops or _batchy(frame):
             return
         what = self._commit(node)
-        if what is None or batch_guarded(view, node, frame.node) or _own_session(view, node, frame.node):
+        if what is None or batch_guarded(view, node, frame.node) or _own_session(view, node, frame.node) \
+                or _per_item(view, frame.node):
             return
         self._loops.add(id(frame.node))
         self.report(node, f"{what} on every iteration of the loop on line {frame.node.lineno}: one transaction "
@@ -149,6 +169,19 @@ def retry(session: Session):
         if atom is None or not (sends_write or any(a.letter == "W" for a in atoms[:atoms.index(atom)])):
             return None  # a helper that commits without writing first only ends a read (``rebuild()``)
         return f"`{brief(node)}` commits ({atom.what} in `{atom.qual.rsplit('.', 1)[-1]}`)"
+
+
+def _per_item(view, loop: ast.AST) -> bool:
+    """Per-item commits on purpose: each pass rolls back its own failure (a ``try`` whose
+    handler calls ``rollback()``), or sends something a rollback cannot take back (an email, a
+    task, a file removed from storage), which its commit keeps in step with the database."""
+    end = getattr(loop, "end_lineno", loop.lineno)
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Try) and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                                          and c.func.attr == "rollback"
+                                          for h in n.handlers for c in ast.walk(h)):
+            return True
+    return any(e.letter == "S" and loop.lineno <= getattr(e.node, "lineno", 0) <= end for e in view.events)
 
 
 def _batchy(frame) -> bool:
