@@ -13,6 +13,7 @@ from ...core.messages import BUILTIN_EVAL, brief
 from ..base import Rule
 from ...project.contexts import ONE_OFF
 from ...project.flags import from_node as flags_from_node
+from .writes import bulk_fallback
 from ...core.tags import EV, TK
 
 # Methods of a prefetched related manager that read Django's prefetch cache (no query).
@@ -56,8 +57,9 @@ class QueryInLoop(Rule):
     small number of times (a literal tuple, `range(3)`), loops that always leave on their first
     pass, a query in a block that always leaves the loop (`if match: row = q.first(); return
     row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
-    polling loops (batch workers that sleep or page through a table on purpose) are not
-    reported. `cursor.fetch*()` reads rows of a query already executed and is not counted.
+    polling loops (batch workers that sleep or page through a table on purpose) and the
+    row-by-row fallback in the `except` of a failed bulk write are not reported.
+    `cursor.fetch*()` reads rows of a query already executed and is not counted.
     Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`) are assumed not
     to query per call. A method or helper whose only queries read relations of the loop's row
     that the loop's query loaded (`b.tag_count()` after `prefetch_related("tags")`) is not
@@ -207,10 +209,12 @@ def fine(ids, urls):
         super().__init__(ctx)
         self._flushes = []  # for each enclosing ``if``: is it a "buffer is full, flush it" branch?
         self._evaluated = {}  # id(loop frame) -> queryset names evaluated so far in this pass
+        self._fallbacks: dict = {}  # id(function) -> ids of nodes in except handlers of bulk writes
 
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
-        return self.ctx.reporting_frame()
+        frame = self.ctx.reporting_frame()
+        return None if frame is not None and bulk_fallback(self.ctx, frame, self._fallbacks) else frame
 
     def leave_If(self, node: ast.If) -> None:
         self._flushes.pop()

@@ -5,7 +5,7 @@ import ast
 from typing import Optional
 
 from ...project.flags import from_node as flags_from_node
-from .writes import (dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
+from .writes import (bulk_fallback, dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
                      param_write)
 from ...core.bounded import is_batched_call
 from ...model import Location, Span
@@ -62,6 +62,8 @@ class WriteInLoop(Rule):
     the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported. Bulk operations skip `save()` overrides and signals; when those
     matter, a loop of `save()` calls may be intended — silence the line with `# noqa: MDB303`.
+    A loop in the `except` of a failed bulk write (the row-by-row fallback that isolates bad
+    rows) is not reported.
     A project helper's write that a flag parameter guards is counted only when the call lets it
     run: `repo.create(obj)` whose flush sits under `if flush:` with `flush=False` by default only
     stages the row (see `project/flags.py`).
@@ -150,13 +152,29 @@ def publish(ids, titles, session: Session, objs):
             break
         except Exception:
             time.sleep(1)
+
+def import_titles(titles):
+    rows = [Book(title=t) for t in titles]
+    try:
+        Book.objects.bulk_create(rows)
+    except Exception:
+        for row in rows:                 # the fallback when the batch fails: keep the good rows
+            try:
+                row.save()
+            except Exception:
+                pass
 """,
         },
     ]
 
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._fallbacks: dict = {}  # id(function) -> ids of nodes in except handlers of bulk writes
+
     def _frame(self):
         frame = self.ctx.reporting_frame()
-        return None if frame is None or self._fixed_list(frame) else frame
+        return None if frame is None or self._fixed_list(frame) or bulk_fallback(self.ctx, frame, self._fallbacks) \
+            else frame
 
     def _fixed_list(self, frame) -> bool:
         """``for shelf in [{"name": ...}, ...]`` (directly or through a local assigned once)

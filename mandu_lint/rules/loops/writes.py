@@ -127,3 +127,22 @@ def param_write(index, func: str, param: str) -> Optional[Tuple[str, str, int]]:
                 and callee[1] == (RT.PARAM, func, param):
             return f"{param}.{callee[2]}()", func, line
     return None
+
+
+def bulk_fallback(ctx, frame, memo: dict) -> bool:
+    """The loop is the row-by-row fallback in the ``except`` of a failed bulk write
+    (``try: bulk_create(rows) except …: for row in rows: row.save()``): it runs only when the
+    batch failed, to keep the good rows and isolate the bad ones. ``memo``: the rule's cache,
+    id(function) -> ids of the nodes inside such handlers."""
+    func = ctx.function
+    if func is None:
+        return False
+    nodes = memo.get(id(func))
+    if nodes is None:
+        nodes = memo[id(func)] = set()
+        for t in ast.walk(func):
+            if isinstance(t, ast.Try) and any(isinstance(c, ast.Call) and (is_bulk(c) or method_name(c) in
+                                                                           ("executemany", "insert_many"))
+                                              for stmt in t.body for c in ast.walk(stmt)):
+                nodes.update(id(n) for h in t.handlers for n in ast.walk(h))
+    return id(frame.node) in nodes
