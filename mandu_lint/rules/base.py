@@ -91,12 +91,16 @@ class Rule:
         """Report ``node``. ``confidence`` is ``high`` when the evidence settles it, ``medium``
         when it is likely (shown with ``--confidence medium``); the rule's ``precision`` caps it."""
         if self.quiet_in:
-            contexts = self.ctx.contexts()
+            contexts = self.reporting_contexts()
             if contexts and contexts <= self.quiet_in:
                 return
         finding = self.ctx.make_finding(self.code, node, message, tuple(related), fix)
         level = capped(self.confidence_of(node, confidence), self.precision)
         self.findings.append(finding if level == "high" else replace(finding, confidence=level))
+
+    def reporting_contexts(self) -> frozenset:
+        """The execution contexts of the code being reported (``quiet_in`` is judged on them)."""
+        return self.ctx.contexts()
 
     def confidence_of(self, node: ast.AST, asked: str) -> str:
         """The confidence of a finding at ``node``: what the rule asked for, lowered to ``medium``

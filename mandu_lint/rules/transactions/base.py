@@ -35,6 +35,10 @@ class TxRule(Rule):
         found = contexts(self.ctx.index).of(view.qual)
         return "high" if found & self.high_in else "medium"
 
+    def reporting_contexts(self) -> frozenset:
+        view = getattr(self, "_checking", None)
+        return contexts(self.ctx.index).of(view.qual) if view is not None else super().reporting_contexts()
+
     leave_AsyncFunctionDef = leave_FunctionDef
 
     def visit_Call(self, node: ast.Call) -> None:
