@@ -4,10 +4,7 @@ through ``filter_queryset()``/``paginate_queryset()`` keeps the relations it loa
 project."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, lines_of, marked, write_project
 
 FILES = {
     "app/__init__.py": "",
@@ -71,15 +68,6 @@ FILES = {
 
 
 def test_write_only_fields_and_pass_through_querysets(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    source = (root / "app/views.py").read_text().splitlines()
-    got = sorted(f.span.line for f in result.findings if f.code == "MDB302" and f.path.endswith("views.py"))
-    want = [i + 1 for i, line in enumerate(source) if line.endswith("# MDB302")]
-    assert len(want) == 1 and got == want
+    root = write_project(tmp_path, FILES)
+    want = marked(root, "app/views.py", "# MDB302")
+    assert len(want) == 1 and lines_of(check_all(root), "MDB302", "views.py") == want

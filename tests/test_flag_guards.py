@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from mandu_lint import config
 from mandu_lint.project import flags
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, write_project
 
 FILES = {
     "app/__init__.py": "",
@@ -82,14 +81,8 @@ def test_guards_and_call_flags_are_extracted():
 
 
 def test_loops_judge_writes_by_the_flags_the_call_passes(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
+    root = write_project(tmp_path, FILES)
+    result = check_all(root)
     source = (root / "app/service.py").read_text().splitlines()
     got = sorted((f.code, f.span.line) for f in result.findings
                  if f.path.endswith("service.py") and f.code in ("MDB303", "MDB404"))

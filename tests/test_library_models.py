@@ -4,11 +4,8 @@ Django model fields, and a name ending in ``objects`` that no project class defi
 the library base declares (django-softdelete's ``global_objects``). Synthetic project."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
 from mandu_lint.core.tags import RT, TK
-from mandu_lint.runner import CheckOptions, load_project
+from synthetic import index_of, write_project
 
 MODELS = """\
 from django import forms
@@ -42,14 +39,8 @@ class Local(models.Model):
 
 
 def test_library_base_models_and_their_managers(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"app/__init__.py": "", "app/models.py": MODELS, "app/settings.py": "DEBUG = True\n"}.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    ix = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    ix = index_of(write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS,
+                                           "app/settings.py": "DEBUG = True\n"}))
     assert {"app.models.Folder", "app.models.Archive", "app.models.Local"} <= set(ix.models)
     assert "app.models.FolderForm" not in ix.models and "app.models.Widget" not in ix.models
     assert ix.models["app.models.Folder"].orm == "django"

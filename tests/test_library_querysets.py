@@ -3,10 +3,7 @@ django-polymorphic's ``non_polymorphic()``/``instance_of()``) keep a chain typed
 queryset, so rows iterated from them are per-row code like any other query's. Synthetic project."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, lines_of, marked, write_project
 
 MODELS = """\
 from django.db import models
@@ -40,16 +37,9 @@ def unknown():
 
 
 def test_lazy_library_queryset_methods_keep_rows_typed(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
-                     "app/settings.py": "DEBUG = True\n"}.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    source = (root / "app/views.py").read_text().splitlines()
-    got = sorted((f.code, f.span.line) for f in result.findings if f.path.endswith("views.py"))
-    want = sorted(("MDB302", i + 1) for i, line in enumerate(source) if line.endswith("# MDB302"))
-    assert len(want) == 2 and got == want
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
+                                    "app/settings.py": "DEBUG = True\n"})
+    result = check_all(root)
+    want = marked(root, "app/views.py", "# MDB302")
+    assert len(want) == 2 and sorted(f.span.line for f in result.findings if f.path.endswith("views.py")) == want
+    assert lines_of(result, "MDB302", "views.py") == want

@@ -6,11 +6,8 @@ instance's. (A loop over ``request.user.notes.all()`` stays unreported like any 
 children: MDB302's own limit.) Synthetic projects only."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
 from mandu_lint.core.tags import RT, TK
-from mandu_lint.runner import CheckOptions, check_paths, load_project
+from synthetic import check_all, index_of, lines_of, marked, write_project
 
 MODELS = """\
 from django.db import models
@@ -58,20 +55,13 @@ class Plain:
 
 
 def project(tmp_path, settings: str):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
-                     "app/settings.py": settings}.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    return root
+    return write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
+                                    "app/settings.py": settings})
 
 
 def test_a_view_request_is_typed_and_its_user_is_the_user_model(tmp_path):
     root = project(tmp_path, 'AUTH_USER_MODEL = "app.Member"\n')
-    ix = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    ix = index_of(root)
     t = ix.typer
     inbox = (RT.PARAM, "app.views.inbox", "request")
     assert ix.user_model == "app.models.Member"
@@ -86,15 +76,12 @@ def test_a_view_request_is_typed_and_its_user_is_the_user_model(tmp_path):
 
 def test_without_a_project_user_model_the_request_stays_unknown(tmp_path):
     root = project(tmp_path, "DEBUG = True\n")
-    ix = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    ix = index_of(root)
     assert ix.user_model is None
     assert ix.typer.type_of((RT.PARAM, "app.views.inbox", "request")) is None
 
 
 def test_rows_reached_from_request_user_are_per_row_code(tmp_path):
     root = project(tmp_path, 'AUTH_USER_MODEL = "app.Member"\n')
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    source = (root / "app/views.py").read_text().splitlines()
-    got = sorted((f.code, f.span.line) for f in result.findings if f.path.endswith("views.py"))
-    want = sorted(("MDB302", i + 1) for i, line in enumerate(source) if line.endswith("# MDB302"))
-    assert len(want) == 2 and got == want
+    want = marked(root, "app/views.py", "# MDB302")
+    assert len(want) == 2 and lines_of(check_all(root), "MDB302", "views.py") == want

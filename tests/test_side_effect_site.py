@@ -3,10 +3,7 @@ receiver is sent: a related location on that line (where ``on_commit`` belongs),
 side effect is the reported call itself. Synthetic project."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, marked, write_project
 
 FILES = {
     "shop/__init__.py": "",
@@ -49,20 +46,11 @@ FILES = {
 
 
 def test_side_effect_through_a_helper_carries_its_site(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    views = (root / "shop/views.py").read_text().splitlines()
-    models = (root / "shop/models.py").read_text().splitlines()
-    mail = (root / "shop/mail.py").read_text().splitlines()
-    direct = next(i + 1 for i, text in enumerate(views) if text.endswith("DIRECT"))
-    through = next(i + 1 for i, text in enumerate(models) if text.endswith("THROUGH"))
-    sent = next(i + 1 for i, text in enumerate(mail) if text.endswith("SENT"))
+    root = write_project(tmp_path, FILES)
+    result = check_all(root)
+    [direct] = marked(root, "shop/views.py", "DIRECT")
+    [through] = marked(root, "shop/models.py", "THROUGH")
+    [sent] = marked(root, "shop/mail.py", "SENT")
     found = {(f.path.rsplit("/", 1)[-1], f.span.line): f for f in result.findings if f.code == "MDB403"}
     # the save() override runs inside the view's transaction: reported where it calls the helper
     assert set(found) == {("views.py", direct), ("models.py", through)}

@@ -5,11 +5,8 @@ does not override are the served model's queryset (its ``model``/``queryset`` at
 ``@admin.register(Model)`` that registers it). Synthetic project."""
 from __future__ import annotations
 
-import textwrap
-
-from mandu_lint import config
 from mandu_lint.core.tags import RT, TK
-from mandu_lint.runner import CheckOptions, check_paths, load_project
+from synthetic import check_all, index_of, lines_of, marked, write_project
 
 MODELS = """\
 from django.db import models
@@ -72,15 +69,8 @@ class NotAView:
 
 
 def project(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
-                     "app/settings.py": "DEBUG = True\n"}.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    return root
+    return write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/views.py": VIEWS,
+                                    "app/settings.py": "DEBUG = True\n"})
 
 
 def _super_call(ix, func: str, method: str):
@@ -93,7 +83,7 @@ def _super_call(ix, func: str, method: str):
 
 
 def test_super_and_framework_querysets_are_typed(tmp_path):
-    ix = load_project(project(tmp_path), None, CheckOptions(use_cache=False, jobs=1)).index
+    ix = index_of(project(tmp_path))
     t = ix.typer
     book = "app.models.Book"
     assert t.type_of(_super_call(ix, "app.views.BookViewSet.get_queryset", "get_queryset")) == (TK.QS, book)
@@ -107,9 +97,5 @@ def test_super_and_framework_querysets_are_typed(tmp_path):
 
 def test_rows_a_view_serves_are_per_row_code(tmp_path):
     root = project(tmp_path)
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
-    source = (root / "app/views.py").read_text().splitlines()
-    got = sorted((f.code, f.span.line) for f in result.findings
-                 if f.path.endswith("views.py") and f.code == "MDB302")
-    want = sorted(("MDB302", i + 1) for i, line in enumerate(source) if line.endswith("# MDB302"))
-    assert len(want) == 2 and got == want
+    want = marked(root, "app/views.py", "# MDB302")
+    assert len(want) == 2 and lines_of(check_all(root), "MDB302", "views.py") == want

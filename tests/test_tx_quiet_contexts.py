@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, write_project
 
 BODY = """\
         order = Order.objects.create(total=1)
@@ -39,13 +38,6 @@ FILES = {
 
 
 def test_mdb401_is_quiet_in_one_off_code(tmp_path):
-    root = tmp_path / "p"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(src))
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium"))
+    result = check_all(write_project(tmp_path, FILES))
     where = sorted(f.path.rsplit("/", 1)[-1] for f in result.findings if f.code == "MDB401")
     assert where == ["views.py"]
