@@ -591,10 +591,11 @@ class Typer:
         if callee is None:
             return self._unknown_call(ref)
         kind = callee[0]
-        if kind == "func":
-            return self.returns(callee[1]), (EV.CALL, callee[1])
-        if kind == "bound":
-            return self.returns(callee[1]), (EV.CALL, callee[1])
+        if kind in ("func", "bound"):
+            t = self.returns(callee[1])
+            if t is None:
+                t = self._passed_through(callee[1], ref, kind == "bound")
+            return t, (EV.CALL, callee[1])
         if kind == "class":
             if self.ix.is_flask_sqlalchemy(callee[1]):
                 return (TK.FSA,), None
@@ -817,6 +818,46 @@ class Typer:
         self._returns[func] = t
         return t
 
+    def _passed_through(self, func: str, ref, bound: bool):
+        """``privacy_filter(viewer, user.status_set.all())`` whose every return is a lazy chain on
+        one parameter (``return queryset.filter(...).exclude(...)``): the rows of the argument
+        this call passes for it — a pass-through helper is typed per call, not from its body."""
+        arg = self.through_arg(func, ref, bound)
+        t = self.type_of(arg) if arg is not None else None
+        return (TK.QS, t[1]) if t is not None and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR) and t[1] else None
+
+    def through_arg(self, func: str, ref, bound: bool):
+        """The argument a call passes for the parameter a pass-through helper returns, or None."""
+        param = self._through_param(func)
+        fn = self.ix.functions.get(func)
+        if param is None or fn is None or ref is None or ref[0] != RT.CALL:
+            return None
+        names = [p[0] for p in fn.params]
+        offset = 1 if bound and fn.cls is not None and names and names[0] in ("self", "cls") else 0
+        arg = dict(ref[3]).get(param)
+        i = names.index(param) - offset
+        if arg is None and 0 <= i < len(ref[2]):
+            arg = ref[2][i]
+        return arg
+
+    def _through_param(self, func: str) -> Optional[str]:
+        memo = self.ix.derived("types.through", dict)
+        if func in memo:
+            return memo[func]
+        fn = self.ix.functions.get(func)
+        found = None
+        if fn is not None and fn.returns:
+            roots = set()
+            for r in fn.returns:
+                for cand in (r[1:] if r and r[0] == RT.CONFLICT else (r,)):
+                    roots.add(_lazy_root(cand))
+            if len(roots) == 1:
+                root_ref = next(iter(roots))
+                if root_ref is not None and root_ref[0] == RT.PARAM and root_ref[1] == func:
+                    found = root_ref[2]
+        memo[func] = found
+        return found
+
     def event(self, call_ref) -> Optional[tuple]:
         return self.call(call_ref)[1] if call_ref is not None and call_ref[0] == RT.CALL else None
 
@@ -854,6 +895,19 @@ class Typer:
             if t and t[0] in (TK.QS, TK.MANAGER, TK.RELMGR, TK.SAQUERY):
                 return (EV.QUERY, "iterating a queryset", fn.qual, line)
         return None
+
+
+def _lazy_root(ref):
+    """The ref a chain of lazy queryset calls starts from (``qs.filter(…).exclude(…)`` → ``qs``),
+    or None when a step is not a lazy queryset method."""
+    for _ in range(30):
+        if ref is None:
+            return None
+        if ref[0] == RT.CALL and ref[1] is not None and ref[1][0] == RT.ATTR and ref[1][2] in QS_LAZY:
+            ref = ref[1][1]
+        else:
+            return ref
+    return None
 
 
 _TO_LIST = {"builtins.list", "builtins.sorted", "builtins.tuple"}

@@ -49,6 +49,9 @@ def visible(ctx, ref, depth: int = 0) -> bool:
         if callee is None:
             continue
         if callee[0] in (TK.FUNC, TK.BOUND):
+            arg = typer.through_arg(callee[1], step, callee[0] == TK.BOUND)
+            if arg is not None:  # a pass-through helper: the query is the one the call hands it
+                return visible(ctx, arg, depth + 1)
             return _returns_visible(ctx, callee[1], depth)
         if callee[0] == TK.METHOD and callee[1][0] in (TK.SASESSION, TK.SACONN):
             if callee[2] == "query":
