@@ -125,7 +125,7 @@ def at_call(callee, ref, literals: Iterable[Tuple[object, bool]] = (), outer: Op
             starred: bool = False) -> Flags:
     """The flag values ``callee`` (facts of a project function) runs with at the call ``ref``:
     its defaults, overridden by what the call passes (a literal, a flag the caller forwards from
-    ``outer``, anything else: unknown, so left out)."""
+    ``outer``, anything else: unknown, so left out). No flags for a callee the index lacks."""
     defaults = getattr(callee, "flag_defaults", None)
     if not defaults or starred or ref is None or ref[0] != RT.CALL:
         return {}
@@ -153,16 +153,18 @@ def at_call(callee, ref, literals: Iterable[Tuple[object, bool]] = (), outer: Op
     return flags
 
 
-def from_node(callee, ref, call: ast.Call, outer: Optional[Flags] = None) -> Flags:
-    """:func:`at_call` for a call the rule holds as a node."""
+def from_node(index, func: str, ref, call: ast.Call) -> Flags:
+    """:func:`at_call` of project function ``func`` for a call the rule holds as a node."""
     starred = any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
-    return at_call(callee, ref, literal_args(call), outer, starred)
+    return at_call(index.functions.get(func), ref, literal_args(call), None, starred)
 
 
-def at_site(caller, callee, ref, line: int, col: int, outer: Optional[Flags] = None) -> Flags:
-    """:func:`at_call` for a call recorded in ``caller``'s facts at (line, col)."""
+def at_site(index, caller, func: str, ref, line: int, col: int, outer: Optional[Flags] = None) -> Flags:
+    """:func:`at_call` of project function ``func`` for a call recorded in ``caller``'s facts at
+    (line, col); ``outer``: the caller's own flag values, for flags it forwards."""
     starred = (line, col) in getattr(caller, "starred", ())
-    return at_call(callee, ref, (getattr(caller, "call_literals", None) or {}).get((line, col), ()), outer, starred)
+    literals = (getattr(caller, "call_literals", None) or {}).get((line, col), ())
+    return at_call(index.functions.get(func), ref, literals, outer, starred)
 
 
 def ruled_out(fn, line: int, col: int, flags: Optional[Flags]) -> bool:

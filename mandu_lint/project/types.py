@@ -886,8 +886,7 @@ class Typer:
             if ev[0] in QUERYING:
                 return (ev[0], ev[1], fn.qual, line)
             if ev[0] == EV.CALL and ev[1] != fn.qual:
-                callee = self.ix.functions.get(ev[1])
-                inner = self.queries(ev[1], at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
+                inner = self.queries(ev[1], at_site(self.ix, fn, ev[1], ref, line, col, flags))
                 if inner is not None:
                     return inner
         for ref, line, _col in fn.iters:

@@ -105,7 +105,7 @@ class Rule:
     def confidence_of(self, node: ast.AST, asked: str) -> str:
         """The confidence of a finding at ``node``: what the rule asked for, lowered to ``medium``
         outside the contexts of ``high_in``. Rules with more evidence override this."""
-        if asked == "high" and self.high_in is not None and not (self.ctx.contexts() & self.high_in):
+        if asked == "high" and self.high_in is not None and not (self.reporting_contexts() & self.high_in):
             return "medium"
         return asked
 

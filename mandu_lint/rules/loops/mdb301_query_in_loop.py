@@ -209,12 +209,11 @@ def fine(ids, urls):
         super().__init__(ctx)
         self._flushes = []  # for each enclosing ``if``: is it a "buffer is full, flush it" branch?
         self._evaluated = {}  # id(loop frame) -> queryset names evaluated so far in this pass
-        self._fallbacks: dict = {}  # id(function) -> ids of nodes in except handlers of bulk writes
 
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
         frame = self.ctx.reporting_frame()
-        return None if frame is not None and bulk_fallback(self.ctx, frame, self._fallbacks) else frame
+        return None if frame is not None and bulk_fallback(self.ctx, frame) else frame
 
     def leave_If(self, node: ast.If) -> None:
         self._flushes.pop()
@@ -241,8 +240,7 @@ def fine(ids, urls):
             self._helper(node, ev[1], frame)
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
-        callee = self.ctx.index.functions.get(func)
-        found = self.ctx.typer.queries(func, flags_from_node(callee, self.ctx.ref(node), node) if callee else None)
+        found = self.ctx.typer.queries(func, flags_from_node(self.ctx.index, func, self.ctx.ref(node), node))
         if found is None or served(self.ctx, node):
             return
         kind, what, where, line = found

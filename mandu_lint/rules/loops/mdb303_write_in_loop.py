@@ -167,14 +167,9 @@ def import_titles(titles):
         },
     ]
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self._fallbacks: dict = {}  # id(function) -> ids of nodes in except handlers of bulk writes
-
     def _frame(self):
         frame = self.ctx.reporting_frame()
-        return None if frame is None or self._fixed_list(frame) or bulk_fallback(self.ctx, frame, self._fallbacks) \
-            else frame
+        return None if frame is None or self._fixed_list(frame) or bulk_fallback(self.ctx, frame) else frame
 
     def _fixed_list(self, frame) -> bool:
         """``for shelf in [{"name": ...}, ...]`` (directly or through a local assigned once)
@@ -231,8 +226,7 @@ def import_titles(titles):
         return None
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
-        callee = self.ctx.index.functions.get(func)
-        flags = flags_from_node(callee, self.ctx.ref(node), node) if callee is not None else None
+        flags = flags_from_node(self.ctx.index, func, self.ctx.ref(node), node)
         found = function_writes(self.ctx.index, func, flags=flags) or self._row_write(node, func)
         if found is None:
             return

@@ -104,9 +104,7 @@ def function_writes(index, func: str, depth: int = 0, seen=None, flags=None) -> 
         if ev[0] == EV.WRITE and not staged and not BULK.match(name):
             return ev[1], func, line
         if ev[0] == EV.CALL and ev[1] != func:
-            callee = index.functions.get(ev[1])
-            inner = function_writes(index, ev[1], depth + 1, seen,
-                                    at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
+            inner = function_writes(index, ev[1], depth + 1, seen, at_site(index, fn, ev[1], ref, line, col, flags))
             if inner is not None:
                 return inner
     return None
@@ -129,17 +127,18 @@ def param_write(index, func: str, param: str) -> Optional[Tuple[str, str, int]]:
     return None
 
 
-def bulk_fallback(ctx, frame, memo: dict) -> bool:
+def bulk_fallback(ctx, frame) -> bool:
     """The loop is the row-by-row fallback in the ``except`` of a failed bulk write
     (``try: bulk_create(rows) except …: for row in rows: row.save()``): it runs only when the
-    batch failed, to keep the good rows and isolate the bad ones. ``memo``: the rule's cache,
-    id(function) -> ids of the nodes inside such handlers."""
+    batch failed, to keep the good rows and isolate the bad ones. The ids of the nodes inside
+    such handlers are computed once per function, in the file's memo the loop rules share."""
     func = ctx.function
     if func is None:
         return False
-    nodes = memo.get(id(func))
+    memo_key = ("loops.bulk_fallback", id(func))
+    nodes = ctx.memo.get(memo_key)
     if nodes is None:
-        nodes = memo[id(func)] = set()
+        nodes = ctx.memo[memo_key] = set()
         for t in ast.walk(func):
             if isinstance(t, ast.Try) and any(isinstance(c, ast.Call) and (is_bulk(c) or method_name(c) in
                                                                            ("executemany", "insert_many"))

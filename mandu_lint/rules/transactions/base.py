@@ -26,16 +26,9 @@ class TxRule(Rule):
             finally:
                 self._checking = None
 
-    def confidence_of(self, node: ast.AST, asked: str) -> str:
-        """Findings are reported after the walk left the function: judge the contexts of the
-        function being checked, not of where the walk is."""
-        view = getattr(self, "_checking", None)
-        if view is None or self.high_in is None or asked != "high":
-            return super().confidence_of(node, asked)
-        found = contexts(self.ctx.index).of(view.qual)
-        return "high" if found & self.high_in else "medium"
-
     def reporting_contexts(self) -> frozenset:
+        """Findings are reported after the walk left the function: ``high_in`` and ``quiet_in``
+        judge the contexts of the function being checked, not of where the walk is."""
         view = getattr(self, "_checking", None)
         return contexts(self.ctx.index).of(view.qual) if view is not None else super().reporting_contexts()
 

@@ -50,8 +50,7 @@ class Summaries:
 
     def of_call(self, qual: str, ref, call) -> Tuple[Atom, ...]:
         """:meth:`of` for a call the rule holds as a node: with the flags that call passes."""
-        fn = self.tx.ix.functions.get(qual)
-        return self.of(qual, flags_from_node(fn, ref, call) if fn is not None else None)
+        return self.of(qual, flags_from_node(self.tx.ix, qual, ref, call))
 
     def _atoms(self, fn, flags=None):
         tx, typer = self.tx, self.tx.typer
@@ -65,8 +64,7 @@ class Summaries:
                 ev = typer.event(ref)
                 atoms = ()
                 if ev and ev[0] == EV.CALL and ev[1] != fn.qual:
-                    callee = tx.ix.functions.get(ev[1])
-                    atoms = self.of(ev[1], at_site(fn, callee, ref, line, col, flags) if callee is not None else None)
+                    atoms = self.of(ev[1], at_site(tx.ix, fn, ev[1], ref, line, col, flags))
             if atoms and any((l1, c1) <= (line, col) <= (l2, c2) for l1, c1, l2, c2 in handlers):
                 # a fallback in an ``except`` (create the missing row, report the failure) is not
                 # what the function does when it works: ``get()`` that creates a default is a read
