@@ -429,6 +429,10 @@ class Project:
         h = hashlib.sha256()
         for r in sorted(seen):
             h.update(f"{r}\0{self.digests.get(r, '')}\n".encode())
+        facts = ix.files.get(rel)  # its unreferenced definitions depend on every file's uses
+        prefix = f"{facts.module}." if facts is not None and facts.module else None
+        if prefix:
+            h.update(",".join(sorted(q for q in ix.unreferenced if q.startswith(prefix))).encode())
         return h.hexdigest()[:32]
 
 

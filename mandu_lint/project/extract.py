@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+import re
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from ..core.loading import eager_paths
 from ..core.refs import ModuleNames, Ref, Scope, iter_local_nodes
@@ -104,6 +105,16 @@ class FileFacts:
     # module-level calls (a signal registration ``post_save.connect(handler, sender=X)``), as
     # ``(call ref, line, col)`` like ``FuncFacts.calls``; calls inside functions are theirs
     module_calls: Tuple[Tuple[Ref, int, int], ...] = ()
+    # every name the file *uses*: loaded names, attribute names and identifier-like words of
+    # string literals (``"shop.views.checkout"``, ``__all__``) — not imports, not definitions.
+    # The index's ``unreferenced`` (definitions nothing uses) is read off these.
+    idents: FrozenSet[str] = frozenset()
+    # names loaded that resolve through the file's imports or definitions, as qualified names
+    # (``Serializer`` imported from ``app.api`` → ``app.api.Serializer``): a use of that one class,
+    # not of every class with the same name
+    name_refs: FrozenSet[str] = frozenset()
+    # module-level classes: name -> decorated?
+    top_defs: Dict[str, bool] = field(default_factory=dict)
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -159,6 +170,27 @@ def _display_size(node: ast.AST) -> Optional[int]:
     return None
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _idents(tree: ast.Module, names: Dict[str, str]) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """The names a file uses (see ``FileFacts.idents`` and ``name_refs``)."""
+    out, refs = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Store):
+                qual = names.get(node.id)
+                if qual is not None:
+                    refs.add(qual)
+                else:
+                    out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 2000:
+            out.update(_WORD.findall(node.value))
+    return frozenset(out), frozenset(refs)
+
+
 def _literal(node: ast.AST):
     try:
         return ast.literal_eval(node)
@@ -180,6 +212,8 @@ class Extractor:
         for node in tree.body:
             self._top(node)
         _db_settings(self.facts, [n for n in tree.body if not isinstance(n, _DEFS)])
+        self.facts.idents, self.facts.name_refs = _idents(tree, self.names.names)
+        self.facts.top_defs = {n.name: bool(n.decorator_list) for n in tree.body if isinstance(n, ast.ClassDef)}
         return self.facts
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ..core.refs import dotted, sql_literal
 from .extract import ClassFacts, FileFacts
@@ -157,6 +157,7 @@ class ProjectIndex:
             self.import_graph = _import_graph(self.files, self.module_rel)
             self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
             self.subclasses = _subclasses(self)
+            self.unreferenced = _unreferenced(self)
         else:
             self.module_rel = core["module_rel"]
             self.models = core["models"]
@@ -172,6 +173,7 @@ class ProjectIndex:
             self.sql_evidence = core.get("sql_evidence", {})
             self.relation_evidence = core.get("relation_evidence", {})
             self.subclasses = core.get("subclasses", {})
+            self.unreferenced = core.get("unreferenced", frozenset())
         self.model_files = sorted({m.path for m in self.models.values()})
         self.typer = Typer(self)
 
@@ -190,7 +192,7 @@ class ProjectIndex:
                 "migration_dirs": self.migration_dirs, "migration_files": self.migration_files,
                 "app_labels": self.app_labels, "user_model": self.user_model, "callers": self.callers,
                 "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence,
-                "subclasses": self.subclasses}
+                "subclasses": self.subclasses, "unreferenced": self.unreferenced}
 
     def sql_of(self, ref) -> Optional[str]:
         """``query``/``write`` when ``ref`` is an SQL string literal, directly or through a
@@ -637,6 +639,43 @@ def _subclasses(ix: "ProjectIndex") -> Dict[str, Tuple[str, ...]]:
             if base in ix.classes:
                 out.setdefault(base, []).append(qual)
     return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
+    """Module-level classes nothing in the project uses: the module is imported
+    by another project file (so it is part of the app's wiring, not a script or an entry module
+    found by path), yet no name that resolves to it (through imports and re-exports) is loaded,
+    the name is never read as an attribute nor written in a string literal anywhere
+    (``urls.py`` strings, ``__all__``, task names count as uses), and it is not decorated
+    (decorators register) nor a model. Code nothing can reach cannot fail in production;
+    findings there are dropped (``Rule.report``). Functions are left alone: a module-level
+    function is often an entry point named outside Python (a plugin, a CLI script, a scheduler's
+    configuration), while a class is used by instantiating or subclassing it."""
+    used: Set[str] = set()
+    refs: Set[str] = set()
+    imported: Set[str] = set()
+    for rel, f in ix.files.items():
+        used |= f.idents
+        refs |= getattr(f, "name_refs", frozenset())
+        own = set(f.functions) | set(f.classes) | set(f.assigns)
+        for qual in f.names.values():
+            if qual == f.module or qual in own:
+                continue
+            head = qual
+            while head:
+                imported.add(head)
+                head = head.rpartition(".")[0]
+    refs = {ix.canonical(q) for q in refs} | refs
+    out = set()
+    for rel, f in ix.files.items():
+        if not f.module or f.module not in imported:
+            continue
+        for name, decorated in getattr(f, "top_defs", {}).items():
+            qual = f"{f.module}.{name}"
+            if decorated or name in used or qual in refs or name.startswith("__") or qual in ix.models:
+                continue
+            out.add(qual)
+    return frozenset(out)
 
 
 def _scan_calls(ix: "ProjectIndex"):

@@ -94,6 +94,8 @@ class Rule:
             contexts = self.reporting_contexts()
             if contexts and contexts <= self.quiet_in:
                 return
+        if not self.judges_non_app and self.ctx.unreached(node):
+            return
         finding = self.ctx.make_finding(self.code, node, message, tuple(related), fix)
         level = capped(self.confidence_of(node, confidence), self.precision)
         self.findings.append(finding if level == "high" else replace(finding, confidence=level))

@@ -14,7 +14,8 @@ from ..core.refs import ModuleNames, Scope
 from ..model import Finding, Span
 from ..project.contexts import contexts as _contexts
 from ..project.extract import module_scope
-from ..core.tags import RT
+from ..project.remote import network_call, remote as _remote
+from ..core.tags import EV, RT
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 T = TypeVar("T")
@@ -138,6 +139,21 @@ class FileContext:
         qual = self.function_qual()
         return _contexts(self.index).of(qual) if qual else frozenset()
 
+    def unreached(self, node: ast.AST) -> bool:
+        """Is ``node`` inside a module-level class or function nothing in the project uses
+        (``ProjectIndex.unreferenced``)? Findings there are dropped: no production path runs them."""
+        dead = getattr(self.index, "unreferenced", None)
+        if not dead or not self.facts or not self.facts.module:
+            return False
+        spans = self.memo.get("unreached")
+        if spans is None:
+            prefix = self.facts.module + "."
+            spans = self.memo["unreached"] = [
+                (d.lineno, d.end_lineno or d.lineno) for d in self.tree.body
+                if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and prefix + d.name in dead]
+        line = getattr(node, "lineno", 0)
+        return any(a <= line <= b for a, b in spans)
+
     def function_qual(self) -> str:
         """Qualified name of the innermost enclosing function the index knows ('' if none)."""
         if self.function is None:
@@ -162,6 +178,31 @@ class FileContext:
             if frame.reports:
                 return frame
         return None
+
+    def waits_on_network(self, frame: LoopFrame) -> bool:
+        """Does each pass of ``frame`` make a network call (``project/remote.py``), directly or
+        through a project function? Its per-row queries and writes are then not the cost that
+        matters, and the loop rules leave the loop alone."""
+        key = ("remote", id(frame.node))
+        hit = self.memo.get(key)
+        if hit is None:
+            funcs = _remote(self.index).funcs()
+            hit = False
+            for part in _per_iteration(frame.node):
+                for n in ast.walk(part):
+                    if isinstance(n, ast.Call):
+                        ref = self.scope.ref_of(n)
+                        if network_call(ref):
+                            hit = True
+                        elif funcs and ref is not None and ref[0] == RT.CALL:
+                            ev = self.typer.event(ref)
+                            hit = ev is not None and ev[0] == EV.CALL and ev[1] in funcs
+                        if hit:
+                            break
+                if hit:
+                    break
+            self.memo[key] = hit
+        return hit
 
     def ref(self, node: ast.AST):
         return self.scope.ref_of(node)

@@ -213,7 +213,9 @@ def fine(ids, urls):
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
         frame = self.ctx.reporting_frame()
-        return None if frame is not None and bulk_fallback(self.ctx, frame) else frame
+        if frame is not None and (bulk_fallback(self.ctx, frame) or self.ctx.waits_on_network(frame)):
+            return None
+        return frame
 
     def leave_If(self, node: ast.If) -> None:
         self._flushes.pop()

@@ -165,6 +165,9 @@ class LazyRelationInLoop(Rule):
         self.template_reported = set()  # spans of queries reported for a template
 
     def _source(self, var: str) -> Optional[RowSource]:
+        frame = self.ctx.reporting_frame()
+        if frame is not None and self.ctx.waits_on_network(frame):
+            return None  # each pass waits on another service: one more query is not the cost
         return loop_source(self.ctx, var)
 
     # -- to-one relations and SQLAlchemy collections: attribute reads ---------------------------

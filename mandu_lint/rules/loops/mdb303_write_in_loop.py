@@ -169,7 +169,10 @@ def import_titles(titles):
 
     def _frame(self):
         frame = self.ctx.reporting_frame()
-        return None if frame is None or self._fixed_list(frame) or bulk_fallback(self.ctx, frame) else frame
+        if frame is None or self._fixed_list(frame) or bulk_fallback(self.ctx, frame) \
+                or self.ctx.waits_on_network(frame):
+            return None
+        return frame
 
     def _fixed_list(self, frame) -> bool:
         """``for shelf in [{"name": ...}, ...]`` (directly or through a local assigned once)

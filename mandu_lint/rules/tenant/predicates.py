@@ -217,7 +217,24 @@ def caller_owned(ctx, value: ast.AST) -> bool:
     if any(t == r or t.startswith(r + ".") for r in AUTH_ROOTS):
         return True
     root = _root_name(value)
-    return root is not None and param_kind(ctx, root) == "depends"
+    return root is not None and param_kind(ctx, root) == "depends" or _user_identity(ctx, value)
+
+
+USER_KEYS = frozenset({"id", "pk", "email", "username"})
+
+
+def _user_identity(ctx, value: ast.AST) -> bool:
+    """A user of the project's user model, or its key (``user``, ``user.email``, ``obj.id`` where
+    the typer knows ``obj`` is a user): rows addressed to one person (their invitations, their
+    memberships) are theirs in every tenant, so the predicate scopes the query to that person."""
+    user_model = getattr(ctx.index, "user_model", None)
+    if not user_model:
+        return False
+    node = value.value if isinstance(value, ast.Attribute) and value.attr in USER_KEYS else value
+    if not isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    t = ctx.type_of(node)
+    return t is not None and t[0] == TK.INST and t[1] == user_model
 
 
 def from_row(ctx, value: ast.AST, depth: int = 0) -> bool:

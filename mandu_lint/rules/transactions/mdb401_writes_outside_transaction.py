@@ -10,7 +10,7 @@ from .fix import atomic_fix
 from .flow import Event, FlowView, batch_guarded, before
 from ...model import Edit, Fix, FixSafety, Location, Span
 from .base import TxRule
-from .harm import harm_of
+from .harm import harm_of, reconciles
 from ...project.contexts import ONE_OFF, REQUEST
 
 UPSERT = re.compile(r"\b(a?get_or_create|a?update_or_create)\(\)")
@@ -208,6 +208,8 @@ def register(session: Session, user, profile):
             if not any(e.letter == "S" for e in view.events) and blocks[id(first)] is None:
                 fix = atomic_fix(view, [e.node for e in group], "the writes")
             harm = harm_of(view, group, self.ctx.project.settings)
+            if not harm and self._reconciles(view):
+                return False
             self.report(first.node, f"{_label(first)} and {_label(second)} (line {second.node.lineno}) write "
                                     f"outside a transaction ({entry.why}): if the second write fails, the "
                                     f"first stays committed{harm and f' ({harm})' or ''}; wrap them in "
@@ -231,6 +233,11 @@ def register(session: Session, user, profile):
                 return b
         return None
 
+    def _reconciles(self, view) -> bool:
+        cls = next((d.name for d in self.ctx.tree.body if isinstance(d, ast.ClassDef)
+                    and d.lineno <= view.fnode.lineno <= (d.end_lineno or d.lineno)), None)
+        return reconciles(self.ctx.relpath, view.fnode, cls)
+
     def _related(self, entry):
         if not entry.where or not entry.where[0]:
             return ()
@@ -249,6 +256,8 @@ def register(session: Session, user, profile):
                 first = f"{_label(w1)} commits its write ({commit.what})" if commit.node is w1.node else \
                     f"{_label(w1)} is committed by {_label(commit)} (line {_line(commit)})"
                 harm = harm_of(view, [w1, w2], self.ctx.project.settings)
+                if not harm and self._reconciles(view):
+                    return
                 self.report(w1.node, f"{first} before {_label(w2)} (line {w2.node.lineno}) writes: if the later "
                                      f"write fails, the earlier one stays{harm and f' ({harm})' or ''}; commit once "
                                      f"after the last write (`flush()` where you need generated keys)",

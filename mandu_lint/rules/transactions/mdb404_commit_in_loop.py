@@ -141,7 +141,8 @@ def notify_each(session: Session, rows):
     def visit_Call(self, node: ast.Call) -> None:
         view = self.view()
         frame = self.ctx.reporting_frame()
-        if frame is None or view is None or id(frame.node) in self._loops or _batchy(frame):
+        if frame is None or view is None or id(frame.node) in self._loops or _batchy(frame) \
+                or self.ctx.waits_on_network(frame):
             return
         what = self._commit(node)
         if what is None or batch_guarded(view, node, frame.node) or _own_session(view, node, frame.node) \

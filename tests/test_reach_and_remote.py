@@ -1,0 +1,217 @@
+"""Evidence that a finding cannot matter, read off the whole project (synthetic projects only):
+
+- a module-level class nothing uses (its module is imported elsewhere, yet no name resolving to
+  the class is loaded, no attribute or string names it) is dead code: findings inside are dropped;
+- a loop pass that waits on the network (an HTTP client called directly or through project
+  functions) is left alone by MDB301/MDB303: one more query is not its cost;
+- MDB401 does not report a reconciliation job (sync/cleanup/prune by name or module) unless it
+  sees a harm;
+- a tenant predicate naming a user of the project's user model scopes the query to that person.
+"""
+from __future__ import annotations
+
+from synthetic import check_all, index_of, lines_of, marked, write_project
+
+MODELS = """\
+from django.db import models
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=50)
+
+
+class Note(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+    text = models.TextField()
+"""
+
+SERIALIZERS = """\
+from app.models import Book, Note
+
+
+class Used:
+    def titles(self):
+        for b in Book.objects.all():
+            Note.objects.filter(book=b).count()  # MDB301
+
+
+class NeverUsed:
+    def titles(self):
+        for b in Book.objects.all():
+            Note.objects.filter(book=b).count()  # dead
+
+
+class NamedInString:
+    def titles(self):
+        for b in Book.objects.all():
+            Note.objects.filter(book=b).count()  # MDB301
+
+
+class ThroughAttribute:
+    def titles(self):
+        for b in Book.objects.all():
+            Note.objects.filter(book=b).count()  # MDB301
+"""
+
+VIEWS = """\
+from app import serializers
+from app.serializers import Used
+
+ROUTES = {"x": "app.serializers.NamedInString"}
+
+
+def index(request):
+    return Used().titles(), serializers.ThroughAttribute
+
+
+class NeverUsed:  # same name as the dead class, in another module: not a use of it
+    pass
+
+
+def other(request):
+    return NeverUsed()
+"""
+
+
+def test_unreferenced_classes_are_dead_code(tmp_path):
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS,
+                                    "app/serializers.py": SERIALIZERS, "app/views.py": VIEWS})
+    dead = index_of(root).unreferenced
+    assert "app.serializers.NeverUsed" in dead
+    assert not dead & {"app.serializers.Used", "app.serializers.NamedInString", "app.serializers.ThroughAttribute",
+                       "app.views.NeverUsed", "app.models.Book"}
+    result = check_all(root)
+    assert lines_of(result, "MDB301", "serializers.py") == marked(root, "app/serializers.py", "# MDB301")
+
+
+def test_a_module_nobody_imports_is_not_judged(tmp_path):
+    """A script or an entry module found by path (nobody imports it): its classes stay judged."""
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS,
+                                    "app/serializers.py": SERIALIZERS})
+    assert not index_of(root).unreferenced & {"app.serializers.NeverUsed"}
+    result = check_all(root)
+    assert len(lines_of(result, "MDB301", "serializers.py")) == 4
+
+
+CLIENT = """\
+import requests
+
+
+def fetch(url):
+    return requests.get(url, timeout=5).json()
+
+
+def notify(book):
+    return fetch(f"https://example.org/{book.pk}")
+"""
+
+SYNC = """\
+import httpx
+
+from app.client import notify
+from app.models import Book, Note
+
+
+def push_all():
+    for b in Book.objects.all():
+        Note.objects.filter(book=b).count()
+        notify(b)  # a project function two calls from requests.get
+
+
+def pull_all():
+    for b in Book.objects.all():
+        Note.objects.filter(book=b).count()
+        httpx.post("https://example.org", json={"id": b.pk})
+
+
+def count_all():
+    for b in Book.objects.all():
+        Note.objects.filter(book=b).count()  # MDB301
+
+
+def save_all():
+    for b in Book.objects.all():
+        b.save()  # MDB303
+"""
+
+
+def test_loops_that_wait_on_the_network(tmp_path):
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/client.py": CLIENT,
+                                    "app/sync.py": SYNC})
+    result = check_all(root)
+    assert lines_of(result, "MDB301", "sync.py") == marked(root, "app/sync.py", "# MDB301")
+    assert lines_of(result, "MDB303", "sync.py") == marked(root, "app/sync.py", "# MDB303")
+
+
+TASKS = """\
+from celery import shared_task
+
+from app.models import Book, Note
+
+
+@shared_task
+def sync_books():
+    Book.objects.filter(title="").delete()
+    Note.objects.filter(text="").delete()
+
+
+@shared_task
+def publish_books():
+    Book.objects.filter(title="").delete()  # MDB401
+    Note.objects.filter(text="").delete()
+"""
+
+
+def test_reconciliation_jobs_are_not_half_done_writes(tmp_path):
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/tasks.py": TASKS,
+                                    "app/settings.py": 'DATABASES = {"default": {}}\n'})
+    result = check_all(root)
+    assert lines_of(result, "MDB401", "tasks.py") == marked(root, "app/tasks.py", "# MDB401")
+
+
+TENANT_MODELS = """\
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class User(AbstractUser):
+    pass
+
+
+class Invite(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    email = models.EmailField()
+    member = models.ForeignKey(User, null=True, on_delete=models.CASCADE)
+"""
+
+TENANT_VIEWS = """\
+from app.models import Invite
+
+
+def my_invites(request):
+    user = request.user
+    return list(Invite.objects.filter(email=user.email))
+
+
+def leaving(request):
+    Invite.objects.filter(member=request.user).delete()
+
+
+def by_email(request, email):
+    return list(Invite.objects.filter(email=email))  # MDB101
+"""
+
+
+def test_rows_addressed_to_one_user_are_scoped(tmp_path):
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": TENANT_MODELS,
+                                    "app/views.py": TENANT_VIEWS,
+                                    "app/settings.py": 'AUTH_USER_MODEL = "app.User"\n'})
+    (root / "mandu.yaml").write_text("tenant:\n  models: [Workspace]\n")
+    result = check_all(root)
+    assert not [f for f in result.findings if f.code == "MDB001"], result.notices
+    found = sorted(f.span.line for f in result.findings if f.code in ("MDB101", "MDB102"))
+    assert found == marked(root, "app/views.py", "# MDB101")
