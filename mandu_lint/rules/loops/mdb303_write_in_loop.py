@@ -45,6 +45,10 @@ class WriteInLoop(Rule):
     set-based `UPDATE` takes one. The loop gets slower as the data grows and holds locks longer.
 
     ## Known problems
+    A loop whose every pass also waits on another service (an HTTP, storage or Git-host client
+    called in the pass, directly or through project functions a few calls away) is not reported:
+    the round trip, not the query, is its cost (tune verdicts: 12 of 12 such findings negligible).
+    Nor is code in a module-level class nothing in the project uses (dead code).
     Reported at `medium` confidence only (`--confidence medium`): in a blind triage of real apps
     almost every finding was a true per-row query over a handful of rows (a form's fields, one
     object's relations, a config list) or in one-off code, which maintainers would not change.

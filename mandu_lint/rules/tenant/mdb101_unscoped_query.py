@@ -50,7 +50,8 @@ class UnscopedQuery(TenantRule):
     read, not where it is built; a queryset from a parameter, a project function, `super()` or
     an unknown object is assumed scoped, as is a filter built elsewhere (`filter(**lookups)`,
     `where(*clauses)`). A predicate on the authenticated caller (`owner=request.user`, a FastAPI
-    `Depends` value) counts as scoping (the rows are the caller's own), and so does a check of
+    `Depends` value) counts as scoping (the rows are the caller's own), as does one naming a user
+    of the project's user model or its key (`email=user.email`: rows addressed to that person), and so does a check of
     the row after it is read (`if task.workspace_id != ws.id: raise …`) or passing it to a
     function named like a permission check. A filter pinning a foreign key to a scoped row
     (`project=…`, `state_id=…`) counts: the parent is assumed to be checked where it is looked

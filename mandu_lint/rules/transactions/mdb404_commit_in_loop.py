@@ -38,7 +38,8 @@ class CommitInLoop(TxRule):
     a deliberate choice (each item succeeds or fails alone) and is not reported either, nor is a
     commit per pass when the pass rolls back its own failure (`except …: session.rollback()`) or
     sends something a rollback cannot take back (an email, a queued task), which the commit keeps
-    in step with the database. A project
+    in step with the database, or waits on another service (an HTTP or storage client, directly or
+    through project functions), whose result the commit records as it goes. A project
     helper counts as a commit only when it writes before committing (a helper that commits after
     reads only ends a read transaction) or the call hands it an `INSERT`/`UPDATE`/`DELETE`, and
     only when the flags the call passes let its commit run (`save(obj, commit=False)` does not
