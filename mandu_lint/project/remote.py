@@ -8,22 +8,22 @@ report a pass that waits on the network (``FileContext.waits_on_network``).
 
 A function *calls the network* when one of its calls names a client library's function or class
 (``requests.get``, ``httpx.AsyncClient``, ``urllib.request.urlopen``, ``boto3.client``…), or
-when it calls a project function that does, up to ``DEPTH`` calls away (callers are resolved by
-the typer, as for execution contexts). Methods of a client object held
-in an attribute (``self.session.get``) are not followed unless the object's class is named.
+when it calls a project function that does, up to three calls down (callees are resolved by
+the typer). Methods of a client object held in an attribute (``self.session.get``) are not
+followed unless the object's class is named.
 """
 from __future__ import annotations
 
-from typing import FrozenSet, Optional, Set
+from typing import Dict
 
 from ..core.refs import dotted
-from ..core.tags import RT
+from ..core.tags import EV, RT
 
 # Sending mail is left out: it is usually conditional (only rows with news get one) and the
 # tune verdicts count such loops as true N+1s.
 NETWORK = ("requests.", "httpx.", "urllib.request.", "urllib3.", "aiohttp.", "http.client.", "pycurl.",
            "ftplib.", "boto3.", "botocore.", "github.", "gitlab.", "paramiko.", "socket.", "stripe.", "grpc.")
-DEPTH = 3
+DEPTH = 4  # the function itself and three calls down
 
 
 def network_call(ref) -> bool:
@@ -40,34 +40,36 @@ def network_call(ref) -> bool:
 
 
 class Remote:
-    """The project functions that call the network, directly or ``DEPTH`` calls away."""
+    """Does a project function call the network, directly or ``DEPTH`` calls down? Answered by
+    reading the callee's own facts and those of the project functions it calls (never every
+    file of the project: an editor's one-file run reads only the chain it asks about)."""
 
-    def __init__(self, index, callers):
+    def __init__(self, index):
         self.ix = index
-        self._callers = callers
-        self._funcs: Optional[FrozenSet[str]] = None
+        self._memo: Dict[tuple, bool] = {}
 
-    def funcs(self) -> FrozenSet[str]:
-        if self._funcs is None:
-            direct: Set[str] = set()
-            for rel in self.ix.files:
-                facts = self.ix.files.get(rel)
-                if facts is None:
-                    continue
-                for fn in facts.functions.values():
-                    if any(network_call(ref) for ref, _l, _c in fn.calls):
-                        direct.add(fn.qual)
-            out, frontier = set(direct), direct
-            callers = self._callers()
-            for _ in range(DEPTH):
-                frontier = {c for q in frontier for c in callers.get(q, ()) if c not in out}
-                out |= frontier
-                if not frontier:
+    def calls_network(self, qual: str, depth: int = DEPTH) -> bool:
+        key = (qual, depth)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        self._memo[key] = False  # recursion guard
+        fn = self.ix.functions.get(qual)
+        found = False
+        if fn is not None:
+            typer = self.ix.typer
+            for ref, _l, _c in fn.calls:
+                if network_call(ref):
+                    found = True
                     break
-            self._funcs = frozenset(out)
-        return self._funcs
+                if depth > 1 and ref is not None and ref[0] == RT.CALL:
+                    ev = typer.event(ref)
+                    if ev is not None and ev[0] == EV.CALL and ev[1] != qual and self.calls_network(ev[1], depth - 1):
+                        found = True
+                        break
+        self._memo[key] = found
+        return found
 
 
 def remote(index) -> Remote:
-    from .contexts import contexts
-    return index.derived("project.remote", lambda: Remote(index, contexts(index).callers))
+    return index.derived("project.remote", lambda: Remote(index))

@@ -186,7 +186,7 @@ class FileContext:
         key = ("remote", id(frame.node))
         hit = self.memo.get(key)
         if hit is None:
-            funcs = _remote(self.index).funcs()
+            remote = _remote(self.index)
             hit = False
             for part in _per_iteration(frame.node):
                 for n in ast.walk(part):
@@ -194,9 +194,9 @@ class FileContext:
                         ref = self.scope.ref_of(n)
                         if network_call(ref):
                             hit = True
-                        elif funcs and ref is not None and ref[0] == RT.CALL:
+                        elif ref is not None and ref[0] == RT.CALL:
                             ev = self.typer.event(ref)
-                            hit = ev is not None and ev[0] == EV.CALL and ev[1] in funcs
+                            hit = ev is not None and ev[0] == EV.CALL and remote.calls_network(ev[1])
                         if hit:
                             break
                 if hit:
