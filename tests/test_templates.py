@@ -262,3 +262,42 @@ def test_rows_from_a_project_query_helper_are_reported_where_they_are_built(tmp_
     (f,) = result.findings
     assert (Path(f.path).name, f.span.line) == ("views.py", 6)
     assert 'load them with the query: prefetch_related("authors")' in f.message and f.fix is None
+
+
+def test_template_site_names_where_the_rows_are_built(tmp_path):
+    """Rows refined after they are built (``qs = ….all()``, ``qs = qs.filter(…)``) and handed to a
+    template as ``qs[:50]``: the finding points at the value handed over, and its related
+    locations name the lines that build the query, where the eager loading goes."""
+    from synthetic import check_all, marked, write_project
+
+    root = write_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": """\
+            from django.db import models
+
+
+            class Author(models.Model):
+                name = models.CharField(max_length=50)
+
+
+            class Book(models.Model):
+                author = models.ForeignKey(Author, on_delete=models.CASCADE)
+            """,
+        "app/views.py": """\
+            from django.shortcuts import render
+
+            from app.models import Book
+
+
+            def books(request, only=None):
+                rows = Book.objects.all()  # built
+                if only:
+                    rows = rows.filter(pk__in=only)  # built
+                return render(request, "books.html", {"books": rows[:50]})  # MDB302
+            """,
+        "app/templates/books.html": "{% for b in books %}{{ b.author.name }}{% endfor %}\n",
+    })
+    found = [f for f in check_all(root).findings if f.code == "MDB302"]
+    assert [f.span.line for f in found] == marked(root, "app/views.py", "# MDB302")
+    built = [loc.span.line for loc in found[0].related if loc.path.endswith("views.py")]
+    assert built == marked(root, "app/views.py", "# built")

@@ -66,7 +66,9 @@ class LazyRelationInLoop(Rule):
     call); for a template, the query
     the view hands to it (the `queryset`, or `model = X` of a list view without one; rows a
     project function returns, chained on, are reported at the expression that builds them), with
-    the template lines that read the relations as related locations.
+    the template lines that read the relations as related locations (and, when the value handed
+    over is a slice or a page of a query built earlier in the view, the lines that build it,
+    where the loading goes).
 
     ## Why is this bad?
     Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
@@ -526,9 +528,30 @@ class LazyRelationInLoop(Rule):
                f"row: one query per row and relation; {how}")
         related = tuple(Location(r.path, Span(r.line, r.col, r.line, r.col), f"`{r.text}` loads `{w.path}` once "
                                  "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
+        related += self._built_at(node, src)
         fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], False) if src.query is not None else None
         # a view rendering a queryset's rows is a list page: per-row by construction
         self.report(node, msg, related=related, fix=fix, confidence="endpoint")
+
+    def _built_at(self, node, src: RowSource) -> tuple:
+        """Where the rows handed to the template are built, when that is earlier in the function
+        than the value the finding points at (``qs = ….all()`` … ``{"rows": qs[:50]}``): the
+        line where the eager loading goes."""
+        func = self.ctx.function
+        root = node
+        while isinstance(root, (ast.Subscript, ast.Attribute, ast.Call)):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        names = set(src.names) | ({root.id} if isinstance(root, ast.Name) else set())
+        if func is None or not names:
+            return ()
+        out = []
+        for n in ast.walk(func):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and n.lineno < node.lineno \
+                    and any(isinstance(t, ast.Name) and t.id in names for t in n.targets):
+                name = next(t.id for t in n.targets if isinstance(t, ast.Name) and t.id in names)
+                out.append(Location(self.ctx.path, Span(n.lineno, n.col_offset, n.lineno, n.col_offset),
+                                    f"`{name}` is built here: load the relations on this query"))
+        return tuple(sorted(out, key=lambda loc: loc.span.line)[:2])
 
 
 def _rel(ctx, path: str) -> str:
