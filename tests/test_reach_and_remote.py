@@ -6,7 +6,8 @@
   functions) is left alone by MDB301/MDB303: one more query is not its cost;
 - MDB401 does not report a reconciliation job (sync/cleanup/prune by name or module) unless it
   sees a harm;
-- a tenant predicate naming a user of the project's user model scopes the query to that person.
+- a tenant predicate naming a user of the project's user model scopes the query to that person;
+- MDB410 trusts a view base whose ``handle_exception`` handles ``IntegrityError``.
 """
 from __future__ import annotations
 
@@ -215,3 +216,55 @@ def test_rows_addressed_to_one_user_are_scoped(tmp_path):
     assert not [f for f in result.findings if f.code == "MDB001"], result.notices
     found = sorted(f.span.line for f in result.findings if f.code in ("MDB101", "MDB102"))
     assert found == marked(root, "app/views.py", "# MDB101")
+
+
+SAFE_MODELS = """\
+from django.db import models
+
+
+class Item(models.Model):
+    book = models.IntegerField()
+    shelf = models.IntegerField()
+
+    class Meta:
+        unique_together = ("book", "shelf")
+"""
+
+SAFE_VIEWS = """\
+from django.db import IntegrityError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from app.models import Item
+
+
+class SafeBase(APIView):
+    def handle_exception(self, exc):
+        try:
+            return super().handle_exception(exc)
+        except Exception as e:
+            if isinstance(e, IntegrityError):
+                return Response({"error": "duplicate"}, status=400)
+            raise
+
+
+class Add(SafeBase):
+    def post(self, request, book, shelf):
+        Item.objects.create(book=book, shelf=shelf)
+        return Response(status=201)
+
+
+class PlainAdd(APIView):
+    def post(self, request, book, shelf):
+        Item.objects.create(book=book, shelf=shelf)  # MDB410
+        return Response(status=201)
+"""
+
+
+def test_a_view_base_that_handles_integrity_errors(tmp_path):
+    """The app's own safety net: a DRF ``handle_exception`` override (in the view's class or a
+    project base) that names ``IntegrityError`` turns a duplicate insert into its own response."""
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": SAFE_MODELS,
+                                    "app/views.py": SAFE_VIEWS})
+    result = check_all(root)
+    assert lines_of(result, "MDB410", "views.py") == marked(root, "app/views.py", "# MDB410")

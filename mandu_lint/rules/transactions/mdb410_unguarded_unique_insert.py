@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
+from ...core.source import decode
 from ...core.tags import TK
 from ...project.contexts import MIGRATION, ONE_OFF, TEST
 
@@ -41,7 +43,10 @@ class UnguardedUniqueInsert(TxRule):
     fresh, and so are rows the same function creates first (`user = User(…)`, `X.objects.create()`,
     `form.save()` of a `ModelForm` built without `instance=`) and a `post_save` receiver's
     `instance` when `created`; a key of constants only is seed data
-    (MDB609's). Management commands, migrations, seeds, tests and dev-data code are not judged
+    (MDB609's). A view whose class or project base overrides DRF's `handle_exception` with code
+    naming `IntegrityError` answers duplicates itself and is not reported (a global DRF
+    `EXCEPTION_HANDLER` or a middleware is not read). Management commands, migrations, seeds,
+    tests and dev-data code are not judged
     (one process). Whether duplicates can really arrive (a button disabled after the first click, a
     queue that delivers once) is beyond the code, so the rule reports at `medium` only; it is
     new and not yet measured blind on real apps.
@@ -231,7 +236,8 @@ class Command(BaseCommand):
         keys = [s for s in unique_sets(self.ctx.index, model) if s <= set(values)]
         keys = [s for s in keys if not any(self._fresh(values[name]) for name in s)
                 and not all(isinstance(values[name], ast.Constant) for name in s)]
-        if not keys or guarded_insert(self.ctx, view, node) or self._checked_before(view, node, model):
+        if not keys or guarded_insert(self.ctx, view, node) or self._checked_before(view, node, model) \
+                or self._view_handles_integrity():
             return
         label = self.ctx.index.models[model].name
         key = ", ".join(sorted(keys[0]))
@@ -239,6 +245,21 @@ class Command(BaseCommand):
                           "handling: a double submit, a retried webhook or a concurrent worker raises "
                           "`IntegrityError` (a 500); use `get_or_create`/`update_or_create`, or catch "
                           "`IntegrityError`", confidence="medium")
+
+    def _view_handles_integrity(self) -> bool:
+        """The view's class (or a project base) overrides DRF's ``handle_exception`` with code that
+        names ``IntegrityError``: the app turns the error into a response of its own, not a 500."""
+        cls = self.ctx.method_of
+        if cls is None:
+            return False
+        qual = f"{self.ctx.facts.module}.{'.'.join(self.ctx.qual[1:-1])}" if self.ctx.facts.module else ""
+        ix = self.ctx.index
+        for base in ix.mro(qual) if qual in ix.classes else ():
+            meth = f"{base}.handle_exception"
+            if meth in ix.functions:
+                root = self.ctx.project.root
+                return self.ctx.derived(("mdb410.handles", meth), lambda m=meth: _names_integrity(root, ix, m))
+        return False
 
     def _field(self, model: str, name: str) -> str:
         m = self.ctx.index.models[model]
@@ -299,3 +320,22 @@ class Command(BaseCommand):
                 if t and t[0] == TK.METHOD and t[1][1:2] == (model,):
                     return True
         return False
+
+
+def _names_integrity(root, index, qual: str) -> bool:
+    """Does the body of project function ``qual`` name ``IntegrityError`` (``except
+    IntegrityError``, ``isinstance(e, IntegrityError)``)? Reads that one file."""
+    facts = index.owner(qual)
+    fn = index.functions.get(qual)
+    if facts is None or fn is None:
+        return False
+    try:
+        tree = ast.parse(decode((Path(root) / facts.path).read_bytes()))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == fn.line \
+                and node.name == fn.name:
+            return any(isinstance(n, ast.Name) and n.id == "IntegrityError" or
+                       isinstance(n, ast.Attribute) and n.attr == "IntegrityError" for n in ast.walk(node))
+    return False
