@@ -36,6 +36,8 @@ class LockOutsideTransaction(TxRule):
     the lost update the lock was meant to prevent.
 
     ## Known problems
+    Opt-in (select it by code: `--select MDB402`): over the ten blind holdout rounds, 0 of 8
+    judged `medium` findings were true, too few to show it even in the `medium` audit output.
     Reported at `medium` (`--confidence medium`): holdout round 6 (14 unseen apps, blind
     triage, 2026-12-04) judged its 5 default findings (3 call sites) false. The lock ran inside a
     transaction the analysis did not see: one caller holds the locking call in `atomic()` while
@@ -74,6 +76,7 @@ class LockOutsideTransaction(TxRule):
     name = "lock-outside-transaction"
     summary = "Row lock taken outside a transaction, or released by a commit before the write"
     precision = "medium"  # holdout round 6 (blind triage): 0 of 5 default findings true
+    default = False  # opt-in: 0 of 8 judged findings true over holdout rounds 1-10 (`medium`, blind)
     tags = ("transactions", "concurrency")
     fixable = True
 
