@@ -99,3 +99,15 @@ def test_rule_doc_sections(rule):
 
 def test_generated_pages_are_current():
     assert docs_gen.main(["--check"]) == 0, "run `python -m mandu_lint.docs_gen`"
+
+
+def test_the_catalogue_and_the_rule_classes_agree_on_opt_in_rules():
+    """A rule is opt-in in two places — its ``RuleSpec`` in the family catalogue (what selection
+    reads) and its class (what the rule pages read); they must say the same."""
+    from mandu_lint.rules import FAMILIES
+    from mandu_lint.registry import load
+
+    for family in FAMILIES:
+        for spec in family.rules:
+            cls = load(spec, family.package)
+            assert cls.default == spec.default, f"{spec.code}: catalogue default={spec.default}, class {cls.default}"

@@ -119,7 +119,7 @@ print(json.dumps(out))
 
 def _django_app(root: Path) -> Path:
     (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("select: [MDB4]\n")
+    (root / "mandu.yaml").write_text("select: [MDB4]\nextend-select: [MDB402, MDB405, MDB408]  # opt-in rules\n")
     shop = root / "shop"
     shop.mkdir()
     for name, text in (("__init__", ""), ("settings", SETTINGS), ("models", MODELS), ("services", SERVICES)):
@@ -232,7 +232,7 @@ def test_sqlalchemy_commit_between_writes_before_the_mdb401_fix(tmp_path):
     pytest.importorskip("sqlalchemy")
     root = tmp_path / "sa"
     (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("select: [MDB4]\n")
+    (root / "mandu.yaml").write_text("select: [MDB4]\nextend-select: [MDB402, MDB405, MDB408]  # opt-in rules\n")
     (root / "app").mkdir()
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "users.py").write_text(textwrap.dedent(SA_APP).lstrip("\n"))

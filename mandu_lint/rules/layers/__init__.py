@@ -33,7 +33,7 @@ FAMILY = FamilySpec(
         RuleSpec("MDB201", "repository-bypass", "mdb201_repository_bypass:RepositoryBypass"),
         RuleSpec("MDB202", "layer-import", "mdb202_layer_import:LayerImport"),
         RuleSpec("MDB203", "db-client-per-call", "mdb203_client_per_call:ClientPerCall"),
-        RuleSpec("MDB204", "connection-leak", "mdb204_connection_leak:ConnectionLeak"),
+        RuleSpec("MDB204", "connection-leak", "mdb204_connection_leak:ConnectionLeak", default=False),
     ),
     proposer="propose:propose_layers",
 )
