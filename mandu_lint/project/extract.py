@@ -113,8 +113,6 @@ class FileFacts:
     # (``Serializer`` imported from ``app.api`` → ``app.api.Serializer``): a use of that one class,
     # not of every class with the same name
     name_refs: FrozenSet[str] = frozenset()
-    # module-level classes: name -> decorated?
-    top_defs: Dict[str, bool] = field(default_factory=dict)
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -213,7 +211,6 @@ class Extractor:
             self._top(node)
         _db_settings(self.facts, [n for n in tree.body if not isinstance(n, _DEFS)])
         self.facts.idents, self.facts.name_refs = _idents(tree, self.names.names)
-        self.facts.top_defs = {n.name: bool(n.decorator_list) for n in tree.body if isinstance(n, ast.ClassDef)}
         return self.facts
 
     @property

@@ -670,9 +670,10 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
     for rel, f in ix.files.items():
         if not f.module or f.module not in imported:
             continue
-        for name, decorated in getattr(f, "top_defs", {}).items():
-            qual = f"{f.module}.{name}"
-            if decorated or name in used or qual in refs or name.startswith("__") or qual in ix.models:
+        for qual, cf in f.classes.items():
+            if qual.rpartition(".")[0] != f.module:
+                continue  # a nested class
+            if cf.decorators or cf.name in used or qual in refs or cf.name.startswith("__") or qual in ix.models:
                 continue
             out.add(qual)
     return frozenset(out)

@@ -48,6 +48,16 @@ class Remote:
         self.ix = index
         self._memo: Dict[tuple, bool] = {}
 
+    def waits(self, ref, depth: int = DEPTH, caller: str = "") -> bool:
+        """Does the call ``ref`` wait on the network: a client's function, or a project function
+        that calls the network within ``depth`` levels (``depth`` counts the callee itself)?"""
+        if network_call(ref):
+            return True
+        if depth < 1 or ref is None or ref[0] != RT.CALL:
+            return False
+        ev = self.ix.typer.event(ref)
+        return ev is not None and ev[0] == EV.CALL and ev[1] != caller and self.calls_network(ev[1], depth)
+
     def calls_network(self, qual: str, depth: int = DEPTH) -> bool:
         key = (qual, depth)
         hit = self._memo.get(key)
@@ -55,18 +65,7 @@ class Remote:
             return hit
         self._memo[key] = False  # recursion guard
         fn = self.ix.functions.get(qual)
-        found = False
-        if fn is not None:
-            typer = self.ix.typer
-            for ref, _l, _c in fn.calls:
-                if network_call(ref):
-                    found = True
-                    break
-                if depth > 1 and ref is not None and ref[0] == RT.CALL:
-                    ev = typer.event(ref)
-                    if ev is not None and ev[0] == EV.CALL and ev[1] != qual and self.calls_network(ev[1], depth - 1):
-                        found = True
-                        break
+        found = fn is not None and any(self.waits(ref, depth - 1, qual) for ref, _l, _c in fn.calls)
         self._memo[key] = found
         return found
 

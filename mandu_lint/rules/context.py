@@ -14,8 +14,8 @@ from ..core.refs import ModuleNames, Scope
 from ..model import Finding, Span
 from ..project.contexts import contexts as _contexts
 from ..project.extract import module_scope
-from ..project.remote import network_call, remote as _remote
-from ..core.tags import EV, RT
+from ..project.remote import remote as _remote
+from ..core.tags import RT
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 T = TypeVar("T")
@@ -150,7 +150,7 @@ class FileContext:
             prefix = self.facts.module + "."
             spans = self.memo["unreached"] = [
                 (d.lineno, d.end_lineno or d.lineno) for d in self.tree.body
-                if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and prefix + d.name in dead]
+                if isinstance(d, _DEFS) and prefix + d.name in dead]
         line = getattr(node, "lineno", 0)
         return any(a <= line <= b for a, b in spans)
 
@@ -187,21 +187,8 @@ class FileContext:
         hit = self.memo.get(key)
         if hit is None:
             remote = _remote(self.index)
-            hit = False
-            for part in _per_iteration(frame.node):
-                for n in ast.walk(part):
-                    if isinstance(n, ast.Call):
-                        ref = self.scope.ref_of(n)
-                        if network_call(ref):
-                            hit = True
-                        elif ref is not None and ref[0] == RT.CALL:
-                            ev = self.typer.event(ref)
-                            hit = ev is not None and ev[0] == EV.CALL and remote.calls_network(ev[1])
-                        if hit:
-                            break
-                if hit:
-                    break
-            self.memo[key] = hit
+            hit = self.memo[key] = any(remote.waits(self.scope.ref_of(n)) for part in _per_iteration(frame.node)
+                                       for n in ast.walk(part) if isinstance(n, ast.Call))
         return hit
 
     def ref(self, node: ast.AST):

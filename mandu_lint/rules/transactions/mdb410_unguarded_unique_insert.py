@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
-from ...core.source import decode
+from ...core.source import decode, parse_tree
 from ...core.tags import TK
 from ...project.contexts import MIGRATION, ONE_OFF, TEST
 
@@ -249,17 +248,15 @@ class Command(BaseCommand):
     def _view_handles_integrity(self) -> bool:
         """The view's class (or a project base) overrides DRF's ``handle_exception`` with code that
         names ``IntegrityError``: the app turns the error into a response of its own, not a 500."""
-        cls = self.ctx.method_of
-        if cls is None:
+        if self.ctx.method_of is None:
             return False
-        qual = f"{self.ctx.facts.module}.{'.'.join(self.ctx.qual[1:-1])}" if self.ctx.facts.module else ""
         ix = self.ctx.index
-        for base in ix.mro(qual) if qual in ix.classes else ():
-            meth = f"{base}.handle_exception"
-            if meth in ix.functions:
-                root = self.ctx.project.root
-                return self.ctx.derived(("mdb410.handles", meth), lambda m=meth: _names_integrity(root, ix, m))
-        return False
+        cls = self.ctx.function_qual().rpartition(".")[0]
+        meth = ix.find_method(cls, "handle_exception") if cls in ix.classes else None
+        if meth is None or meth not in ix.functions:
+            return False
+        project = self.ctx.project
+        return self.ctx.derived(("mdb410.handles", meth), lambda: _names_integrity(project, ix, meth))
 
     def _field(self, model: str, name: str) -> str:
         m = self.ctx.index.models[model]
@@ -322,16 +319,17 @@ class Command(BaseCommand):
         return False
 
 
-def _names_integrity(root, index, qual: str) -> bool:
+def _names_integrity(project, index, qual: str) -> bool:
     """Does the body of project function ``qual`` name ``IntegrityError`` (``except
     IntegrityError``, ``isinstance(e, IntegrityError)``)? Reads that one file."""
     facts = index.owner(qual)
     fn = index.functions.get(qual)
-    if facts is None or fn is None:
+    data = project.data(facts.path) if facts is not None and fn is not None else None
+    if data is None:
         return False
     try:
-        tree = ast.parse(decode((Path(root) / facts.path).read_bytes()))
-    except (OSError, SyntaxError, ValueError):
+        tree = parse_tree(decode(data), facts.path)
+    except (SyntaxError, ValueError):
         return False
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == fn.line \
