@@ -162,9 +162,11 @@ class TxIndex(FrameworkEntries):
         return out
 
     def _meet(self, sites) -> Entry:
-        """Inside when every site is inside, outside when one is outside, else unknown."""
+        """Inside when every site is inside, outside when one is outside, else unknown. Sites are
+        read in a fixed order (caller, line, column): the caller the message names must not
+        depend on the order in which worker processes indexed the files."""
         unknown = None
-        for caller, line, col, how in sites:
+        for caller, line, col, how in sorted(sites):
             state = OUTSIDE if how == "on_commit" else self.site_state(caller, line, col)
             if state == OUTSIDE:
                 path = self.ix.func_path.get(caller, "")
