@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite an existing mandu.yaml")
     init.add_argument("--diff", action="store_true", help="show the proposed config as a diff and how many "
                       "findings each proposed section would produce; write nothing")
+    init.add_argument("--accept", action="append", default=[], metavar="SECTION",
+                      help="write this policy section's proposal uncommented (tenant or layers; "
+                      "repeatable): you confirm it, e.g. that the proposed tenant model owns the rows")
     base = sub.add_parser("baseline", help="record today's findings in a baseline file")
     base.add_argument("file", nargs="?", type=Path, help="default: the config's `baseline` path")
     base.add_argument("--paths", nargs="*", default=["."], help="what to check (default: .)")
@@ -361,7 +364,7 @@ def cmd_explain(args) -> int:
 def cmd_init(args) -> int:
     from .init import run_init
 
-    return run_init(Path(args.path), force=args.force, out=sys.stdout, diff=args.diff)
+    return run_init(Path(args.path), force=args.force, out=sys.stdout, diff=args.diff, accept=args.accept)
 
 
 def cmd_baseline(args) -> int:

@@ -374,11 +374,13 @@ def _problems(text: str, root: Path) -> List:
     return []
 
 
-def build_config(project) -> Tuple[str, Detected, List[str]]:
-    """(text, detections, proposed sections); the text is checked with ``load_settings``."""
+def build_config(project, accept: Iterable[str] = ()) -> Tuple[str, Detected, List[str]]:
+    """(text, detections, proposed sections); the text is checked with ``load_settings``.
+    ``accept`` names policy sections whose proposal is written live instead of commented out
+    (the user confirms it on the command line: ``init --accept tenant``)."""
     found = detect(project)
     proposals, dropped = _propose(project)
-    text = render(found, proposals, dropped)
+    text = render(found, proposals, dropped, active=accept)
     problems = _problems(text, project.root)
     if problems:  # init's own output is invalid: a bug, not the user's problem to fix
         raise RuntimeError("init produced an invalid mandu.yaml: " + "; ".join(map(str, problems)))
@@ -478,11 +480,18 @@ def _effect_lines(effects: Dict[str, Counter]) -> List[str]:
     return lines
 
 
-def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff: bool = False) -> int:
+def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff: bool = False,
+             accept: Iterable[str] = ()) -> int:
     """Write (or, without ``force``, compare against) the project's mandu.yaml.
     0: written or already identical; 1: an existing file differs; 2: error. With ``diff``:
     print the proposed config as a diff and what each proposed section would report; write
-    nothing (no config, no cache)."""
+    nothing (no config, no cache). ``accept``: policy sections (``POLICY_SECTIONS``) whose
+    proposal the user confirms, written uncommented; naming any other section is an error (2)."""
+    unknown = sorted(set(accept) - set(POLICY_SECTIONS))
+    if unknown:
+        print(f"mandu-lint: init: --accept takes {', '.join(sorted(POLICY_SECTIONS))}; "
+              f"not {', '.join(unknown)}", file=sys.stderr)
+        return 2
     from .project.build import Project, cpu_count
 
     out = out or sys.stdout
@@ -497,7 +506,7 @@ def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff
             project = Project(root, load_settings(None, root), use_cache=False, jobs=cpu_count())
             found = detect(project)
             proposals, dropped = _propose(project)
-            text = render(found, proposals, dropped)
+            text = render(found, proposals, dropped, active=accept)
             existing = target.read_text(encoding="utf-8") if target.exists() else ""
             shown = str(target)
             lines = _diff(existing, text, shown) if existing else \
@@ -513,7 +522,7 @@ def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff
         return 0
     try:
         project = Project(root, load_settings(None, root), use_cache=False, jobs=cpu_count())
-        text, found, proposed = build_config(project)
+        text, found, proposed = build_config(project, accept)
         existing = target.read_text(encoding="utf-8") if target.exists() else None
         if existing is not None and not force:
             if existing == text:
@@ -529,4 +538,8 @@ def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff
     finally:
         clear_caches()
     print(_summary(target, found, proposed), file=out)
+    missing = [s for s in accept if s not in proposed]
+    if missing:  # nothing to accept: the section is written commented out, as without --accept
+        print(f"mandu-lint: init: no proposal to accept for {', '.join(missing)}; "
+              "the section is written commented out", file=sys.stderr)
     return 0

@@ -118,3 +118,26 @@ def test_init_diff_shows_config_and_findings_per_section_and_writes_nothing(tmp_
     assert main(["init", "--diff", "."]) == 0
     out = capsys.readouterr().out
     assert "-select: [MDB3]\n" in out and (root / "mandu.yaml").read_text() == "select: [MDB3]\n"
+
+
+def test_init_accept_writes_the_confirmed_proposal_live_and_the_tenant_rules_run(tmp_path, monkeypatch, capsys):
+    root = make(tmp_path, "Team")
+    monkeypatch.chdir(root)
+    assert main(["init", "--accept", "tenant", "."]) == 0
+    text = (root / "mandu.yaml").read_text()
+    assert "\ntenant:\n" in text and "\n  models: [Team]\n" in text and "#   models: [Team]" not in text
+    assert "# layers:" in text  # a section not accepted stays commented out
+    capsys.readouterr()
+    config.clear_caches()
+    assert main(["check", "--select", "MDB1", "--confidence", "medium", "."]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"clubs/views\.py:6:\d+: MDB101", out), out  # ``Fee.objects.all()``, not the bookings
+    assert "views.py:10:" not in out
+
+
+def test_init_accept_rejects_a_section_that_is_not_a_policy(tmp_path, monkeypatch, capsys):
+    root = make(tmp_path, "Team")
+    monkeypatch.chdir(root)
+    assert main(["init", "--accept", "transactions", "."]) == 2
+    assert "--accept takes layers, tenant; not transactions" in capsys.readouterr().err
+    assert not (root / "mandu.yaml").exists()

@@ -204,6 +204,20 @@ def leaving(request):
 
 def by_email(request, email):
     return list(Invite.objects.filter(email=email))  # MDB101
+
+
+def join_invited(new_user):
+    for invite in Invite.objects.filter(email=new_user.email, member=None):
+        invite.member = new_user
+        invite.save()
+
+
+def invites_of(request, obj):
+    return Invite.objects.filter(email=obj.email).count()
+
+
+def by_posted_email(request):
+    return list(Invite.objects.filter(email=request.POST.email))  # MDB101
 """
 
 

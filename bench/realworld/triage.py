@@ -260,6 +260,9 @@ SUITES = {
     "default": {"select": None, "overlay": {}},
     "migrations": {"select": "MDB601,MDB602,MDB603,MDB604,MDB605,MDB606,MDB607,MDB609,MDB610",
                    "overlay": {"migrations": {"judge": "all"}}},
+    # the tenant rules with the tenant `init` proposes, accepted as a user would
+    # (`mandu-lint init --accept tenant`; the config is passed with --config)
+    "tenant": {"select": "MDB101,MDB102,MDB103,MDB104", "overlay": {}},
 }
 
 

@@ -230,11 +230,26 @@ def _user_identity(ctx, value: ast.AST) -> bool:
     user_model = getattr(ctx.index, "user_model", None)
     if not user_model:
         return False
+    if _email_address(value):
+        return True
     node = value.value if isinstance(value, ast.Attribute) and value.attr in USER_KEYS else value
     if not isinstance(node, (ast.Name, ast.Attribute)):
         return False
     t = ctx.type_of(node)
+    if t is None and isinstance(node, ast.Name) and USER_NAME.fullmatch(node.id):
+        return True  # an untyped ``user``/``new_user``: silencing needs less proof than reporting
     return t is not None and t[0] == TK.INST and t[1] == user_model
+
+
+USER_NAME = re.compile(r"(?:\w+_)?user")
+
+
+def _email_address(value: ast.AST) -> bool:
+    """The e-mail address a loaded object holds (``user.email``, ``obj.email``): rows looked up by
+    it are addressed to one person (an invitation, a subscription), whichever tenant issued them.
+    A bare ``email`` may come from the client and proves nothing."""
+    return isinstance(value, ast.Attribute) and value.attr == "email" and \
+        not text(value).startswith(("request.", "self.request."))
 
 
 def from_row(ctx, value: ast.AST, depth: int = 0) -> bool:
