@@ -22,7 +22,7 @@ import sys
 import tempfile
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, TextIO, Tuple
 
@@ -374,11 +374,33 @@ def _problems(text: str, root: Path) -> List:
     return []
 
 
+def as_configured(project, found: Detected):
+    """(project, detections) as the written file will see them. When ``src`` or
+    ``extend-non-app`` gain folders that auto-detection misses, the index is rebuilt with them
+    before models are counted and sections proposed: on a layout whose packages live in such a
+    folder (``server/polar/...``), the first index finds almost no models, and a tenant proposal
+    read off it would describe another project than the one ``check`` will analyse."""
+    if not found.extra_roots and not found.extra_non_app:
+        return project, found
+    from .project.build import Project, cpu_count
+
+    core = "\n\n".join(_core(found)) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / CONFIG_NAME
+        path.write_text(core, encoding="utf-8")
+        settings = load_settings(path, project.root)
+    clear_caches()
+    rebuilt = Project(project.root, settings, use_cache=False, jobs=cpu_count())
+    again = detect(rebuilt)
+    # the roots and folders stay the ones found first: they are what the file says
+    return rebuilt, replace(found, models=again.models, abstract=again.abstract, drivers=again.drivers)
+
+
 def build_config(project, accept: Iterable[str] = ()) -> Tuple[str, Detected, List[str]]:
     """(text, detections, proposed sections); the text is checked with ``load_settings``.
     ``accept`` names policy sections whose proposal is written live instead of commented out
     (the user confirms it on the command line: ``init --accept tenant``)."""
-    found = detect(project)
+    project, found = as_configured(project, detect(project))
     proposals, dropped = _propose(project)
     text = render(found, proposals, dropped, active=accept)
     problems = _problems(text, project.root)
@@ -504,7 +526,7 @@ def run_init(path: Path, force: bool = False, out: Optional[TextIO] = None, diff
     if diff:
         try:
             project = Project(root, load_settings(None, root), use_cache=False, jobs=cpu_count())
-            found = detect(project)
+            project, found = as_configured(project, detect(project))
             proposals, dropped = _propose(project)
             text = render(found, proposals, dropped, active=accept)
             existing = target.read_text(encoding="utf-8") if target.exists() else ""

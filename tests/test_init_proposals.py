@@ -141,3 +141,80 @@ def test_init_accept_rejects_a_section_that_is_not_a_policy(tmp_path, monkeypatc
     assert main(["init", "--accept", "transactions", "."]) == 2
     assert "--accept takes layers, tenant; not transactions" in capsys.readouterr().err
     assert not (root / "mandu.yaml").exists()
+
+
+SA_BASE = """
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+"""
+SA_MODELS = """
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.db import Base
+
+
+class Account(Base):  # the billing account an organization is paid through
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+
+
+class Payout(Base):
+    __tablename__ = "payouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+"""
+SA_CHILD = """
+
+class {name}(Base):
+    __tablename__ = "{table}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+"""
+
+
+def make_server_layout(tmp_path: Path) -> Path:
+    """Packages under ``server/`` (imports say ``from shop.db import ...``), a declarative base in
+    another module than the models, and an ``Account`` every ``Organization`` points at."""
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    pkg = root / "server" / "shop"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "db.py").write_text(textwrap.dedent(SA_BASE))
+    children = "".join(SA_CHILD.format(name=n, table=n.lower() + "s") for n in ("Product", "Order", "Customer"))
+    (pkg / "models.py").write_text(textwrap.dedent(SA_MODELS) + children)
+    config.clear_caches()
+    return root
+
+
+def test_init_counts_models_and_proposes_on_the_roots_it_writes(tmp_path):
+    root = make_server_layout(tmp_path)
+    out = io.StringIO()
+    assert run_init(root, out=out) == 0
+    text = (root / "mandu.yaml").read_text()
+    assert 'src: [".", "server"]' in text
+    # the models' base class is found only through the written root: counted and proposed
+    assert "# Detected ORMs: SQLAlchemy (6 models)" in text, text
+    assert "#   models: [Organization]\n" in text
+
+
+def test_the_tenant_is_the_owner_not_the_account_it_points_at(tmp_path):
+    from mandu_lint.project.build import Project
+    from mandu_lint.rules.tenant.propose import candidates
+
+    root = make_server_layout(tmp_path)
+    (root / "mandu.yaml").write_text('src: ["server"]\n')
+    project = Project(root, config.load_settings(root / "mandu.yaml", root), use_cache=False, jobs=1)
+    ranked = [q.rsplit(".", 1)[1] for q, _, _ in candidates(project)]
+    # Account is reached by more models (through Organization), Organization referenced by more
+    assert ranked[:2] == ["Organization", "Account"], ranked

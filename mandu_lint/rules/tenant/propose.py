@@ -7,7 +7,9 @@ A candidate is a model with a tenant-like name referenced by at least two others
 its name (``Club``, ``Household``) - a graph root (no non-null foreign key of its own to another
 model) that is not a user model, referenced directly by at least three models and reached by
 most models that have non-null foreign keys. A tenant-like name outranks an unnamed root, and an
-unnamed root says so in a note. ``init`` writes the proposal commented out either way (``tenant``
+unnamed root says so in a note. A candidate the best one points at (``Organization.account_id``)
+is reached through it; when it is referenced directly by more models it owns the rows and goes
+first (the billing ``Account`` of an ``Organization`` is not the tenant). ``init`` writes the proposal commented out either way (``tenant``
 is a policy section there): with a guessed tenant the tenant rules' findings were 0 of 25 (holdout
 round 1) and 0 of 15 (round 3, where a programming-language lookup table was the guess) true, so
 the security rules stay off until someone confirms the tenant. No proposal when there is no
@@ -44,10 +46,13 @@ def candidates(project) -> List[Tuple[str, int, int]]:
     refs: Counter = Counter()
     referrers: Dict[str, Set[str]] = {}
     outgoing: Dict[str, Set[str]] = {}
+    pointing: Dict[str, Set[str]] = {}  # every foreign key, nullable ones too
     for m in index.models.values():
         if m.abstract or project.is_non_app(m.path):
             continue
         for e in model_edges(index, m):
+            if e.target != m.qual and e.target in index.models:
+                pointing.setdefault(m.qual, set()).add(e.target)
             if not e.null and e.target != m.qual and e.target in index.models:
                 refs[e.target] += 1
                 referrers.setdefault(e.target, set()).add(m.qual)
@@ -73,6 +78,20 @@ def candidates(project) -> List[Tuple[str, int, int]]:
     # as a ``Language``, is a root too); then reach, direct references, the name's rank
     out.sort(key=lambda c: (not tenant_named(index.models[c[0]]), -c[1], -c[2],
                             _NAME_RANK.get(index.models[c[0]].name.lower(), len(_NAME_RANK)), c[0]))
+    return _owners_first(index, out, pointing)
+
+
+def _owners_first(index, out: List[Tuple[str, int, int]], pointing: Dict[str, Set[str]]) -> List[Tuple[str, int, int]]:
+    """A candidate the next one points at (``Organization.account_id`` → ``Account``) is reached
+    through it: when the pointing one is referenced directly by more models, rows belong to it,
+    and it goes first (the billing ``Account`` of an ``Organization`` is not the tenant)."""
+    if len(out) < 2:
+        return out
+    top = out[0]
+    for cand in out[1:]:
+        if top[0] in pointing.get(cand[0], ()) and cand[2] > top[2] and \
+                tenant_named(index.models[cand[0]]) >= tenant_named(index.models[top[0]]):
+            return [cand] + [c for c in out if c is not cand]
     return out
 
 
