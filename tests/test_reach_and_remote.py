@@ -282,3 +282,49 @@ def test_a_view_base_that_handles_integrity_errors(tmp_path):
                                     "app/views.py": SAFE_VIEWS})
     result = check_all(root)
     assert lines_of(result, "MDB410", "views.py") == marked(root, "app/views.py", "# MDB410")
+
+
+SYSTEM_REPO = """\
+from app.models import Invite
+
+
+def count_all(workspace):
+    return Invite.objects.count()
+
+
+def list_all(workspace):
+    return list(Invite.objects.all())  # MDB101
+
+
+def shared(workspace):
+    return list(Invite.objects.filter(member=None))  # MDB101
+"""
+
+SYSTEM_BACKOFFICE = """\
+from app.repository import count_all, shared
+
+
+def stats(request):
+    return {"invites": count_all(request.workspace), "open": shared(request.workspace)}
+"""
+
+SYSTEM_VIEWS = """\
+from app.repository import list_all, shared
+
+
+def invites(request):
+    return list_all(request.workspace) + shared(request.workspace)
+"""
+
+
+def test_functions_only_system_code_calls_are_cross_tenant_like_it(tmp_path):
+    root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": TENANT_MODELS,
+                                    "app/repository.py": SYSTEM_REPO, "app/views.py": SYSTEM_VIEWS,
+                                    "app/backoffice/__init__.py": "",
+                                    "app/backoffice/views.py": SYSTEM_BACKOFFICE,
+                                    "app/settings.py": 'AUTH_USER_MODEL = "app.User"\n'})
+    (root / "mandu.yaml").write_text('tenant:\n  models: [Workspace]\n  system: ["**/backoffice/**"]\n')
+    result = check_all(root)
+    assert not [f for f in result.findings if f.code == "MDB001"], result.notices
+    found = sorted(f.span.line for f in result.findings if f.code == "MDB101" and f.path.endswith("repository.py"))
+    assert found == marked(root, "app/repository.py", "# MDB101")

@@ -10,7 +10,7 @@ import ast
 from typing import Optional
 
 from .spec import django_path
-from .evaluation import Evaluation, tenant_file
+from .evaluation import Evaluation, called_only_from_system, tenant_file
 from .fix import build_fix
 from ..base import Rule
 from ...core.messages import brief
@@ -82,6 +82,8 @@ class TenantRule(Rule):
         if not self.ACTION:
             return
         ev = self.unscoped(node, iterated)
+        if ev is not None and called_only_from_system(self.ctx):
+            return
         if ev is None or ev.action != self.ACTION or not self.wants(ev) or not self.first_for_origin(ev):
             return
         self.report_unscoped(ev, self.message(ev))

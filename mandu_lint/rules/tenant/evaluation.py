@@ -231,6 +231,52 @@ def _has_base(ctx, cls: str, prefixes) -> bool:
     return any(a.startswith(prefixes) for a in ctx.index.mro(cls))
 
 
+def called_only_from_system(ctx) -> bool:
+    """Every chain of project callers of the current function starts in a ``tenant.system`` file
+    (a back-office endpoint, an admin action, a command): the function runs cross-tenant on
+    purpose, as those files do. Callers in ``non-app`` files (tests) do not count. A function with
+    no known caller, or one reached from an entry outside the system files (a view, a task), is
+    judged as before. Memoised per function."""
+    qual = ctx.function_qual()
+    if not qual:
+        return False
+    memo = ctx.index.derived("tenant.system_only", dict)
+    hit = memo.get(qual)
+    if hit is None:
+        hit = memo[qual] = _system_chains(ctx, qual)
+    return hit
+
+
+def _system_chains(ctx, qual: str, max_depth: int = 6) -> bool:
+    from ...project.contexts import contexts
+
+    system = ctx.project.settings.globset("system", "tenant")
+    flow = contexts(ctx.index)
+    callers = flow.callers()
+    if not callers.get(qual):
+        return False
+    seen, frontier = {qual}, [qual]
+    for _ in range(max_depth):
+        nxt = []
+        for q in frontier:
+            if q != qual and (flow.entry(q) or not callers.get(q)):
+                return False  # an entry, or a chain's start, outside the system files
+            for c in callers.get(q, ()):
+                if c in seen:
+                    continue
+                seen.add(c)
+                path = ctx.index.func_path.get(c)
+                if path is None:
+                    return False
+                if system.match(path) or ctx.project.is_non_app(path):
+                    continue
+                nxt.append(c)
+        if not nxt:
+            return True
+        frontier = nxt
+    return False  # deeper than we follow: unknown
+
+
 def tenant_file(ctx) -> Optional[TenantFile]:
     """The shared state of the tenant rules for this file; None when they are off here (no
     ``tenant.models`` configured, no scoped model, or a ``tenant.system`` file)."""

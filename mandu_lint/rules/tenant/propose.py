@@ -7,10 +7,11 @@ A candidate is a model with a tenant-like name referenced by at least two others
 its name (``Club``, ``Household``) - a graph root (no non-null foreign key of its own to another
 model) that is not a user model, referenced directly by at least three models and reached by
 most models that have non-null foreign keys. A tenant-like name outranks an unnamed root, and an
-unnamed root says so in a note. A candidate the best one points at (``Organization.account_id``)
-is reached through it; when it is referenced directly by more models it owns the rows and goes
-first (the billing ``Account`` of an ``Organization`` is not the tenant). ``init`` writes the proposal commented out either way (``tenant``
-is a policy section there): with a guessed tenant the tenant rules' findings were 0 of 25 (holdout
+unnamed root says so in a note. The best-ranked candidate may be reached through another that
+points at it (``Organization.account_id``); when that one is referenced directly by more models,
+it owns the rows and goes first (the billing ``Account`` of an ``Organization`` is not the
+tenant). ``init`` writes the proposal commented out unless ``--accept tenant`` confirms it
+(``tenant`` is a policy section there): with a guessed tenant the tenant rules' findings were 0 of 25 (holdout
 round 1) and 0 of 15 (round 3, where a programming-language lookup table was the guess) true, so
 the security rules stay off until someone confirms the tenant. No proposal when there is no
 candidate.
