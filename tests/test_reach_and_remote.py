@@ -298,6 +298,10 @@ def list_all(workspace):
 
 def shared(workspace):
     return list(Invite.objects.filter(member=None))  # MDB101
+
+
+def only_tested(workspace):
+    return list(Invite.objects.filter(email=""))  # MDB101
 """
 
 SYSTEM_BACKOFFICE = """\
@@ -322,6 +326,9 @@ def test_functions_only_system_code_calls_are_cross_tenant_like_it(tmp_path):
                                     "app/repository.py": SYSTEM_REPO, "app/views.py": SYSTEM_VIEWS,
                                     "app/backoffice/__init__.py": "",
                                     "app/backoffice/views.py": SYSTEM_BACKOFFICE,
+                                    "app/tests/__init__.py": "",
+                                    "app/tests/test_repository.py": "from app.repository import only_tested\n\n\n"
+                                    "def test_it():\n    assert only_tested(None) == []\n",
                                     "app/settings.py": 'AUTH_USER_MODEL = "app.User"\n'})
     (root / "mandu.yaml").write_text('tenant:\n  models: [Workspace]\n  system: ["**/backoffice/**"]\n')
     result = check_all(root)

@@ -113,6 +113,15 @@ class FileFacts:
     # (``Serializer`` imported from ``app.api`` → ``app.api.Serializer``): a use of that one class,
     # not of every class with the same name
     name_refs: FrozenSet[str] = frozenset()
+    # SQLAlchemy imperative (classical) mapping: module-level ``name = Table("t", metadata,
+    # Column("c", ..., ForeignKey("p.id")), ...)`` as name -> (table name, columns), and
+    # ``registry.map_imperatively(Cls, name, properties={...})`` / ``mapper(Cls, name, ...)`` as
+    # (class ref, table ref, properties, line); the index turns the class into a model
+    tables: Dict[str, Tuple[str, Dict[str, FieldFacts]]] = field(default_factory=dict)
+    mappings: Tuple[Tuple[Ref, Ref, Dict[str, FieldFacts], int], ...] = ()
+
+
+_MAPPERS = ("map_imperatively", "mapper")
 
 
 def ann_ref(scope: Scope, node: Optional[ast.AST]) -> Ref:
@@ -261,6 +270,10 @@ class Extractor:
                     size = _display_size(node.value)
                     if size is not None:
                         self.facts.display_sizes[t.id] = size
+                    self._table(t.id, node.value)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and _call_name(node.value) in _MAPPERS and len(node.value.args) >= 2:
+            self._mapping(node.value)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
                 and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "connect":
             call = node.value
@@ -268,6 +281,31 @@ class Extractor:
         elif isinstance(node, (ast.If, ast.Try)):
             for child in node.body + getattr(node, "orelse", []) + getattr(node, "finalbody", []):
                 self._top(child)
+
+    def _table(self, var: str, value: ast.AST) -> None:
+        """``package_table = Table("package", metadata, Column("id", ...), ...)``."""
+        if not (isinstance(value, ast.Call) and _call_name(value) == "Table" and value.args
+                and isinstance(value.args[0], ast.Constant) and isinstance(value.args[0].value, str)):
+            return
+        holder = _Fields()
+        for arg in value.args[1:]:
+            if isinstance(arg, ast.Call) and _call_name(arg) == "Column" and arg.args \
+                    and isinstance(arg.args[0], ast.Constant) and isinstance(arg.args[0].value, str):
+                self._field(holder, arg.args[0].value, arg, arg.lineno, self.module_scope, None)
+        self.facts.tables[var] = (value.args[0].value, holder.fields)
+
+    def _mapping(self, call: ast.Call) -> None:
+        """``registry.map_imperatively(Package, package_table, properties={"tags": relationship(Tag)})``."""
+        holder = _Fields()
+        props = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords
+                                                                 if k.arg == "properties"), None)
+        if isinstance(props, ast.Dict):
+            for key, value in zip(props.keys, props.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str) and isinstance(value, ast.Call):
+                    self._field(holder, key.value, value, value.lineno, self.module_scope, None)
+        scope = self.module_scope
+        self.facts.mappings += ((scope.ref_of(call.args[0]), scope.ref_of(call.args[1]), holder.fields,
+                                 call.lineno),)
 
     def _class(self, node: ast.ClassDef, prefix: str) -> None:
         qual = self._qual(prefix, node.name)
@@ -529,6 +567,19 @@ def _optional(node: Optional[ast.AST]) -> bool:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return any(isinstance(s, ast.Constant) and s.value is None or _optional(s) for s in (node.left, node.right))
     return False
+
+
+class _Fields:
+    """Somewhere for ``Extractor._field`` to put the columns of a ``Table`` or the properties of
+    an imperative mapping (a class body's go to its ``ClassFacts``)."""
+
+    def __init__(self):
+        self.fields: Dict[str, FieldFacts] = {}
+
+
+def _call_name(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
 
 
 def _foreign_key(call: ast.Call):

@@ -379,13 +379,43 @@ class ProjectIndex:
             if model is not None:
                 self.models[qual] = model
                 self.models_by_name.setdefault(model.name, []).append(model)
+        mapped = self._imperative_models()
         self.user_model = self._find_user_model()
         for model in self.models.values():
             self._inherit_fields(model)
+        for qual, fields in mapped.items():  # the table's columns and the mapping's properties
+            self.models[qual].fields.update(fields)
         for model in self.models.values():
             self._column_fks(model)
         for model in list(self.models.values()):
             self._relations(model)
+
+    def _imperative_models(self) -> Dict[str, Dict[str, object]]:
+        """Classes mapped imperatively (``registry.map_imperatively(Cls, table, properties=...)``,
+        the classic ``mapper(...)``) onto a module-level ``Table``: SQLAlchemy models whose table
+        and columns come from the ``Table`` and whose relationships come from ``properties``.
+        Returns model qual -> those fields, added after the class's own (``Mapped[...]``
+        annotations)."""
+        out: Dict[str, Dict[str, object]] = {}
+        for rel, facts in self.files.items():
+            for cls_ref, table_ref, props, _line in getattr(facts, "mappings", ()):
+                qual = self.canonical(dotted(cls_ref) or "")
+                table = self.canonical(dotted(table_ref) or "")
+                cf = self.classes.get(qual)
+                if cf is None or qual in self.models or "." not in table:
+                    continue
+                module, _, var = table.rpartition(".")
+                owner = self.files.get(self.module_rel.get(module, ""))
+                found = getattr(owner, "tables", {}).get(var) if owner is not None else None
+                if found is None:
+                    continue
+                path = self.class_path.get(qual)
+                m = Model(qual, cf.name, "sqlalchemy", path, cf.line, origin=self.origin(path))
+                m.table = found[0]
+                self.models[qual] = m
+                self.models_by_name.setdefault(m.name, []).append(m)
+                out[qual] = {**found[1], **props}
+        return out
 
     def _app_labels(self) -> Dict[str, str]:
         """App package -> Django app label, from the ``AppConfig`` classes of ``apps.py`` files

@@ -255,7 +255,7 @@ def _system_chains(ctx, qual: str, max_depth: int = 6) -> bool:
     callers = flow.callers()
     if not callers.get(qual):
         return False
-    seen, frontier = {qual}, [qual]
+    seen, frontier, system_seen = {qual}, [qual], False
     for _ in range(max_depth):
         nxt = []
         for q in frontier:
@@ -268,11 +268,12 @@ def _system_chains(ctx, qual: str, max_depth: int = 6) -> bool:
                 path = ctx.index.func_path.get(c)
                 if path is None:
                     return False
-                if system.match(path) or ctx.project.is_non_app(path):
-                    continue
-                nxt.append(c)
+                if system.match(path):
+                    system_seen = True
+                elif not ctx.project.is_non_app(path):
+                    nxt.append(c)
         if not nxt:
-            return True
+            return system_seen  # only tests call it: no production caller known, judged as before
         frontier = nxt
     return False  # deeper than we follow: unknown
 
