@@ -297,8 +297,8 @@ class Extractor:
     def _mapping(self, call: ast.Call) -> None:
         """``registry.map_imperatively(Package, package_table, properties={"tags": relationship(Tag)})``."""
         holder = _Fields()
-        props = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords
-                                                                 if k.arg == "properties"), None)
+        named = [k.value for k in call.keywords if k.arg == "properties"]
+        props = call.args[2] if len(call.args) > 2 else (named[0] if named else None)
         if isinstance(props, ast.Dict):
             for key, value in zip(props.keys, props.values):
                 if isinstance(key, ast.Constant) and isinstance(key.value, str) and isinstance(value, ast.Call):
