@@ -33,7 +33,9 @@ from typing import Dict, Iterable, Optional, Tuple
 from .tags import RT
 
 Ref = Optional[tuple]
-MAX_DEPTH = 12  # refs deeper than this are treated as unknown (keeps pathological code cheap)
+MAX_DEPTH = 24  # refs deeper than this are treated as unknown (keeps pathological code cheap); a receiver
+# chain counts an attribute and a call per method, so 24 is a queryset of about a dozen chained
+# methods (`Doc.objects.filter().distinct().order_by().annotate()…prefetch_related()`: 15), common in views
 MAX_POS = 3
 MAX_CANDIDATES = 8  # a local bound to more different refs than this is unknown
 INDEX = "index"  # third item of ``("s", base, INDEX)``: an element, not a slice

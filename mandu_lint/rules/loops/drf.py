@@ -20,7 +20,7 @@ from ...core.loading import eager_paths
 from .per_row import RowSource, model_steps, query_source, walk
 from .query_reach import query_target
 from .reads import is_property, param_reads
-from ...core.tags import TK
+from ...core.tags import RT, TK
 
 LIST_VIEWS = {"rest_framework.viewsets.ModelViewSet", "rest_framework.viewsets.ReadOnlyModelViewSet",
               "rest_framework.generics.ListAPIView", "rest_framework.generics.ListCreateAPIView",
@@ -60,8 +60,64 @@ def _list_view(index, qual: str) -> bool:
     mro = index.mro(qual)
     if not any(a in LIST_VIEWS for a in mro):
         return False
-    return not any(name in (index.classes.get(c).methods if index.classes.get(c) else {})
-                   for c in mro[1:] for name in DYNAMIC)
+    for c in mro[1:]:
+        cf = index.classes.get(c)
+        for name in DYNAMIC:
+            fq = cf.methods.get(name) if cf is not None else None
+            if fq is not None and not _delegates(index.functions.get(fq), name):
+                return False
+    return True
+
+
+def _super_call(ref, name: str) -> bool:
+    """``super().<name>(...)`` as a ref."""
+    return (bool(ref) and ref[0] == RT.CALL and bool(ref[1]) and ref[1][0] == RT.ATTR and ref[1][2] == name
+            and bool(ref[1][1]) and ref[1][1][0] == RT.CALL and ref[1][1][1] == (RT.GLOBAL, "builtins.super"))
+
+
+def _delegates(fn, name: str) -> bool:
+    """A ``get_serializer``/``list``/... override that only adjusts arguments or the response and
+    returns what the framework's own method gives (``return super().get_serializer(*a, **kw)``,
+    ``response = super().list(...); ...; return response``): the serializer and the rows are the
+    class's, not chosen at run time."""
+    if fn is None:
+        return False
+    if fn.returns and all(_super_call(r, name) for r in fn.returns):
+        return True
+    return name == "list" and _serializes_own_rows(fn)
+
+
+def _serializes_own_rows(fn) -> bool:
+    """A custom ``list`` that still serializes through ``self.get_serializer(...)`` (or falls back
+    to ``super().list``) and names no serializer class of its own: the rows and the serializer
+    are the view's (``get_queryset``, ``serializer_class``); it only adds to the response."""
+    own = False
+    for ref, _line, _col in fn.calls:
+        callee = ref[1] if ref and ref[0] == RT.CALL else None
+        if not callee or callee[0] != RT.ATTR and callee[0] != RT.GLOBAL:
+            continue
+        last = callee[2] if callee[0] == RT.ATTR else callee[1].rsplit(".", 1)[-1]
+        if last.endswith("Serializer"):
+            return False
+        if callee[0] == RT.ATTR and (last == "get_serializer" and callee[1] and callee[1][0] == RT.SELF
+                                     or _super_call(ref, "list")):
+            own = True
+    return own
+
+
+def _dynamic(ctx, cls: ast.ClassDef, names) -> bool:
+    return _dynamic_cls(ctx, ".".join(ctx.qual + [cls.name]), cls, names)
+
+
+def _dynamic_cls(ctx, qual: str, cls: ast.ClassDef, names) -> bool:
+    """The class body overrides one of ``names`` with code that decides for itself."""
+    cf = ctx.index.classes.get(qual)
+    for s in cls.body:
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in names:
+            fq = cf.methods.get(s.name) if cf is not None else None
+            if fq is None or not _delegates(ctx.index.functions.get(fq), s.name):
+                return True
+    return False
 
 
 def _serializer_of(ctx, qual: str) -> Optional[str]:
@@ -87,7 +143,7 @@ def viewset_sites(ctx, node: ast.ClassDef) -> List[Site]:
     qual = ".".join(ctx.qual + [node.name])
     if qual not in ctx.index.classes or not _list_view(ctx.index, qual):
         return []
-    if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in DYNAMIC for s in node.body):
+    if _dynamic(ctx, node, DYNAMIC):
         return []
     value = class_queryset(node)
     ser = _serializer_of(ctx, qual)
@@ -102,7 +158,7 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
     qual = ".".join(ctx.qual[:-1])
     if qual not in ctx.index.classes or not _list_view(ctx.index, qual) or ret.value is None:
         return None
-    if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in DYNAMIC[:3] for s in cls.body):
+    if _dynamic_cls(ctx, qual, cls, DYNAMIC[:3]):
         return None
     ser = _serializer_of(ctx, qual)
     if ser is None:
@@ -211,6 +267,11 @@ def _declared(ctx, ser: str, model: str, name: str, ff, prefix, depth: int) -> L
         if depth < MAX_DEPTH:
             out.extend(serializer_reads(ctx, t[1], steps[-1].rel.target, names, depth + 1))
         return out
+    if t[0] == TK.CLASS:  # a project subclass of a DRF field reads what its DRF base reads
+        base = next((a for a in ix.mro(t[1]) if a.startswith("rest_framework.")), None)
+        if base is None:
+            return []
+        t = (TK.EXT, base)
     if t[0] != TK.EXT:
         return []
     kind = t[1].rsplit(".", 1)[-1]

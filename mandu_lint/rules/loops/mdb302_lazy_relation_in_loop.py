@@ -107,7 +107,10 @@ class LazyRelationInLoop(Rule):
     loop assigns before reading it (`book.author = authors[book.author_id]`) is not reported.
     Where a helper also runs queries of its own, its call is left to MDB301. A view whose
     serializer is chosen at run time (`get_serializer_class`, a custom `list`) or whose
-    `get_queryset` comes from a project base class is not checked.
+    `get_queryset` comes from a project base class is not checked; an override that only
+    delegates (`return super().get_serializer(*args, **kwargs)`, a `list` that still serializes
+    through `self.get_serializer(...)` and names no serializer of its own) keeps the view's
+    serializer and rows, and is checked.
 
     Templates: only templates under a folder named `templates` in the project are read (the
     app-directories convention and the usual `DIRS`); when several folders hold the same name,
