@@ -301,3 +301,53 @@ def test_template_site_names_where_the_rows_are_built(tmp_path):
     assert [f.span.line for f in found] == marked(root, "app/views.py", "# MDB302")
     built = [loc.span.line for loc in found[0].related if loc.path.endswith("views.py")]
     assert built == marked(root, "app/views.py", "# built")
+
+
+def test_rows_from_an_inherited_project_method_name_where_that_method_builds_them(tmp_path):
+    """``context["builds"] = self.get_queryset()`` with ``get_queryset`` inherited from a project
+    mixin (readthedocs' build list, recall dev R085): the related location is the query the
+    mixin's method builds and returns, in the mixin's file."""
+    from synthetic import check_all, marked, write_project
+
+    root = write_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": """\
+            from django.db import models
+
+
+            class Project(models.Model):
+                name = models.CharField(max_length=50)
+
+
+            class Build(models.Model):
+                project = models.ForeignKey(Project, on_delete=models.CASCADE)
+            """,
+        "app/mixins.py": """\
+            from app.models import Build
+
+
+            class BuildBase:
+                def get_queryset(self):
+                    queryset = Build.objects.filter(project__name=self.kwargs["slug"])  # built
+                    return queryset
+            """,
+        "app/views.py": """\
+            from django.views.generic import TemplateView
+
+            from app.mixins import BuildBase
+
+
+            class BuildPage(BuildBase, TemplateView):
+                template_name = "builds.html"
+
+                def get_context_data(self, **kwargs):
+                    context = super().get_context_data(**kwargs)
+                    context["builds"] = self.get_queryset()  # MDB302
+                    return context
+            """,
+        "app/templates/builds.html": "{% for b in builds %}{{ b.project.name }}{% endfor %}\n",
+    })
+    found = [f for f in check_all(root).findings if f.code == "MDB302"]
+    assert [f.span.line for f in found] == marked(root, "app/views.py", "# MDB302")
+    built = [loc.span.line for loc in found[0].related if loc.path.endswith("mixins.py")]
+    assert built == marked(root, "app/mixins.py", "# built")

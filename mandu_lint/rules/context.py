@@ -233,3 +233,24 @@ def node_text(node: ast.AST) -> str:
     except Exception:  # pragma: no cover - unparse handles every node ast produces
         text = type(node).__name__
     return " ".join(text.split())[:200]
+
+
+def function_node(project, index, qual: str) -> Optional[ast.AST]:
+    """The ``def`` of project function ``qual``, read from its file (through ``project.data``:
+    the unsaved text flake8 hands over, newer syntax). None when it cannot be read."""
+    from ..core.source import decode, parse_tree
+
+    facts = index.owner(qual)
+    fn = index.functions.get(qual)
+    data = project.data(facts.path) if facts is not None and fn is not None else None
+    if data is None:
+        return None
+    try:
+        tree = parse_tree(decode(data), facts.path)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == fn.line \
+                and node.name == fn.name:
+            return node
+    return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from . import drf, pydantic_rows, template_views
 from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
@@ -12,6 +12,7 @@ from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, re
 from .reads import is_property, param_reads
 from .templates import Evaluator, library
 from ..base import Rule
+from ..context import function_node
 from ...project.contexts import ONE_OFF
 from ...model import Location, Span
 from .mdb302_examples import BAD, GOOD
@@ -539,11 +540,43 @@ class LazyRelationInLoop(Rule):
         # a view rendering a queryset's rows is a list page: per-row by construction
         self.report(node, msg, related=related, fix=fix, confidence="endpoint")
 
+    def _made_by_method(self, node) -> tuple:
+        """Rows a project method returns (``context["builds"] = self.get_queryset()``, the
+        method inherited from a mixin): where that method builds its query, in its own file."""
+        call = node
+        while isinstance(call, (ast.Subscript, ast.Attribute)):
+            call = call.value
+        if not isinstance(call, ast.Call):
+            return ()
+        qual = None
+        f = call.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+                and self.ctx.method_of is not None:
+            cls = self.ctx.function_qual().rpartition(".")[0]
+            qual = self.ctx.index.find_method(cls, f.attr) if cls in self.ctx.index.classes else None
+        if qual is None:
+            t = self.ctx.type_of(f)
+            qual = t[1] if t is not None and t[0] in (TK.FUNC, TK.BOUND) and isinstance(t[1], str) else None
+        if qual is None or qual not in self.ctx.index.functions:
+            return ()
+        fn = function_node(self.ctx.project, self.ctx.index, qual)
+        facts = self.ctx.index.owner(qual)
+        if fn is None or facts is None:
+            return ()
+        path = str(self.ctx.project.root / facts.path)
+        name = qual.rsplit(".", 1)[-1]
+        return tuple(Location(path, Span(n.lineno, n.col_offset, n.lineno, n.col_offset),
+                              f"`{name}()` builds the rows here: load the relations on this query")
+                     for n in _returned_queries(fn)[:2])
+
     def _built_at(self, node, src: RowSource) -> tuple:
         """Where the rows handed to the template are built, when that is earlier in the function
         than the value the finding points at (``qs = ….all()`` … ``{"rows": qs[:50]}``): the
         line where the eager loading goes."""
         func = self.ctx.function
+        made = self._made_by_method(node)
+        if made:
+            return made
         root = node
         while isinstance(root, (ast.Subscript, ast.Attribute, ast.Call)):
             root = root.func if isinstance(root, ast.Call) else root.value
@@ -558,6 +591,25 @@ class LazyRelationInLoop(Rule):
                 out.append(Location(self.ctx.path, Span(n.lineno, n.col_offset, n.lineno, n.col_offset),
                                     f"`{name}` is built here: load the relations on this query"))
         return tuple(sorted(out, key=lambda loc: loc.span.line)[:2])
+
+
+def _returned_queries(fn: ast.AST) -> List[ast.AST]:
+    """The statements that build what ``fn`` returns: a returned call, or the assignment of a
+    returned name (``queryset = Build.objects.public(...)`` … ``return queryset``)."""
+    assigned = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    assigned.setdefault(t.id, []).append(n)
+    out = []
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Return) and n.value is not None:
+            if isinstance(n.value, ast.Name):
+                out.extend(assigned.get(n.value.id, ()))
+            elif isinstance(n.value, ast.Call):
+                out.append(n)
+    return sorted(out, key=lambda n: n.lineno)
 
 
 def _rel(ctx, path: str) -> str:

@@ -7,7 +7,7 @@ import re
 from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
-from ...core.source import decode, parse_tree
+from ..context import function_node
 from ...core.tags import TK
 from ...project.contexts import MIGRATION, ONE_OFF, TEST
 
@@ -322,18 +322,7 @@ class Command(BaseCommand):
 def _names_integrity(project, index, qual: str) -> bool:
     """Does the body of project function ``qual`` name ``IntegrityError`` (``except
     IntegrityError``, ``isinstance(e, IntegrityError)``)? Reads that one file."""
-    facts = index.owner(qual)
-    fn = index.functions.get(qual)
-    data = project.data(facts.path) if facts is not None and fn is not None else None
-    if data is None:
-        return False
-    try:
-        tree = parse_tree(decode(data), facts.path)
-    except (SyntaxError, ValueError):
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == fn.line \
-                and node.name == fn.name:
-            return any(isinstance(n, ast.Name) and n.id == "IntegrityError" or
-                       isinstance(n, ast.Attribute) and n.attr == "IntegrityError" for n in ast.walk(node))
-    return False
+    node = function_node(project, index, qual)
+    return node is not None and any(isinstance(n, ast.Name) and n.id == "IntegrityError" or
+                                    isinstance(n, ast.Attribute) and n.attr == "IntegrityError"
+                                    for n in ast.walk(node))
