@@ -351,3 +351,54 @@ def test_rows_from_an_inherited_project_method_name_where_that_method_builds_the
     assert [f.span.line for f in found] == marked(root, "app/views.py", "# MDB302")
     built = [loc.span.line for loc in found[0].related if loc.path.endswith("mixins.py")]
     assert built == marked(root, "app/mixins.py", "# built")
+
+
+def test_rows_refined_from_a_related_manager_are_a_query_of_the_view(tmp_path):
+    """``items = shelf.book_set`` … ``items = items.filter(...)`` handed to a template through a
+    Paginator (bookwyrm's list page, recall dev R009): the first binding only names the relation,
+    the refinement runs a fresh query, so the rows are reported, with every binding named."""
+    from synthetic import check_all, marked, write_project
+
+    root = write_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": """\
+            from django.db import models
+
+
+            class Author(models.Model):
+                name = models.CharField(max_length=50)
+
+
+            class Shelf(models.Model):
+                name = models.CharField(max_length=50)
+
+
+            class Book(models.Model):
+                shelf = models.ForeignKey(Shelf, on_delete=models.CASCADE)
+                author = models.ForeignKey(Author, on_delete=models.CASCADE)
+                rank = models.IntegerField()
+            """,
+        "app/views.py": """\
+            from django.core.paginator import Paginator
+            from django.db.models import F
+            from django.shortcuts import get_object_or_404
+            from django.template.response import TemplateResponse
+
+            from app.models import Shelf
+
+
+            def shelf(request, shelf_id, ranked=False):
+                shelf = get_object_or_404(Shelf, id=shelf_id)
+                items = shelf.book_set  # built
+                if ranked:
+                    items = items.annotate(r=F("rank"))  # built
+                items = items.filter(rank__gt=0).order_by("rank")  # built
+                page = Paginator(items, 20).get_page(request.GET.get("page"))  # MDB302
+                return TemplateResponse(request, "shelf.html", {"items": page})
+            """,
+        "app/templates/shelf.html": "{% for b in items %}{{ b.author.name }}{% endfor %}\n",
+    })
+    found = [f for f in check_all(root).findings if f.code == "MDB302"]
+    assert [f.span.line for f in found] == marked(root, "app/views.py", "# MDB302")
+    built = [loc.span.line for loc in found[0].related if loc.path.endswith("views.py")]
+    assert built == marked(root, "app/views.py", "# built")

@@ -585,12 +585,12 @@ class LazyRelationInLoop(Rule):
             return ()
         out = []
         for n in ast.walk(func):
-            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and n.lineno < node.lineno \
+            if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Call, ast.Attribute)) and n.lineno < node.lineno \
                     and any(isinstance(t, ast.Name) and t.id in names for t in n.targets):
                 name = next(t.id for t in n.targets if isinstance(t, ast.Name) and t.id in names)
                 out.append(Location(self.ctx.path, Span(n.lineno, n.col_offset, n.lineno, n.col_offset),
                                     f"`{name}` is built here: load the relations on this query"))
-        return tuple(sorted(out, key=lambda loc: loc.span.line)[:2])
+        return tuple(sorted(out, key=lambda loc: loc.span.line)[:3])
 
 
 def _returned_queries(fn: ast.AST) -> List[ast.AST]:

@@ -19,6 +19,9 @@ def visible(ctx, ref, depth: int = 0) -> bool:
     ``select(...)`` statement, or a project function whose returned queries are visible."""
     if ref is None or depth > 3:
         return False
+    if ref[0] == RT.CONFLICT:  # ``items = obj.items`` … ``items = items.filter(...)``: a later
+        # refinement runs a fresh query on what the first binding only named
+        return any(visible(ctx, c, depth + 1) for c in ref[1:])
     typer = ctx.typer
     r, steps = chain(ref)
     rt = typer.type_of(r)
