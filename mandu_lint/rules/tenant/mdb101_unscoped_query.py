@@ -51,7 +51,9 @@ class UnscopedQuery(TenantRule):
     an unknown object is assumed scoped, as is a filter built elsewhere (`filter(**lookups)`,
     `where(*clauses)`). A predicate on the authenticated caller (`owner=request.user`, a FastAPI
     `Depends` value) counts as scoping (the rows are the caller's own), as does one naming a user
-    of the project's user model or its key (`email=user.email`: rows addressed to that person), and so does a check of
+    of the project's user model or its key (`email=user.email`: rows addressed to that person; an
+    untyped `user`/`new_user`, and the e-mail address any loaded object holds, `invite.email`, count
+    too; a bare `email` from the client does not), and so does a check of
     the row after it is read (`if task.workspace_id != ws.id: raise …`) or passing it to a
     function named like a permission check. A filter pinning a foreign key to a scoped row
     (`project=…`, `state_id=…`) counts: the parent is assumed to be checked where it is looked
@@ -60,7 +62,9 @@ class UnscopedQuery(TenantRule):
     `*_hash`). A function that takes nothing a tenant could come from (no parameter besides
     `self` and database handles) and is not a request handler is treated as a cross-tenant job
     (`delete_expired(self)`). Code in `tenant.system` globs (admin, commands, scheduled jobs)
-    and non-app files are not checked. A lookup by id is reported by MDB104 when that rule is
+    and non-app files are not checked, nor is a function whose every chain of project callers
+    starts in such a file (a repository method only a back-office endpoint calls); callers in
+    tests do not count. A lookup by id is reported by MDB104 when that rule is
     enabled. Libraries that scope rows themselves are known: a model managed by django-scopes'
     `ScopedManager` or deriving from django-multitenant's `TenantModel`/`TenantModelMixin` is
     scoped by its manager; code under django-scopes' `scopes_disabled()` (a `with` block or a
