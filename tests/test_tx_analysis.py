@@ -278,6 +278,35 @@ def make(request):
     assert tx.entry("shop.signals.item_saved").state == INSIDE
 
 
+def test_delete_receivers_run_inside_the_deletions_own_transaction(tmp_path):
+    """Django's ``Collector.delete()`` sends pre_delete/post_delete inside
+    ``transaction.atomic(savepoint=False)`` (a model with receivers is never fast-deleted), so a
+    delete receiver is inside a transaction even when every ``delete()`` runs in autocommit."""
+    files = {"shop/models.py": MODELS, "shop/signals.py": """
+from django.db.models.signals import post_delete, pre_delete
+from django.dispatch import receiver
+from shop.models import Item
+
+@receiver(post_delete, sender=Item)
+def item_deleted(sender, instance, **kwargs):
+    pass
+
+def any_deleted(sender, instance, **kwargs):
+    pass
+
+pre_delete.connect(any_deleted)
+""", "shop/views.py": """
+from shop.models import Item
+
+def remove(request, pk):
+    Item.objects.get(pk=pk).delete()
+"""}
+    tx = tx_of(tmp_path, files)
+    assert tx.entry("shop.signals.item_deleted").state == INSIDE
+    assert tx.entry("shop.signals.any_deleted").state == INSIDE
+    assert tx.entry("shop.views.remove").state != INSIDE
+
+
 def _view(source: str) -> FlowView:
     tree = ast.parse(textwrap.dedent(source))
     fn = tree.body[0]

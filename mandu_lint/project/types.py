@@ -153,6 +153,9 @@ class Typer:
         self.level = level
         self._types: Dict[tuple, object] = {}
         self._busy = set()
+        self._cuts = 0  # resolutions cut short by the cycle/depth guard (see ``type_of``)
+        self._returning = set()  # functions whose returns are being typed
+        self._calling = set()  # calls being typed
         self._returns: Dict[str, object] = {}
         self._summary: Dict[object, Optional[tuple]] = {}
         self._cs_depth = 0
@@ -188,15 +191,21 @@ class Typer:
         if ref in self._types:
             return self._types[ref]
         if ref in self._busy or len(self._busy) > _MAX:
+            self._cuts += 1
             return None
         self._busy.add(ref)
+        cuts = self._cuts
         try:
             t = self._type_of(ref)
             if t is None or t[0] == TK.EXT:
                 t = self._body_evidence(ref) or t
         finally:
             self._busy.discard(ref)
-        self._types[ref] = t
+        # a type computed while a cycle (or the depth guard) cut the resolution short depends on
+        # which ref was asked first; kept only for this query, it would make findings vary with
+        # the order files are checked in (two workers, two orders)
+        if self._cuts == cuts:
+            self._types[ref] = t
         return t
 
     def _type_of(self, ref):
@@ -580,9 +589,17 @@ class Typer:
         key = (EV.CALL,) + ref
         if key in self._types:
             return self._types[key]
-        self._types[key] = (None, None)
-        out = self._call(ref)
-        self._types[key] = out
+        if key in self._calling:  # the call is being typed further up: a cycle
+            self._cuts += 1
+            return None, None
+        self._calling.add(key)
+        cuts = self._cuts
+        try:
+            out = self._call(ref)
+        finally:
+            self._calling.discard(key)
+        if self._cuts == cuts:
+            self._types[key] = out
         return out
 
     def _call(self, ref):
@@ -805,17 +822,25 @@ class Typer:
     def returns(self, func: str):
         if func in self._returns:
             return self._returns[func]
-        self._returns[func] = None
+        if func in self._returning:  # recursion (``a`` returns ``b()``, ``b`` returns ``a()``)
+            self._cuts += 1
+            return None
+        self._returning.add(func)
+        cuts = self._cuts
         fn = self.ix.functions.get(func)
         t = None
-        if fn is not None:
-            t = self.instance_of(fn.returns_ann)
-            if t is None:
-                for r in fn.returns:
-                    t = self.type_of(r)
-                    if t is not None:
-                        break
-        self._returns[func] = t
+        try:
+            if fn is not None:
+                t = self.instance_of(fn.returns_ann)
+                if t is None:
+                    for r in fn.returns:
+                        t = self.type_of(r)
+                        if t is not None:
+                            break
+        finally:
+            self._returning.discard(func)
+        if self._cuts == cuts:  # not cut short by the recursion: the same whoever asks first
+            self._returns[func] = t
         return t
 
     def _passed_through(self, func: str, ref, bound: bool):

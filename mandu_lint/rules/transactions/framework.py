@@ -130,6 +130,11 @@ class FrameworkEntries:
     def _receiver_state(self, fn) -> Entry:
         for signal, sender in self._registrations(fn):
             name = origin(self.ix, signal)
+            if name in DELETE_SIGNALS:
+                # ``Collector.delete()`` sends pre_delete/post_delete inside its own
+                # ``transaction.atomic(savepoint=False)``: a model with receivers is never
+                # fast-deleted, so its receivers always run in the deletion's transaction
+                return Entry(INSIDE, f"{SAVED_IN} deletion: Django sends delete signals inside it")
             calls = SAVE_CALLS if name in SAVE_SIGNALS else DELETE_CALLS if name in DELETE_SIGNALS else None
             t = self.typer.type_of(sender) if sender is not None else None
             if calls and t and t[0] == TK.MODEL:
