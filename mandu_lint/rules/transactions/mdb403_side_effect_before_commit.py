@@ -24,7 +24,8 @@ class SideEffectBeforeCommit(TxRule):
     function, or through a model's `save()` override or `post_save` receiver that a save inside
     the transaction runs. "Inside" means a `with transaction.atomic()` block, an `@atomic`
     function, a function every caller runs inside one (or a view under `ATOMIC_REQUESTS`, a
-    graphene mutation under `ATOMIC_MUTATIONS`), a
+    graphene mutation under `ATOMIC_MUTATIONS`), a `pre_delete`/`post_delete` receiver (Django
+    sends delete signals inside the deletion's transaction, even in autocommit), a
     `with session.begin()` block, or an SQLAlchemy/DB-API write not yet committed.
 
     Primary location: the side-effect call (or the call that leads to it); when it is reached
