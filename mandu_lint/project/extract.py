@@ -12,7 +12,7 @@ import re
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from ..core.loading import eager_paths
-from ..core.refs import ModuleNames, Ref, Scope, iter_local_nodes
+from ..core.refs import ModuleNames, Ref, Scope, call_name, iter_local_nodes
 from ..core.tags import RT, TK
 from . import flags
 
@@ -272,7 +272,7 @@ class Extractor:
                         self.facts.display_sizes[t.id] = size
                     self._table(t.id, node.value)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-                and _call_name(node.value) in _MAPPERS and len(node.value.args) >= 2:
+                and call_name(node.value) in _MAPPERS and len(node.value.args) >= 2:
             self._mapping(node.value)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
                 and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "connect":
@@ -284,12 +284,12 @@ class Extractor:
 
     def _table(self, var: str, value: ast.AST) -> None:
         """``package_table = Table("package", metadata, Column("id", ...), ...)``."""
-        if not (isinstance(value, ast.Call) and _call_name(value) == "Table" and value.args
+        if not (isinstance(value, ast.Call) and call_name(value) == "Table" and value.args
                 and isinstance(value.args[0], ast.Constant) and isinstance(value.args[0].value, str)):
             return
         holder = _Fields()
         for arg in value.args[1:]:
-            if isinstance(arg, ast.Call) and _call_name(arg) == "Column" and arg.args \
+            if isinstance(arg, ast.Call) and call_name(arg) == "Column" and arg.args \
                     and isinstance(arg.args[0], ast.Constant) and isinstance(arg.args[0].value, str):
                 self._field(holder, arg.args[0].value, arg, arg.lineno, self.module_scope, None)
         self.facts.tables[var] = (value.args[0].value, holder.fields)
@@ -575,11 +575,6 @@ class _Fields:
 
     def __init__(self):
         self.fields: Dict[str, FieldFacts] = {}
-
-
-def _call_name(call: ast.Call) -> str:
-    f = call.func
-    return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
 
 
 def _foreign_key(call: ast.Call):

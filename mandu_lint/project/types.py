@@ -153,7 +153,7 @@ class Typer:
         self.level = level
         self._types: Dict[tuple, object] = {}
         self._busy = set()
-        self._cuts = 0  # resolutions cut short by the cycle/depth guard (see ``type_of``)
+        self._cuts = 0  # resolutions cut short by the cycle/depth guard (see ``_guarded``)
         self._returning = set()  # functions whose returns are being typed
         self._calling = set()  # calls being typed
         self._returns: Dict[str, object] = {}
@@ -190,23 +190,37 @@ class Typer:
             return None
         if ref in self._types:
             return self._types[ref]
-        if ref in self._busy or len(self._busy) > _MAX:
+        if len(self._busy) > _MAX:
             self._cuts += 1
             return None
-        self._busy.add(ref)
+        return self._guarded(self._types, self._busy, ref, self._resolve, None)
+
+    def _resolve(self, ref):
+        t = self._type_of(ref)
+        if t is None or t[0] == TK.EXT:
+            t = self._body_evidence(ref) or t
+        return t
+
+    def _guarded(self, memo: dict, busy: set, key, compute, cut):
+        """``compute(key)``, memoised in ``memo``, with ``busy`` as the recursion guard (a key
+        asked for again while it is computed gives ``cut``). A result computed while any guard
+        cut the resolution short depends on which key was asked first: it is returned but not
+        memoised, or findings would vary with the order files are checked in (two workers, two
+        orders)."""
+        if key in memo:
+            return memo[key]
+        if key in busy:
+            self._cuts += 1
+            return cut
+        busy.add(key)
         cuts = self._cuts
         try:
-            t = self._type_of(ref)
-            if t is None or t[0] == TK.EXT:
-                t = self._body_evidence(ref) or t
+            out = compute(key)
         finally:
-            self._busy.discard(ref)
-        # a type computed while a cycle (or the depth guard) cut the resolution short depends on
-        # which ref was asked first; kept only for this query, it would make findings vary with
-        # the order files are checked in (two workers, two orders)
+            busy.discard(key)
         if self._cuts == cuts:
-            self._types[ref] = t
-        return t
+            memo[key] = out
+        return out
 
     def _type_of(self, ref):
         kind = ref[0]
@@ -586,21 +600,7 @@ class Typer:
     # -- calls --------------------------------------------------------------------------------
     def call(self, ref) -> Tuple[object, Optional[tuple]]:
         """(result type, event) of a call ref."""
-        key = (EV.CALL,) + ref
-        if key in self._types:
-            return self._types[key]
-        if key in self._calling:  # the call is being typed further up: a cycle
-            self._cuts += 1
-            return None, None
-        self._calling.add(key)
-        cuts = self._cuts
-        try:
-            out = self._call(ref)
-        finally:
-            self._calling.discard(key)
-        if self._cuts == cuts:
-            self._types[key] = out
-        return out
+        return self._guarded(self._types, self._calling, (EV.CALL,) + ref, lambda _key: self._call(ref), (None, None))
 
     def _call(self, ref):
         callee = self.type_of(ref[1])
@@ -820,27 +820,19 @@ class Typer:
 
     # -- function summaries -------------------------------------------------------------------
     def returns(self, func: str):
-        if func in self._returns:
-            return self._returns[func]
-        if func in self._returning:  # recursion (``a`` returns ``b()``, ``b`` returns ``a()``)
-            self._cuts += 1
-            return None
-        self._returning.add(func)
-        cuts = self._cuts
+        # recursion (``a`` returns ``b()``, ``b`` returns ``a()``) is cut by the guard
+        return self._guarded(self._returns, self._returning, func, self._returned, None)
+
+    def _returned(self, func: str):
         fn = self.ix.functions.get(func)
-        t = None
-        try:
-            if fn is not None:
-                t = self.instance_of(fn.returns_ann)
-                if t is None:
-                    for r in fn.returns:
-                        t = self.type_of(r)
-                        if t is not None:
-                            break
-        finally:
-            self._returning.discard(func)
-        if self._cuts == cuts:  # not cut short by the recursion: the same whoever asks first
-            self._returns[func] = t
+        if fn is None:
+            return None
+        t = self.instance_of(fn.returns_ann)
+        if t is None:
+            for r in fn.returns:
+                t = self.type_of(r)
+                if t is not None:
+                    break
         return t
 
     def _passed_through(self, func: str, ref, bound: bool):

@@ -165,6 +165,15 @@ class FileContext:
                 return qual
         return ""
 
+    def own_method(self, name: str) -> Optional[str]:
+        """The project method ``self.<name>`` reaches from the method being walked: defined on its
+        class or inherited from a project base (``get_queryset`` of a mixin). None outside a
+        method, or when no project class in the chain defines it."""
+        if self.method_of is None:
+            return None
+        cls = self.function_qual().rpartition(".")[0]
+        return self.index.find_method(cls, name) if cls in self.index.classes else None
+
     def derived(self, key: object, build: Callable[[], T]) -> T:
         """What a rule family derives from the project index once and reuses for every file of
         the run (``key`` names it; ``build()`` computes it). The memo lives on the index, so it

@@ -60,13 +60,15 @@ def _list_view(index, qual: str) -> bool:
     mro = index.mro(qual)
     if not any(a in LIST_VIEWS for a in mro):
         return False
-    for c in mro[1:]:
-        cf = index.classes.get(c)
-        for name in DYNAMIC:
-            fq = cf.methods.get(name) if cf is not None else None
-            if fq is not None and not _delegates(index.functions.get(fq), name):
-                return False
-    return True
+    return not any(_decides(index, c, DYNAMIC) for c in mro[1:])
+
+
+def _decides(index, qual: str, names) -> bool:
+    """Class ``qual`` itself defines one of ``names`` with code that decides for itself (not an
+    override that only delegates, see ``_delegates``)."""
+    cf = index.classes.get(qual)
+    methods = cf.methods if cf is not None else {}
+    return any(name in methods and not _delegates(index.functions.get(methods[name]), name) for name in names)
 
 
 def _super_call(ref, name: str) -> bool:
@@ -105,21 +107,6 @@ def _serializes_own_rows(fn) -> bool:
     return own
 
 
-def _dynamic(ctx, cls: ast.ClassDef, names) -> bool:
-    return _dynamic_cls(ctx, ".".join(ctx.qual + [cls.name]), cls, names)
-
-
-def _dynamic_cls(ctx, qual: str, cls: ast.ClassDef, names) -> bool:
-    """The class body overrides one of ``names`` with code that decides for itself."""
-    cf = ctx.index.classes.get(qual)
-    for s in cls.body:
-        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in names:
-            fq = cf.methods.get(s.name) if cf is not None else None
-            if fq is None or not _delegates(ctx.index.functions.get(fq), s.name):
-                return True
-    return False
-
-
 def _serializer_of(ctx, qual: str) -> Optional[str]:
     ref = ctx.index.class_attr(qual, "serializer_class")
     t = ctx.typer.type_of(ref) if ref is not None else None
@@ -143,7 +130,7 @@ def viewset_sites(ctx, node: ast.ClassDef) -> List[Site]:
     qual = ".".join(ctx.qual + [node.name])
     if qual not in ctx.index.classes or not _list_view(ctx.index, qual):
         return []
-    if _dynamic(ctx, node, DYNAMIC):
+    if _decides(ctx.index, qual, DYNAMIC):
         return []
     value = class_queryset(node)
     ser = _serializer_of(ctx, qual)
@@ -158,7 +145,7 @@ def get_queryset_site(ctx, ret: ast.Return, cls: ast.ClassDef) -> Optional[Site]
     qual = ".".join(ctx.qual[:-1])
     if qual not in ctx.index.classes or not _list_view(ctx.index, qual) or ret.value is None:
         return None
-    if _dynamic_cls(ctx, qual, cls, DYNAMIC[:3]):
+    if _decides(ctx.index, qual, DYNAMIC[:3]):
         return None
     ser = _serializer_of(ctx, qual)
     if ser is None:

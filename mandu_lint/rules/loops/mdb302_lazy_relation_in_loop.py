@@ -550,10 +550,8 @@ class LazyRelationInLoop(Rule):
             return ()
         qual = None
         f = call.func
-        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
-                and self.ctx.method_of is not None:
-            cls = self.ctx.function_qual().rpartition(".")[0]
-            qual = self.ctx.index.find_method(cls, f.attr) if cls in self.ctx.index.classes else None
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+            qual = self.ctx.own_method(f.attr)
         if qual is None:
             t = self.ctx.type_of(f)
             qual = t[1] if t is not None and t[0] in (TK.FUNC, TK.BOUND) and isinstance(t[1], str) else None

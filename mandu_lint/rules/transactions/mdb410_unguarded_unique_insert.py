@@ -248,11 +248,8 @@ class Command(BaseCommand):
     def _view_handles_integrity(self) -> bool:
         """The view's class (or a project base) overrides DRF's ``handle_exception`` with code that
         names ``IntegrityError``: the app turns the error into a response of its own, not a 500."""
-        if self.ctx.method_of is None:
-            return False
         ix = self.ctx.index
-        cls = self.ctx.function_qual().rpartition(".")[0]
-        meth = ix.find_method(cls, "handle_exception") if cls in ix.classes else None
+        meth = self.ctx.own_method("handle_exception")
         if meth is None or meth not in ix.functions:
             return False
         project = self.ctx.project
