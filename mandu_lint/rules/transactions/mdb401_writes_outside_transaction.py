@@ -55,8 +55,9 @@ class WritesOutsideTransaction(TxRule):
     receiver without a sender, a form's `save()`) is *unknown*, and stays silent; so do callees
     of unknown functions. A `pre_delete`/`post_delete` receiver runs inside the deletion's own
     transaction (Django's `Collector.delete()` opens one), so it is never reported. Writes in
-    different arms of an `if` or in `try` and its `except` are on different paths. A loop
-    writing once per element counts as one write. Writes each in its own `atomic()` block are a
+    different arms of an `if` or in `try` and its `except` are on different paths, and a write
+    inside a `return`/`raise` statement (`return replace_pages(db, doc)` in one arm) ends its
+    path. A loop writing once per element counts as one write. Writes each in its own `atomic()` block are a
     deliberate choice and are not reported. Raw SQL counts as a write only when its text is a
     literal starting with `INSERT`/`UPDATE`/`DELETE`.
 

@@ -1,7 +1,8 @@
 """Same-path reasoning inside one function body: can node ``b`` run after node ``a`` in one
 execution? ``if``/``else`` arms and separate ``except`` clauses exclude each other, an ``except``
 follows its ``try`` body only where something after the node can still fail, and a ``return``,
-``raise`` or a jump out of the common block ends the path. Loops do not wrap around: a write
+``raise`` or a jump out of the common block ends the path (so does a `return`/`raise` whose
+expression holds the node). Loops do not wrap around: a write
 repeated per element counts once.
 """
 from __future__ import annotations
@@ -36,6 +37,11 @@ def may_follow(view, a: ast.AST, b: ast.AST) -> bool:
 
 def _leaves_before(chain: List[ast.AST], lca: ast.AST, target: ast.AST) -> bool:
     """Does every path from the node (chain[0]) leave before reaching ``target``?"""
+    # the node is part of a `return`/`raise` statement below the common ancestor
+    # (`return helper(db)` in one arm): the function ends right after it, except for the
+    # `finally` of the common ancestor
+    if any(isinstance(n, TERMINAL) for n in chain) and target not in getattr(lca, "finalbody", ()):
+        return True
     for k in range(len(chain) - 1):
         node, holder = chain[k], chain[k + 1]
         # a break/continue targets a loop below the common ancestor: the path goes on after it
