@@ -579,8 +579,8 @@ class ProjectIndex:
             return
         null = bool(ff.kw.get("null")) if kind != "m2m" else True
         model.relations[name] = Relation(name, target, kind, null=null, field_line=ff.line)
-        if model.abstract:
-            return
+        if model.abstract or self._concrete_parent_declares(model, name):
+            return  # the reverse relation is the declaring model's (multi-table inheritance)
         rn = ff.kw.get("related_name")
         if isinstance(rn, str) and rn.endswith("+"):
             return
@@ -591,6 +591,15 @@ class ProjectIndex:
         for sub in self.models.values():  # concrete subclasses of an abstract target inherit it
             if sub is not tm and tm.qual in self.mro(sub.qual) and tm.abstract:
                 sub.relations.setdefault(rname, Relation(rname, model.qual, rkind, field_line=ff.line))
+
+    def _concrete_parent_declares(self, model: Model, name: str) -> bool:
+        """A field a concrete parent model declares (multi-table inheritance, a proxy, a typing
+        subclass under ``if TYPE_CHECKING:``): its reverse relation leads to the parent."""
+        for c in self.mro(model.qual)[1:]:
+            cf, parent = self.classes.get(c), self.models.get(c)
+            if cf is not None and name in cf.fields and parent is not None and not parent.abstract:
+                return True
+        return False
 
     def _sa_relation(self, model: Model, name: str, ff, explicit: bool) -> None:
         ann = ff.ann[1] if ff.ann and ff.ann[0] == RT.MAPPED else None

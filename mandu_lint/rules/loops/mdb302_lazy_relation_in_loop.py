@@ -102,7 +102,10 @@ class LazyRelationInLoop(Rule):
     function (in the loop header or a local variable assigned once), a relation of an outer
     loop's row, or the result of a project function that builds its query itself. Rows from a
     parameter, an attribute or an unknown call are not reported. Reading only the key
-    (`book.author_id`) is not a read of the relation. SQLAlchemy relationships configured with
+    (`book.author_id`) is not a read of the relation. What a custom manager's `get_queryset()`
+    or a custom manager or queryset method (`Package.objects.normal()` whose body returns
+    `self.select_related("arch")`) loads counts as loaded by the query that calls it.
+    SQLAlchemy relationships configured with
     `lazy="joined"`/`"selectin"`/`"subquery"` load themselves; `lazy="raise"`, `"noload"`,
     `"dynamic"` and `"write_only"` never load on access and are not reported. A relation the
     loop assigns before reading it (`book.author = authors[book.author_id]`) is not reported.

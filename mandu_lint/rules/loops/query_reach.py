@@ -106,10 +106,29 @@ def returned_eager(ctx, ref) -> set:
                 fn = ctx.index.functions.get(callee[1])
                 if fn is not None:
                     out.update(fn.returns_eager)
+            else:  # ``Package.objects.normal()``: a custom manager's or queryset's own method
+                out.update(_manager_method_eager(ctx, ref[1]))
             for arg in ref[2]:  # ``repo.list(statement)``
                 if arg is not None and arg[0] == RT.CALL:
                     out.update(returned_eager(ctx, arg))
         ref = ref[1]
+    return out
+
+
+def _manager_method_eager(ctx, func_ref) -> set:
+    """Paths a custom manager or queryset method loads (``def normal(self): return
+    self.select_related("arch")``), called on a model's manager or queryset."""
+    if func_ref is None or func_ref[0] != RT.ATTR:
+        return set()
+    base = ctx.typer.type_of(func_ref[1])
+    if base is None or base[0] not in (TK.MANAGER, TK.QS, TK.RELMGR) or base[1] not in ctx.index.models:
+        return set()
+    out = set()
+    for cls in filter(None, ctx.index.models[base[1]].managers.values()):
+        meth = ctx.index.find_method(cls, func_ref[2])
+        fn = ctx.index.functions.get(meth) if meth else None
+        if fn is not None:
+            out.update(fn.returns_eager)
     return out
 
 
