@@ -74,11 +74,28 @@ def test_a_view_request_is_typed_and_its_user_is_the_user_model(tmp_path):
     assert t.type_of((RT.ATTR, (RT.SELF, "app.views.Plain"), "request")) is None
 
 
-def test_without_a_project_user_model_the_request_stays_unknown(tmp_path):
+def test_without_the_setting_the_user_is_djangos_own(tmp_path):
+    """No ``AUTH_USER_MODEL`` and no user model in the project: Django's ``auth.User``, whose
+    relations are Django's (``notes`` belongs to ``Member``, not to it)."""
     root = project(tmp_path, "DEBUG = True\n")
     ix = index_of(root)
+    request = (RT.PARAM, "app.views.inbox", "request")
+    assert ix.user_model == "django.contrib.auth.models.User"
+    assert ix.typer.type_of((RT.ATTR, request, "user")) == (TK.INST, "django.contrib.auth.models.User")
+    assert ix.typer.type_of((RT.ATTR, (RT.ATTR, request, "user"), "groups")) == \
+        (TK.RELMGR, "django.contrib.auth.models.Group")
+    assert ix.typer.type_of((RT.ATTR, (RT.ATTR, request, "user"), "notes")) is None
+    assert lines_of(check_all(root), "MDB302", "views.py") == []
+
+
+def test_a_project_user_model_whose_setting_is_not_literal_stays_unknown(tmp_path):
+    root = write_project(tmp_path, {
+        "app/__init__.py": "", "app/views.py": VIEWS, "app/settings.py": "AUTH_USER_MODEL = env('USER_MODEL')\n",
+        "app/models.py": MODELS + "\n\nfrom django.contrib.auth.models import AbstractUser\n\n\n"
+                                  "class Account(AbstractUser):\n    pass\n"})
+    ix = index_of(root)
     assert ix.user_model is None
-    assert ix.typer.type_of((RT.PARAM, "app.views.inbox", "request")) is None
+    assert ix.typer.type_of((RT.ATTR, (RT.PARAM, "app.views.inbox", "request"), "user")) is None
 
 
 def test_rows_reached_from_request_user_are_per_row_code(tmp_path):

@@ -13,10 +13,11 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 from ..core.refs import dotted, sql_literal
 from .extract import ClassFacts, FileFacts
 from .types import Typer
-from .models import (DJANGO_APP_CONFIG, DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL, FLASK_SQLALCHEMY,
-                     GET_USER_MODEL, LIBRARY_DJANGO_BASES, SA_DECL_BASES, SA_DECL_FACTORIES, SA_REL, SQLMODEL_BASE,
-                     USER_MODEL_REFS, Model, Relation, default_reverse_name, django_app_label, expand_related_name,
-                     path_origin, prefer_app, resolve_target, snake)
+from .models import (DEFAULT_USER_MODEL, DJANGO_APP_CONFIG, DJANGO_MANAGER_BASES, DJANGO_MODEL_BASES, DJANGO_REL,
+                     FLASK_SQLALCHEMY, GET_USER_MODEL, LIBRARY_DJANGO_BASES, SA_DECL_BASES, SA_DECL_FACTORIES, SA_REL,
+                     SQLMODEL_BASE, USER_MODEL_BASES, USER_MODEL_REFS, Model, ModelTable, Relation,
+                     default_reverse_name, django_app_label, expand_related_name, library_models, path_origin,
+                     prefer_app, resolve_target, snake)
 from ..core.tags import RT, TK
 
 _MAX_ALIAS_HOPS = 8
@@ -150,7 +151,7 @@ class ProjectIndex:
             self.migration_dirs = tuple(migration_dirs)
             self.migration_files = frozenset(rel for rel, f in self.files.items() if _is_revision(f))
             self.app_labels = self._app_labels()
-            self.models: Dict[str, Model] = {}
+            self.models: ModelTable = ModelTable()
             self.models_by_name: Dict[str, List[Model]] = {}
             self.user_model: Optional[str] = None
             self._find_models()
@@ -380,6 +381,8 @@ class ProjectIndex:
                 self.models[qual] = model
                 self.models_by_name.setdefault(model.name, []).append(model)
         mapped = self._imperative_models()
+        if any(m.orm == "django" for m in self.models.values()):
+            self.models.library.update(library_models())
         self.user_model = self._find_user_model()
         for model in self.models.values():
             self._inherit_fields(model)
@@ -458,7 +461,13 @@ class ProjectIndex:
             cands = prefer_app(self.model_named(v))
             if len(cands) == 1:
                 return cands[0].qual
-        return None
+        if values or DEFAULT_USER_MODEL not in self.models:
+            return None
+        # no ``AUTH_USER_MODEL`` anywhere: Django's own ``User``, unless the project defines a
+        # user model (its setting is then computed, and which model it names is not known)
+        if any(self.is_subclass(q, USER_MODEL_BASES) for q in self.models if q != DEFAULT_USER_MODEL):
+            return None
+        return DEFAULT_USER_MODEL
 
     def _column_fks(self, model: Model) -> None:
         """``ForeignKey(Parent.id)``: record the ``"table.column"`` it names, as for a string FK."""

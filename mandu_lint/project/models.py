@@ -38,6 +38,23 @@ LIBRARY_DJANGO_BASES = frozenset(f"{mod}.{name}" for mod, names in {
     "rest_framework.authtoken.models": "Token",
     "allauth.account.models": "EmailAddress",
 }.items() for name in names.split())
+# Django's own concrete models that application models point at (``ForeignKey(User)``, or
+# ``settings.AUTH_USER_MODEL`` when the project has no user model of its own): qual -> (name,
+# app label, table, relations as name -> (target qual, kind)). Their relations are what Django
+# declares; their fields are not listed (reading ``user.username`` is not a query either way).
+DJANGO_LIBRARY_MODELS = {
+    "django.contrib.auth.models.User": ("User", "auth", "auth_user", {
+        "groups": ("django.contrib.auth.models.Group", "m2m"),
+        "user_permissions": ("django.contrib.auth.models.Permission", "m2m")}),
+    "django.contrib.auth.models.Group": ("Group", "auth", "auth_group", {
+        "permissions": ("django.contrib.auth.models.Permission", "m2m")}),
+    "django.contrib.auth.models.Permission": ("Permission", "auth", "auth_permission", {
+        "content_type": ("django.contrib.contenttypes.models.ContentType", "fk")}),
+    "django.contrib.contenttypes.models.ContentType": ("ContentType", "contenttypes", "django_content_type", {}),
+}
+DEFAULT_USER_MODEL = "django.contrib.auth.models.User"
+USER_MODEL_BASES = frozenset({"django.contrib.auth.models.AbstractUser", "django.contrib.auth.models.AbstractBaseUser",
+                              "django.contrib.auth.base_user.AbstractBaseUser"})
 DJANGO_APP_CONFIG = {"django.apps.AppConfig", "django.apps.config.AppConfig"}
 # The swappable user model, written as an FK target or called for.
 USER_MODEL_REFS = {"django.conf.settings.AUTH_USER_MODEL"}
@@ -86,7 +103,42 @@ class Model:
     relations: Dict[str, Relation] = field(default_factory=dict)
     managers: Dict[str, Optional[str]] = field(default_factory=dict)  # attr -> manager class qual
     flask: bool = False  # Flask-SQLAlchemy model (has ``Model.query``)
-    origin: str = "app"  # app | migration | test (see ``path_origin``): an app model wins a name tie
+    origin: str = "app"  # app | migration | test (see ``path_origin``) | library: an app model wins a name tie
+
+
+class ModelTable(dict):
+    """Model qual -> :class:`Model`. Iterating it (``values()``, ``items()``, ``len()``) gives the
+    project's own models; ``[]``, ``get()`` and ``in`` also find the library models the project's
+    models point at (``library``), so that a relation to Django's ``User`` is a relation while
+    every rule that walks "the models" (drift, tenant proposals, counts) sees only the project's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.library: Dict[str, Model] = {}
+
+    def __missing__(self, key):
+        try:
+            return self.library[key]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        return self.library.get(key, default)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self.library
+
+
+def library_models() -> Dict[str, Model]:
+    out = {}
+    for qual, (name, label, table, rels) in DJANGO_LIBRARY_MODELS.items():
+        m = Model(qual, name, "django", "", 0, app_label=label, table=table, origin="library")
+        m.managers["objects"] = None
+        m.relations = {r: Relation(r, target, kind) for r, (target, kind) in rels.items()}
+        out[qual] = m
+    return out
 
 
 TEST_DIRS = frozenset({"tests", "test", "testing", "fixtures"})
