@@ -218,3 +218,53 @@ def test_the_tenant_is_the_owner_not_the_account_it_points_at(tmp_path):
     ranked = [q.rsplit(".", 1)[1] for q, _, _ in candidates(project)]
     # Account is reached by more models (through Organization), Organization referenced by more
     assert ranked[:2] == ["Organization", "Account"], ranked
+
+
+MIGRATION_COPY = '''
+"""a data migration keeps its own copy of the model"""
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import declarative_base
+
+revision = "abc"
+down_revision = None
+Base = declarative_base()
+
+
+class Account(Base):
+    __tablename__ = "account"
+    id = sa.Column(sa.Integer, primary_key=True)
+
+
+def upgrade():
+    op.add_column("account", sa.Column("x", sa.Integer))
+'''
+APP_MODELS = """
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+""" + "".join(f"""
+
+class {n}(Base):
+    __tablename__ = "{n.lower()}"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("account.id"), nullable=False)
+""" for n in ("Item", "Issue", "Watcher"))
+
+
+def test_a_class_in_a_migration_is_never_proposed_as_the_tenant(tmp_path):
+    """The application's models point at a table whose only class is a migration's copy (the
+    real model is one the index cannot read): no proposal, rather than a migration's class."""
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "app").mkdir()
+    (root / "app/__init__.py").write_text("")
+    (root / "app/models.py").write_text(textwrap.dedent(APP_MODELS))
+    (root / "migrations/versions").mkdir(parents=True)
+    (root / "migrations/versions/abc_add.py").write_text(textwrap.dedent(MIGRATION_COPY))
+    config.clear_caches()
+    assert run_init(root, out=io.StringIO()) == 0
+    text = (root / "mandu.yaml").read_text()
+    assert "Account" not in text
+    assert "#   models: []" in text

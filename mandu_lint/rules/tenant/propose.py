@@ -48,10 +48,15 @@ def candidates(project) -> List[Tuple[str, int, int]]:
     referrers: Dict[str, Set[str]] = {}
     outgoing: Dict[str, Set[str]] = {}
     pointing: Dict[str, Set[str]] = {}  # every foreign key, nullable ones too
+    # a class in a migration, a test or a fixture is never the tenant, even when application
+    # models' foreign keys name its table (an Alembic revision keeps a copy of the model)
+    app = {q for q, m in index.models.items() if not m.abstract and not project.is_non_app(m.path)}
     for m in index.models.values():
-        if m.abstract or project.is_non_app(m.path):
+        if m.qual not in app:
             continue
         for e in model_edges(index, m):
+            if e.target not in app:
+                continue
             if e.target != m.qual and e.target in index.models:
                 pointing.setdefault(m.qual, set()).add(e.target)
             if not e.null and e.target != m.qual and e.target in index.models:
