@@ -4,11 +4,10 @@ model declares gives the parent, not a subclass, the reverse relation (the analy
 ``resource.entities`` must not depend on which subclass was indexed first)."""
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths, load_project
+from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import index_of, write_project
 
 SETTINGS = 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "pk"}}\n'
 MODELS = """
@@ -84,17 +83,8 @@ urlpatterns = [path("a", views.loaded_by_queryset_method), path("b", views.loade
 
 
 def _project(tmp_path):
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"pk/a_typing.py": TYPING, "pk/models.py": MODELS, "pk/settings.py": SETTINGS, "pk/views.py": VIEWS,
-                     "pk/urls.py": URLS}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(src))
-        (path.parent / "__init__.py").touch()
-    config.clear_caches()
-    return root
+    return write_project(tmp_path, {"pk/__init__.py": "", "pk/a_typing.py": TYPING, "pk/models.py": MODELS,
+                                    "pk/settings.py": SETTINGS, "pk/views.py": VIEWS, "pk/urls.py": URLS})
 
 
 def test_custom_queryset_and_manager_methods_load_what_they_select(tmp_path, monkeypatch):
@@ -108,5 +98,5 @@ def test_custom_queryset_and_manager_methods_load_what_they_select(tmp_path, mon
 
 def test_the_reverse_relation_belongs_to_the_model_that_declares_the_field(tmp_path):
     root = _project(tmp_path)
-    index = load_project(root, None, CheckOptions(use_cache=False, jobs=1)).index
+    index = index_of(root)
     assert index.models["pk.models.Arch"].relations["packages"].target == "pk.models.Package"

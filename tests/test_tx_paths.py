@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mandu_lint import config
 from mandu_lint.rules.transactions.paths import may_follow
 from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import write_project
 
 
 class _View:
@@ -121,15 +121,7 @@ def both(db: Session, doc: Doc):
 
 def test_mdb401_does_not_join_writes_of_two_returning_arms(tmp_path, monkeypatch):
     monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    for rel, src in {"svc/models.py": MODELS, "svc/api.py": API}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(src))
-        (path.parent / "__init__.py").touch()
-    config.clear_caches()
+    root = write_project(tmp_path, {"svc/__init__.py": "", "svc/models.py": MODELS, "svc/api.py": API})
     result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium"))
     lines = (root / "svc/api.py").read_text().splitlines()
     assert [(Path(f.path).name, lines[f.span.line - 1].strip()) for f in result.findings] == [
