@@ -127,6 +127,11 @@ def test_a_cold_parallel_run_with_the_cache_matches_a_serial_run(tmp_path: Path)
     assert parallel.stderr == serial.stderr and "Traceback" not in parallel.stderr
     assert parallel.stdout == serial.stdout
     assert [f["code"] for f in json.loads(parallel.stdout)["findings"]] == ["MDB301"] * 120
+    # the workers stored every file's facts (one entry per file), and a warm run reads them
+    assert len(list((tmp_path / "cache1").glob("*/facts/*.pkl"))) == 123
+    env["MANDU_CACHE_DIR"] = str(tmp_path / "cache1")
+    warm = subprocess.run(args + ["--jobs", "2"], cwd=root, capture_output=True, text=True, env=env)
+    assert warm.stdout == parallel.stdout and warm.stderr == parallel.stderr
 
 
 def test_the_command_line_and_its_workers_collect_garbage_less_often_but_flake8_is_left_alone():

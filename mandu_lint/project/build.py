@@ -51,14 +51,26 @@ def extract_file(root: str, rel: str, module: str, is_pkg: bool, data: Optional[
                          error=f"{INDEX_ERROR}{type(exc).__name__}: {exc}"[:300])
 
 
-def batches_of(root: str, todo: Sequence[Tuple[str, str, bool]], size: int) -> List[Tuple[None, tuple]]:
-    """Extraction batches, no worker preferred."""
-    return [(None, (root, list(todo[i:i + size]))) for i in range(0, len(todo), size)]
+def batches_of(root: str, todo: Sequence[Tuple[str, str, bool]], size: int,
+               store: Optional[Tuple[Cache, Dict[str, str]]] = None) -> List[Tuple[None, tuple]]:
+    """Extraction batches, no worker preferred; ``store`` = (cache, rel -> facts entry name):
+    each worker writes the facts it extracts (file creation is slow on some filesystems, and
+    the workers do it in parallel while the main process would do it one file at a time)."""
+    out = []
+    for i in range(0, len(todo), size):
+        part = list(todo[i:i + size])
+        names = {rel: store[1][rel] for rel, _m, _p in part} if store is not None else None
+        out.append((None, (root, part, store[0] if store is not None else None, names)))
+    return out
 
 
 def _extract_batch(args) -> List[FileFacts]:
-    root, batch = args
-    return [extract_file(root, rel, mod, pkg) for rel, mod, pkg in batch]
+    root, batch, cache, names = args
+    out = [extract_file(root, rel, mod, pkg) for rel, mod, pkg in batch]
+    if cache is not None:
+        for ff in out:
+            cache.store(names[ff.path], ff)
+    return out
 
 
 # Folders that never hold a project's own templates.
@@ -367,28 +379,33 @@ class Project:
                 facts[rel] = hit
             else:
                 todo.append((rel,) + tuple(self.modules[rel]))
-        for ff in self._extract(todo):
+        for ff in self._extract(todo, cache if store else None):
             facts[ff.path] = ff
-            if cache is not None and store:
-                cache.store(self._facts_name(ff.path), ff)
         return ProjectIndex(facts, migration_dirs=self.migration_dirs)
 
-    def _extract(self, todo: Sequence[Tuple[str, str, bool]]) -> List[FileFacts]:
+    def _extract(self, todo: Sequence[Tuple[str, str, bool]], cache: Optional[Cache] = None) -> List[FileFacts]:
+        """Every file's facts; with ``cache``, each file's facts are stored too (files with an
+        unsaved buffer never are)."""
         root = str(self.root)
         mine = [t for t in todo if t[0] in self._overrides]
         rest = [t for t in todo if t[0] not in self._overrides]
         out = [extract_file(root, rel, mod, pkg, self._data[rel]) for rel, mod, pkg in mine]
         if self.jobs <= 1 or len(rest) < _PARALLEL_MIN:
-            return out + [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
+            facts = [extract_file(root, rel, mod, pkg, self._data.get(rel)) for rel, mod, pkg in rest]
+            if cache is not None:
+                for ff in facts:
+                    cache.store(self._facts_name(ff.path), ff)
+            return out + facts
         size = max(8, len(rest) // (self.jobs * 4))
+        store = (cache, {rel: self._facts_name(rel) for rel, _m, _p in rest}) if cache is not None else None
         if not self.keep_workers:  # nothing is checked after indexing (init)
             with worker_pool(self.jobs) as executor:
-                for part in executor.map(_extract_batch, [b for _, b in batches_of(root, rest, size)]):
+                for part in executor.map(_extract_batch, [b for _, b in batches_of(root, rest, size, store)]):
                     out.extend(part)
             return out
         pool = self.shards = ShardPool(self.jobs)  # kept for the check phase (runner.check_project)
         try:
-            for worker, part in pool.run(_extract_batch, batches_of(root, rest, size)):
+            for worker, part in pool.run(_extract_batch, batches_of(root, rest, size, store)):
                 for ff in part:
                     pool.holder[ff.path] = worker
                 out.extend(part)
