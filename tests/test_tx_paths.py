@@ -10,7 +10,7 @@ import pytest
 
 from mandu_lint.rules.transactions.paths import may_follow
 from mandu_lint.runner import CheckOptions, check_paths
-from synthetic import write_project
+from synthetic import marked, write_project
 
 
 class _View:
@@ -126,3 +126,54 @@ def test_mdb401_does_not_join_writes_of_two_returning_arms(tmp_path, monkeypatch
     lines = (root / "svc/api.py").read_text().splitlines()
     assert [(Path(f.path).name, lines[f.span.line - 1].strip()) for f in result.findings] == [
         ("api.py", "replace(db, doc)")]
+
+
+JOBS = """
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from svc.models import Doc
+
+
+def every_row(db: Session):
+    for doc in db.scalars(select(Doc)).all():
+        doc.title = doc.title.strip()
+        db.commit()  # MDB404
+
+
+def every_thousandth(db: Session):
+    for i, doc in enumerate(db.scalars(select(Doc)).all()):
+        doc.title = doc.title.strip()
+        if i % 1000 == 0:
+            db.commit()
+    db.commit()
+
+
+def counter_reset(db: Session):
+    done = 0
+    for doc in db.scalars(select(Doc)).all():
+        doc.title = doc.title.strip()
+        done += 1
+        if done >= 500:
+            db.commit()
+            done = 0
+    db.commit()
+
+
+def counter_not_reset(db: Session):
+    done = 0
+    for doc in db.scalars(select(Doc)).all():
+        doc.title = doc.title.strip()
+        done += 1
+        if done >= 500:
+            db.commit()  # MDB404
+"""
+
+
+def test_a_commit_once_per_batch_is_not_a_commit_per_row(tmp_path, monkeypatch):
+    """A modulo, a batch-size name or a counter the branch resets makes the commit once per
+    batch; a threshold never reset commits on every pass after it."""
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
+    root = write_project(tmp_path, {"svc/__init__.py": "", "svc/models.py": MODELS, "svc/jobs.py": JOBS})
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB404"], confidence="medium"))
+    assert sorted(f.span.line for f in result.findings) == marked(root, "svc/jobs.py", "# MDB404")

@@ -257,13 +257,26 @@ BATCHY = re.compile(r"batch|chunk|page|slice|size", re.I)
 
 
 def batch_guarded(view: FlowView, node: ast.AST, stop: Optional[ast.AST] = None) -> bool:
-    """Under an ``if`` that tests a modulo, a ``len()`` or a batch size (``if len(batch) >= N``):
-    a batch flush, written on purpose once per batch."""
+    """Under an ``if`` that tests a modulo, a ``len()`` or a batch size (``if len(batch) >= N``),
+    or a counter the same branch resets (``if done >= 500: commit(); done = 0``): a batch flush,
+    written on purpose once per batch."""
     for anc in view.ancestors(node):
         if anc is stop:
             return False
-        if isinstance(anc, ast.If) and any(
+        if isinstance(anc, ast.If) and (any(
                 isinstance(n, ast.Mod) or (isinstance(n, ast.Name) and BATCHY.search(n.id))
-                or (isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len") for n in ast.walk(anc.test)):
+                or (isinstance(n, ast.Call) and getattr(n.func, "id", "") == "len") for n in ast.walk(anc.test))
+                or _resets_its_counter(anc)):
             return True
     return False
+
+
+def _resets_its_counter(branch: ast.If) -> bool:
+    """``if count >= N: …; count = 0``: the branch runs once every N passes."""
+    test = branch.test
+    if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1
+            and isinstance(test.ops[0], (ast.GtE, ast.Gt, ast.Eq))):
+        return False
+    name = test.left.id
+    return any(isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant) and s.value.value == 0
+               and any(isinstance(t, ast.Name) and t.id == name for t in s.targets) for s in branch.body)

@@ -33,7 +33,9 @@ class CommitInLoop(TxRule):
 
     ## Known problems
     Loops that commit once per *batch* are fine and not reported: a commit guarded by a modulo
-    test (`if i % 500 == 0`), loops over `batches`/`chunks`/`pages`, `while True` worker loops
+    test (`if i % 500 == 0`), a batch size or `len()` (`if len(pending) >= size`), or a counter
+    the same branch resets (`if done >= 500: …; done = 0`), loops over
+    `batches`/`chunks`/`pages`, `while True` worker loops
     and retry loops. A transaction per item opened with `with atomic()`/`with session.begin()` is
     a deliberate choice (each item succeeds or fails alone) and is not reported either, nor is a
     commit per pass when the pass rolls back its own failure (`except …: session.rollback()`) or
