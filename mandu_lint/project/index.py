@@ -336,6 +336,14 @@ class ProjectIndex:
         self._mro[qual] = out
         return out
 
+    def manager_methods(self, model: str, name: str) -> List[str]:
+        """The project methods called ``name`` that a model's custom managers and querysets
+        define (``objects = PackageQuerySet.as_manager()`` with ``def normal(self)``), in the
+        order of the model's managers."""
+        m = self.models.get(model)
+        found = (self.find_method(cls, name) for cls in filter(None, m.managers.values())) if m is not None else ()
+        return [meth for meth in found if meth is not None]
+
     def find_method(self, cls: str, name: str) -> Optional[str]:
         for c in self.mro(cls):
             cf = self.classes.get(c)
@@ -465,7 +473,7 @@ class ProjectIndex:
             return None
         # no ``AUTH_USER_MODEL`` anywhere: Django's own ``User``, unless the project defines a
         # user model (its setting is then computed, and which model it names is not known)
-        if any(self.is_subclass(q, USER_MODEL_BASES) for q in self.models if q != DEFAULT_USER_MODEL):
+        if any(self.is_subclass(q, USER_MODEL_BASES) for q in self.models):  # the project's models only
             return None
         return DEFAULT_USER_MODEL
 

@@ -786,12 +786,9 @@ class Typer:
         if name in QS_WRITE or (base[0] == TK.RELMGR and name in RELMGR_WRITE):
             res = (TK.INST, model) if name in ("create", "acreate") else None
             return res, (EV.WRITE, f"{label}.{name}()")
-        managers = self.ix.models[model].managers.values() if model in self.ix.models else ()
-        for cls in filter(None, managers):  # a custom manager's or queryset's own method
-            meth = self.ix.find_method(cls, name)
-            if meth is not None:
-                # custom queryset methods return querysets (``return self.filter(...)``)
-                return self.returns(meth) or (TK.QS, model), (EV.CALL, meth)
+        for meth in self.ix.manager_methods(model, name)[:1]:  # a custom manager's or queryset's own method
+            # custom queryset methods return querysets (``return self.filter(...)``)
+            return self.returns(meth) or (TK.QS, model), (EV.CALL, meth)
         return None, None
 
     def _session_method(self, name: str, pos):

@@ -121,12 +121,11 @@ def _manager_method_eager(ctx, func_ref) -> set:
     if func_ref is None or func_ref[0] != RT.ATTR:
         return set()
     base = ctx.typer.type_of(func_ref[1])
-    if base is None or base[0] not in (TK.MANAGER, TK.QS, TK.RELMGR) or base[1] not in ctx.index.models:
+    if base is None or base[0] not in (TK.MANAGER, TK.QS, TK.RELMGR):
         return set()
     out = set()
-    for cls in filter(None, ctx.index.models[base[1]].managers.values()):
-        meth = ctx.index.find_method(cls, func_ref[2])
-        fn = ctx.index.functions.get(meth) if meth else None
+    for meth in ctx.index.manager_methods(base[1], func_ref[2]):
+        fn = ctx.index.functions.get(meth)
         if fn is not None:
             out.update(fn.returns_eager)
     return out

@@ -57,9 +57,9 @@ def candidates(project) -> List[Tuple[str, int, int]]:
         for e in model_edges(index, m):
             if e.target not in app:
                 continue
-            if e.target != m.qual and e.target in index.models:
+            if e.target != m.qual:
                 pointing.setdefault(m.qual, set()).add(e.target)
-            if not e.null and e.target != m.qual and e.target in index.models:
+            if not e.null and e.target != m.qual:
                 refs[e.target] += 1
                 referrers.setdefault(e.target, set()).add(m.qual)
                 outgoing.setdefault(m.qual, set()).add(e.target)
