@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import ast
+import os
 
 from ...core.loading import covers, relation_path
 from ...core.loading import strip_all as _strip_all
+from . import template_views
 from .served import served
+from .templates import evaluate, library
 from .per_row import loop_eager
 from ...core.bounded import is_batched_call
 from ...model import Location, Span
@@ -35,7 +38,17 @@ class QueryInLoop(Rule):
     `fetch/fetchrow/fetchval/execute` — and calls to project functions that run such a query,
     however many calls away (reported at the call in the loop, naming the function).
 
-    Primary location: the call (or the iterated expression) inside the loop.
+    Django templates are per-row code too: a project template tag or filter (`@register.filter`,
+    `@register.simple_tag`, `@register.inclusion_tag` or `register.filter("name", func)` in a
+    `templatetags` package) whose function runs a query, used inside a template's `{% for %}`
+    over rows a view hands to the template (the view sites MDB302 reads: `render()`,
+    `TemplateResponse`, list and detail views, `get_context_data()`), runs that query on every
+    row — also when it sits in a template the loop `{% include %}`s.
+
+    Primary location: the call (or the iterated expression) inside the loop. For a template, where
+    the template is rendered (the `render()` call, the `return`, or the view class), with the
+    template line, the rows' query and the tag's own query as related locations (the rows' query
+    itself is where MDB302 reports the relations the template reads).
 
     ## Why is this bad?
     One round trip per row turns a page of 50 rows into 51 queries; latency grows with the data
@@ -57,6 +70,10 @@ class QueryInLoop(Rule):
     table's or the requesting user's rows, not one object's children, rows picked by key or a
     constant slice). On 0.82 M lines it gave this rule no default finding and the family 6, 1
     true; it was withdrawn and the rule stays `medium`.
+    Template tags are found by their registered name across the project's `templatetags`
+    modules: `{% load %}` is not followed, a name two libraries register is left out, and tags
+    compiled with `@register.tag` (a parser function), Jinja filters and globals, and tags used in
+    a loop over anything but a view's rows (a literal, a context processor's value) are not read.
     Receivers are resolved, never guessed: a call on something whose origin the index cannot
     trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
     small number of times (a literal tuple, `range(3)`), loops that always leave on their first
@@ -214,6 +231,7 @@ def fine(ids, urls):
         super().__init__(ctx)
         self._flushes = []  # for each enclosing ``if``: is it a "buffer is full, flush it" branch?
         self._evaluated = {}  # id(loop frame) -> queryset names evaluated so far in this pass
+        self._tag_reported = set()  # (view query line, col, tag function) reported for a template
 
     # -- per-row contexts ---------------------------------------------------------------------------
     def _frame(self):
@@ -226,6 +244,8 @@ def fine(ids, urls):
         self._flushes.pop()
 
     def visit_Call(self, node: ast.Call) -> None:
+        if not self.ctx.loops:
+            self._template_site(template_views.render_site(self.ctx, node), node)
         frame = self._frame()
         if frame is not None and isinstance(node.func, ast.Name) and node.func.id in BUILTIN_EVAL and node.args:
             self._mark_evaluated(node.args[0], frame)
@@ -245,6 +265,52 @@ def fine(ids, urls):
                               f"{frame.node.lineno}; {_advice(ev[0], text)}")
         elif ev[0] == EV.CALL:
             self._helper(node, ev[1], frame)
+
+    # -- Django templates: a custom tag or filter that queries, used on every row ------------------
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for site in template_views.class_sites(self.ctx, node):
+            self._template_site(site, node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        for site in template_views.return_sites(self.ctx, node):
+            self._template_site(site, node)
+
+    def _template_site(self, site, at: ast.AST) -> None:
+        """Rows handed to a template whose loop runs a project tag or filter that queries: reported
+        where the template is rendered (``at``: the call, the ``return`` or the view class), not
+        at the rows' query, which MDB302 reports for the relations the template reads lazily."""
+        if site is None:
+            return
+        ctx = self.ctx
+        lib = library(ctx)
+        path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
+        if path is None:
+            return
+        _reads, calls = evaluate(ctx, path, site)
+        for call in calls:
+            if call.src not in site.sources:
+                continue
+            src, node = site.sources[call.src]
+            key = (at.lineno, at.col_offset, node.lineno, node.col_offset, call.tag.func)
+            found = ctx.typer.queries(call.tag.func)
+            if found is None or key in self._tag_reported:
+                continue
+            self._tag_reported.add(key)
+            kind, what, where, line = found
+            where_path = ctx.index.func_path.get(where, "")
+            related = [Location(call.path, Span(call.line, call.col, call.line, call.col),
+                                f"`{call.text}` runs `{call.tag.func.rsplit('.', 1)[-1]}()` once per row"),
+                       Location(ctx.path, Span(node.lineno, node.col_offset, node.lineno, node.col_offset),
+                                f"the rows: `{src.text}`")]
+            if where_path:
+                related.append(Location(str(ctx.project.root / where_path), Span(line, 0, line, 0),
+                                        f"{what} in {where}"))
+            tpl = os.path.relpath(call.path, str(ctx.project.root))
+            verb = "writes to the database" if kind == "write" else "runs a query"
+            self.report(at, f"template `{site.templates[0]}` runs `{call.text}` on every row of `{src.text}` "
+                            f"({tpl}:{call.line}): `{where}` {verb} ({what}), one per row; compute what the tag "
+                            "needs for all rows in the view (an annotation, a prefetch, one query keyed by row) "
+                            "and read it from each row", related=tuple(related))
 
     def _helper(self, node: ast.Call, func: str, frame) -> None:
         found = self.ctx.typer.queries(func, flags_from_node(self.ctx.index, func, self.ctx.ref(node), node))

@@ -10,7 +10,7 @@ from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
 from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, rel_use, walk
 from .reads import is_property, param_reads
-from .templates import Evaluator, library
+from .templates import evaluate, library
 from ..base import Rule
 from ..context import function_node
 from ...project.contexts import ONE_OFF
@@ -44,9 +44,11 @@ class LazyRelationInLoop(Rule):
     load: `{{ book.author.name }}`, `{% for tag in book.tags.all %}`, `{{ book.reviews.count
     }}`, `{% with a=book.author %}`, `{% if book.publisher %}`, tag arguments, or a model
     property or argument-less method the template calls whose body reads them (`{{ book.byline
-    }}`). The template reader follows `{% include %}` (with its `with` arguments and `only`),
-    `{% extends %}` (the child's blocks replace the parent's) and nested loops; every `{% if %}`
-    branch is taken.
+    }}`), or a project template filter or tag applied to the row (`{{ book|byline }}`, `{%
+    shelf_for book %}`) whose function only reads relations of it (one that runs a query of its
+    own is MDB301's: loading the relations would not make it free). The template reader follows
+    `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
+    replace the parent's) and nested loops; every `{% if %}` branch is taken.
 
     Jinja templates of SQLAlchemy apps are read the same way: rows of a query handed to Flask's
     `render_template("t.html", posts=rows)` (or Quart's, or Pyramid's `render()`), or returned
@@ -368,9 +370,10 @@ class LazyRelationInLoop(Rule):
         cls, fn = self.ctx.method_of, self.ctx.function
         if fn is None or self.ctx.qual[-1] != fn.name:
             return
-        site = template_views.renderer_site(self.ctx, node, fn, cls)
-        if site is not None:
+        sites = template_views.return_sites(self.ctx, node)
+        for site in sites:
             self._template_site(site)
+        if sites and template_views.renderer_site(self.ctx, node, fn, cls) is not None:
             return
         if cls is None:
             self._route_return(node, fn)
@@ -378,10 +381,6 @@ class LazyRelationInLoop(Rule):
             site = drf.get_queryset_site(self.ctx, node, cls)
             if site is not None:
                 self._serializer_site(site)
-            for site in template_views.get_queryset_sites(self.ctx, node, cls):
-                self._template_site(site)
-        elif fn.name == "get_context_data":
-            self._template_site(template_views.context_data_site(self.ctx, node, cls))
 
     def _serializer_call(self, node: ast.Call) -> None:
         site = drf.serializer_call_site(self.ctx, node)
@@ -481,9 +480,7 @@ class LazyRelationInLoop(Rule):
         path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
         if path is None:
             return
-        reads = []
-        for env in site.envs:
-            reads.extend(Evaluator(lib, ctx.index).run(path, env))
+        reads, _calls = evaluate(ctx, path, site)
         found = {}
         for r in reads:
             if r.src not in site.sources:

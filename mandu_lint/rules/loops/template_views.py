@@ -248,6 +248,26 @@ def _arg(call: ast.Call, pos: int, names: Tuple[str, ...]) -> Optional[ast.AST]:
     return next((k.value for k in call.keywords if k.arg in names), None)
 
 
+# -- where a rule meets a site -------------------------------------------------------------------------
+def return_sites(ctx, ret: ast.Return) -> List[Site]:
+    """The template sites a ``return`` makes: a Pyramid renderer's context dict, a class-based
+    view's ``get_queryset()`` rows or ``get_context_data()`` entries."""
+    cls, fn = ctx.method_of, ctx.function
+    if fn is None or ctx.qual[-1] != fn.name:
+        return []
+    site = renderer_site(ctx, ret, fn, cls)
+    if site is not None:
+        return [site]
+    if cls is None:
+        return []
+    if fn.name == "get_queryset":
+        return get_queryset_sites(ctx, ret, cls)
+    if fn.name == "get_context_data":
+        site = context_data_site(ctx, ret, cls)
+        return [site] if site is not None else []
+    return []
+
+
 # -- function views ------------------------------------------------------------------------------------
 def render_site(ctx, call: ast.Call) -> Optional[Site]:
     """``render(request, "t.html", {...})`` and the other ways of rendering a named template."""

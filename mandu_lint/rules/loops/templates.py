@@ -19,9 +19,16 @@ author lazily unless the query did. This module never imports Django:
   path from that query's rows) and returns every relation read on a row while a ``{% for %}``
   over rows runs (:class:`TplRead`), following ``{% include %}`` with its context. A name it
   does not know is unknown and reads nothing.
+- :func:`custom_tags` — the project's own Django template tags and filters (``@register.filter``,
+  ``@register.simple_tag``, ``@register.inclusion_tag`` in a ``templatetags`` package, or
+  ``register.filter("name", func)``). A custom tag or filter used on every row of a ``{% for %}``
+  runs its Python function once per row: when that function only reads relations of the row it
+  is given, those reads are the row's (:class:`TplRead`, through the tag); when it runs a query of
+  its own, the call is a :class:`TplCall` (MDB301's: eager loading cannot make it free).
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -488,6 +495,29 @@ class Groups:
 
 
 @dataclass(frozen=True)
+class CustomTag:
+    """A project template tag or filter: its name in templates and its Python function."""
+
+    name: str
+    func: str  # qualified name of the function
+    kind: str  # "filter" | "tag"
+    takes_context: bool = False
+
+
+@dataclass(frozen=True)
+class TplCall:
+    """A custom tag or filter run once per row of a template loop over ``src``'s rows, whose
+    function runs a query of its own."""
+
+    src: object
+    tag: CustomTag
+    path: str
+    line: int
+    col: int
+    text: str
+
+
+@dataclass(frozen=True)
 class TplRead:
     """A relation read on a row inside a template loop: ``names`` from the query's rows, the
     calls ``ops`` on a collection (``all``/``count``/``exists``), where, and how it is written."""
@@ -513,10 +543,13 @@ class Evaluator:
     MAX_INCLUDES = 8
     BUDGET = 50000  # nodes visited per evaluation
 
-    def __init__(self, library: Library, index):
+    def __init__(self, library: Library, index, tags: Optional[Dict[str, "CustomTag"]] = None):
         self.lib = library
         self.index = index
+        self.tags = tags or {}
         self.reads: List[TplRead] = []
+        self.calls: List[TplCall] = []
+        self._rows: List[object] = []  # sources of the enclosing ``{% for %}`` loops over rows
         self._seen = set()
         self._budget = self.BUDGET
 
@@ -568,9 +601,14 @@ class Evaluator:
             inner[n.targets[0]] = it
         elif isinstance(it, Groups) and len(n.targets) == 2:  # ``for grouper, list in groups``
             inner[n.targets[1]] = it.rows
+        over_rows = isinstance(it, Rows) or isinstance(it, Groups)
+        if over_rows:
+            self._rows.append(it.src if isinstance(it, Rows) else it.rows.src)
         if n.cond:
             self.value(n.cond, inner, path, n.line, n.col)
         self._nodes(n.body, inner, path, stack)
+        if over_rows:
+            self._rows.pop()
         self._nodes(n.empty, dict(env), path, stack)
 
     def _include(self, n: Include, env, path: str, stack) -> None:
@@ -594,6 +632,7 @@ class Evaluator:
             _bind(env, b[4], Groups(rows) if isinstance(rows, Rows) else None)
             return
         skip_next = False
+        args = []
         for b in n.bits:
             if skip_next:
                 skip_next = False
@@ -601,9 +640,15 @@ class Evaluator:
             if b == "as":
                 skip_next = True
                 continue
-            if "=" in b and not b.startswith(("'", '"')) and b.split("=", 1)[0].isidentifier():
+            keyword = "=" in b and not b.startswith(("'", '"')) and b.split("=", 1)[0].isidentifier()
+            if keyword:
                 b = b.split("=", 1)[1]
-            self.value(b, env, path, n.line, n.col)
+            v = self.value(b, env, path, n.line, n.col)
+            if not keyword:
+                args.append(v)
+        tag = self.tags.get(n.name)
+        if tag is not None and tag.kind == "tag":
+            self._custom(tag, args, path, n.line, n.col, f"{{% {n.name} %}}")
 
     # -- values --------------------------------------------------------------------------------
     def value(self, text: str, env, path: str, line: int, col: int):
@@ -614,8 +659,34 @@ class Evaluator:
             return None
         out = values[0]
         for f in e.filters:
+            tag = self.tags.get(f)
+            if tag is not None and tag.kind == "filter":
+                self._custom(tag, [out], path, line, col, f"|{f}")
             out = self._filter(f, out)
         return out
+
+    def _custom(self, tag: CustomTag, args, path: str, line: int, col: int, text: str) -> None:
+        """A project tag or filter run with ``args``: per row when a row is among them or a loop
+        over rows encloses it. Relations of a row argument its function reads are that row's
+        reads; a query of its own makes the call a :class:`TplCall`."""
+        rows = [a for a in args if isinstance(a, (Obj, Rows, Mgr)) and a.per_row]
+        src = rows[0].src if rows else (self._rows[-1] if self._rows else None)
+        fn = self.index.functions.get(tag.func)
+        if src is None or fn is None:
+            return
+        params = [p for p, _ann, _default in fn.params][1 if tag.takes_context else 0:]
+        reads, opaque = [], False
+        for value, param in zip(args, params):
+            if isinstance(value, Obj) and value.per_row:
+                got, op = param_reads(self.index, tag.func, param, value.model)
+                opaque |= op
+                reads.extend((value, r) for r in got)
+        if not opaque and self.index.typer.queries(tag.func) is None:
+            for value, r in reads:
+                self.reads.append(TplRead(value.src, value.path + r.names, r.ops, path, line, col, text,
+                                          f"{tag.name}: {r.text}"))
+            return
+        self.calls.append(TplCall(src, tag, path, line, col, text))
 
     def _filter(self, name: str, v):
         if isinstance(v, Rows) and name in ROW_FILTERS:
@@ -695,6 +766,84 @@ def _bind(env: Dict[str, object], name: str, value) -> None:
         env.pop(name, None)
     else:
         env[name] = value
+
+
+TAG_REGISTRARS = {"filter": "filter", "simple_tag": "tag", "inclusion_tag": "tag"}
+
+
+def custom_tags(ctx) -> Dict[str, CustomTag]:
+    """The project's custom template tags and filters by name, built once per index. A name two
+    functions register is left out (which library a template loads is not followed)."""
+    return ctx.derived("loops.template_tags", lambda: _custom_tags(ctx.project.root, ctx.index))
+
+
+def _custom_tags(root: Path, index) -> Dict[str, CustomTag]:
+    found: Dict[str, set] = {}
+    for module in sorted(index.module_rel):
+        if "templatetags" not in module.split(".")[:-1]:
+            continue
+        rel = index.module_rel[module]
+        try:
+            with open(Path(root) / rel, encoding="utf-8", errors="replace") as fh:
+                tree = ast.parse(fh.read())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for d in node.decorator_list:
+                    got = _registration(d, node.name)
+                    if got is not None:
+                        name, kind, ctx_arg = got
+                        found.setdefault(name, set()).add(CustomTag(name, f"{module}.{node.name}", kind, ctx_arg))
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):  # register.filter("x", f)
+                call = node.value
+                f = call.func
+                if isinstance(f, ast.Attribute) and f.attr in TAG_REGISTRARS and call.args \
+                        and isinstance(call.args[-1], ast.Name):
+                    func = call.args[-1].id
+                    got = _registration(call, func)
+                    if got is not None:
+                        name, kind, ctx_arg = got
+                        found.setdefault(name, set()).add(CustomTag(name, f"{module}.{func}", kind, ctx_arg))
+    return {name: next(iter(tags)) for name, tags in found.items() if len(tags) == 1}
+
+
+def _registration(d: ast.AST, func_name: str) -> Optional[Tuple[str, str, bool]]:
+    """(name, kind, takes_context) of ``@register.filter``, ``@register.filter(name="x")``,
+    ``@register.simple_tag(takes_context=True)``, ``@register.inclusion_tag("t.html")``."""
+    call = d if isinstance(d, ast.Call) else None
+    f = call.func if call is not None else d
+    if not isinstance(f, ast.Attribute) or f.attr not in TAG_REGISTRARS:
+        return None
+    kind = TAG_REGISTRARS[f.attr]
+    name, takes_context = func_name, False
+    if call is not None:
+        for k in call.keywords:
+            if k.arg == "name" and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str):
+                name = k.value.value
+            elif k.arg == "takes_context" and isinstance(k.value, ast.Constant):
+                takes_context = k.value.value is True
+        first = call.args[0] if call.args else None
+        if f.attr != "inclusion_tag" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            name = first.value
+    return name, kind, takes_context
+
+
+def evaluate(ctx, path: str, site) -> Tuple[List[TplRead], List[TplCall]]:
+    """Every relation read and custom-tag query of template ``path`` rendered with each of the
+    site's contexts; shared by the loop rules (one evaluation per site and template)."""
+    memo = ctx.derived("loops.template_evaluations", dict)
+    key = (ctx.path, path, tuple(tuple(sorted(env.items(), key=lambda kv: kv[0])) for env in site.envs))
+    if key not in memo:
+        lib, tags = library(ctx), custom_tags(ctx)
+        reads: List[TplRead] = []
+        calls: List[TplCall] = []
+        for env in site.envs:
+            ev = Evaluator(lib, ctx.index, tags)
+            reads.extend(ev.run(path, env))
+            calls.extend(ev.calls)
+        memo[key] = (reads, calls)
+    return memo[key]
 
 
 def library(ctx) -> Library:
