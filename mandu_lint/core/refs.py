@@ -198,12 +198,27 @@ def iter_local_nodes(body: Iterable[ast.AST]):
     stack = list(body)
     stack.reverse()
     barriers = _SCOPE_BARRIERS
-    while stack:
+    fields_of, AST = _FIELDS, ast.AST
+    while stack:  # ``child_nodes`` inlined: this loop visits every node of every function body
         node = stack.pop()
         yield node
         if isinstance(node, barriers):
             continue
-        children = child_nodes(node)
+        cls = node.__class__
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = fields_of[cls] = tuple(f for f in cls._fields if f not in _SKIP_FIELDS)
+        children = []
+        for name in fields:
+            v = getattr(node, name, None)
+            if v is None:
+                continue
+            if v.__class__ is list:
+                for x in v:
+                    if isinstance(x, AST):
+                        children.append(x)
+            elif isinstance(v, AST):
+                children.append(v)
         children.reverse()
         stack.extend(children)
 
