@@ -199,7 +199,9 @@ def iter_local_nodes(body: Iterable[ast.AST]):
     stack.reverse()
     barriers = _SCOPE_BARRIERS
     fields_of, AST = _FIELDS, ast.AST
-    while stack:  # ``child_nodes`` inlined: this loop visits every node of every function body
+    # ``child_nodes`` inlined, on purpose (a copy of its loop): this visits every node of every
+    # function body, and the call per node cost about 0.15 s of a cold netbox run
+    while stack:
         node = stack.pop()
         yield node
         if isinstance(node, barriers):

@@ -8,7 +8,7 @@ from ...core.loading import covers, relation_path
 from ...core.loading import strip_all as _strip_all
 from . import template_views
 from .served import served
-from .templates import evaluate, library
+from .templates import evaluate
 from .per_row import loop_eager
 from ...core.bounded import is_batched_call
 from ...model import Location, Span
@@ -279,14 +279,8 @@ def fine(ids, urls):
         """Rows handed to a template whose loop runs a project tag or filter that queries: reported
         where the template is rendered (``at``: the call, the ``return`` or the view class), not
         at the rows' query, which MDB302 reports for the relations the template reads lazily."""
-        if site is None:
-            return
         ctx = self.ctx
-        lib = library(ctx)
-        path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
-        if path is None:
-            return
-        _reads, calls = evaluate(ctx, path, site)
+        _reads, calls = evaluate(ctx, site)
         for call in calls:
             if call.src not in site.sources:
                 continue

@@ -10,7 +10,7 @@ from .fix import Want, fix_for, loads_of_names, unsafe_chain, within
 from .served import cache_served, missing, row_argument
 from .per_row import ROWS, RowSource, _from_query, loop_source, query_source, rel_use, walk
 from .reads import is_property, param_reads
-from .templates import evaluate, library
+from .templates import evaluate
 from ..base import Rule
 from ..context import function_node
 from ...project.contexts import ONE_OFF
@@ -473,14 +473,8 @@ class LazyRelationInLoop(Rule):
     # -- Django templates -----------------------------------------------------------------------
     def _template_site(self, site) -> None:
         """Rows handed to a template whose loops read relations the query does not load."""
-        if site is None:
-            return
         ctx = self.ctx
-        lib = library(ctx)
-        path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
-        if path is None:
-            return
-        reads, _calls = evaluate(ctx, path, site)
+        reads, _calls = evaluate(ctx, site)
         found = {}
         for r in reads:
             if r.src not in site.sources:

@@ -829,13 +829,20 @@ def _registration(d: ast.AST, func_name: str) -> Optional[Tuple[str, str, bool]]
     return name, kind, takes_context
 
 
-def evaluate(ctx, path: str, site) -> Tuple[List[TplRead], List[TplCall]]:
-    """Every relation read and custom-tag query of template ``path`` rendered with each of the
-    site's contexts; shared by the loop rules (one evaluation per site and template)."""
+def evaluate(ctx, site) -> Tuple[List[TplRead], List[TplCall]]:
+    """Every relation read and custom-tag query of the template a view site renders (the first of
+    its names found), with each of the site's contexts; nothing when no name is found. Shared by
+    the loop rules: one evaluation per site."""
+    if site is None:
+        return [], []
+    lib = library(ctx)
+    path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
+    if path is None:
+        return [], []
     memo = ctx.derived("loops.template_evaluations", dict)
     key = (ctx.path, path, tuple(tuple(sorted(env.items(), key=lambda kv: kv[0])) for env in site.envs))
     if key not in memo:
-        lib, tags = library(ctx), custom_tags(ctx)
+        tags = custom_tags(ctx)
         reads: List[TplRead] = []
         calls: List[TplCall] = []
         for env in site.envs:
