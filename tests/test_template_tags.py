@@ -2,7 +2,8 @@
 (``rules/loops/templates.py``: ``custom_tags``, ``Evaluator._custom``): a tag whose function runs a
 query of its own is MDB301's (one query per row, reported at the view's query with the template
 line and the tag's query as related locations); a filter that only reads relations of the row it
-is given is MDB302's, like a property the template calls. Synthetic code only."""
+is given is MDB302's, like a property the template calls; and the related location of a Python
+loop's MDB302 finding. Synthetic code only."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -126,3 +127,22 @@ def test_a_tag_in_an_included_row_template_is_per_row(tmp_path):
     (root / "shop/templates/shop/_row.html").write_text("{% load shop_tags %}\n{% active_shelf book as s %}\n")
     (f,) = _check(root, "MDB301")
     assert any(loc.path.endswith("_row.html") and loc.span.line == 2 for loc in f.related)
+
+
+def test_a_python_loop_finding_points_at_the_line_that_builds_its_query(tmp_path):
+    """MDB302 in a Python loop: the read is the primary location; the query the eager loading
+    belongs on is a related location when it is built on another line (not when it is the loop
+    header's own expression on the read's line)."""
+    views = ("from shop.models import Book\n\n"
+             "def titles():\n"
+             "    rows = Book.objects.filter(title='a')\n"
+             "    out = []\n"
+             "    for b in rows:\n"
+             "        out.append(b.author.name)\n"
+             "    return out + [b.author.name for b in Book.objects.all()]\n")
+    root = _project(tmp_path, "", views=views)
+    first, second = sorted(_check(root, "MDB302"), key=lambda f: f.span.line)
+    assert first.span.line == 7
+    (loc,) = first.related
+    assert (loc.span.line, loc.span.col) == (4, 11) and "load the relation here" in loc.message
+    assert second.span.line == 8 and second.related == ()

@@ -63,8 +63,9 @@ class LazyRelationInLoop(Rule):
     schema field named like a relation of the row's model reads it, and a nested schema
     (`author: AuthorOut`, `tags: list[TagOut]`) reads the related rows' relations in turn.
 
-    Primary location: the relation read (or the call that reads it) inside the loop; for a
-    serializer, the view's queryset that should load the relations; for a route answering a
+    Primary location: the relation read (or the call that reads it) inside the loop, with the
+    line that builds the loop's query as a related location when it is another line (where the
+    eager loading goes); for a serializer, the view's queryset that should load the relations; for a route answering a
     list of schemas, its returned query (a `model_validate` call in a loop is reported at the
     call); for a template, the query
     the view hands to it (the `queryset`, or `model = X` of a list view without one; rows a
@@ -322,7 +323,16 @@ class LazyRelationInLoop(Rule):
         advice = _advice(self.ctx.index.models[src.query_model].orm, want, self.ctx)
         msg = (f"{what} loads relation `{model}.{step.name}` ({target}) lazily on every row of the loop on line "
                f"{src.line}: one query per row; load it with the query `{src.text}`: {advice}")
-        self.report(node, msg, fix=self._fix(src, want))
+        self.report(node, msg, related=self._query_at(node, src), fix=self._fix(src, want))
+
+    def _query_at(self, node: ast.AST, src: RowSource) -> tuple:
+        """Where the loop's query is built, when that is another line than the read: the line
+        the eager loading goes to (the fix's edit, or the hand edit when there is no fix)."""
+        q = src.query
+        if q is None or q.lineno == getattr(node, "lineno", q.lineno):
+            return ()
+        return (Location(self.ctx.path, Span(q.lineno, q.col_offset, q.end_lineno or q.lineno, q.end_col_offset or 0),
+                         f"the rows' query `{src.text}`: load the relation here"),)
 
     def confidence_of(self, node: ast.AST, asked: str) -> str:
         """``high`` for a list endpoint: a serializer over the rows a view returns (per-row by

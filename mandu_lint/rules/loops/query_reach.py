@@ -45,7 +45,7 @@ def visible(ctx, ref, depth: int = 0) -> bool:
                 break
             if st is not None and not (attrs and st[0] in (TK.REQUEST, TK.OBJ)):
                 break
-    for step in steps:
+    for i, step in enumerate(steps):
         if step[0] != RT.CALL:
             continue
         callee = typer.type_of(step[1])
@@ -55,7 +55,12 @@ def visible(ctx, ref, depth: int = 0) -> bool:
             arg = typer.through_arg(callee[1], step, callee[0] == TK.BOUND)
             if arg is not None:  # a pass-through helper: the query is the one the call hands it
                 return visible(ctx, arg, depth + 1)
-            return _returns_visible(ctx, callee[1], depth)
+            if _returns_visible(ctx, callee[1], depth):
+                return True
+            # the helper returns a row, however it got it (``get_user_from_username(…)`` that may
+            # return its own argument): a relation query on that row is a fresh query all the same
+            st = typer.type_of(step)
+            return st is not None and st[0] == TK.INST and _relation_query(typer, steps[i + 1:])
         if callee[0] == TK.METHOD and callee[1][0] in (TK.SASESSION, TK.SACONN):
             if callee[2] == "query":
                 return True
@@ -67,9 +72,15 @@ def visible(ctx, ref, depth: int = 0) -> bool:
         if callee[0] == TK.METHOD and callee[1][0] in (TK.MANAGER, TK.QS):
             return True  # a view's ``self.get_queryset()``: the served model's manager
     if rt[0] == TK.INST:  # ``author.books.filter(...)``: a fresh query on a relation
-        return any(s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
-                   for s in steps[1:]) and steps[0][0] == RT.ATTR
+        return _relation_query(typer, steps)
     return False
+
+
+def _relation_query(typer, steps) -> bool:
+    """The steps after a row start a query on one of its relations (``.books.filter(...)``)."""
+    return bool(steps) and steps[0][0] == RT.ATTR and any(
+        s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
+        for s in steps[1:])
 
 
 def _evidenced_session(ctx, steps, depth: int) -> bool:
