@@ -503,8 +503,9 @@ class Scope:
             left = self._ref_of(node.left)  # ``"SELECT … %s" % args``, ``"SELECT …" + where``
             return left if sql_literal(left) else None
         if isinstance(node, ast.Dict):
-            if 0 < len(node.values) <= MAX_CANDIDATES and all(
-                    isinstance(v, (ast.Name, ast.Attribute)) for v in node.values):
+            if 0 < len(node.values) <= MAX_CANDIDATES and all(  # names, or objects it makes
+                    isinstance(v, (ast.Name, ast.Attribute)) or isinstance(v, ast.Call) and not v.args
+                    and not v.keywords and isinstance(v.func, (ast.Name, ast.Attribute)) for v in node.values):
                 vals = tuple(self._ref_of(v) for v in node.values)
                 if all(v is not None for v in vals):
                     return (RT.LIT, "dict", vals)

@@ -267,10 +267,24 @@ class Typer:
             if first is None:
                 first = t
             elif t != first:
+                if t[0] == TK.OBJ and first[0] == TK.OBJ:
+                    base = self._common_base(first[1], t[1])
+                    if base is None:
+                        return None
+                    first = (TK.OBJ, base)
+                    continue
                 if not (t[0] in _ROWS and first[0] in _ROWS and len(t) > 1 and t[1] and t[1] == first[1]):
                     return None
                 same = False
         return first if same else (TK.QS, first[1])
+
+    def _common_base(self, a, b):
+        """The nearest project class both ``a`` and ``b`` derive from (``{"home": HomeStream(),
+        "local": LocalStream()}`` are ``ActivityStream`` objects), or None."""
+        if not (isinstance(a, str) and isinstance(b, str)):
+            return None
+        theirs = set(self.ix.mro(b))
+        return next((c for c in self.ix.mro(a) if c in theirs and c in self.ix.classes), None)
 
     def _body_evidence(self, ref):
         """What the project's bodies say ``ref`` is: an SQL literal passed to its ``execute()``
