@@ -400,6 +400,26 @@ class ProjectIndex:
             self._column_fks(model)
         for model in list(self.models.values()):
             self._relations(model)
+        for model in list(self.models.values()):
+            self._parent_link(model)
+
+    def _parent_link(self, model: Model) -> None:
+        """Django multi-table inheritance: a concrete model whose nearest model ancestor is a
+        concrete project model has the one-to-one ``<parent>_ptr`` to it, and the parent has the
+        reverse one-to-one named after the child (``status.comment``), read lazily like any
+        other. Proxies (``Meta.proxy``) share their parent's table and have neither."""
+        if model.orm != "django" or model.abstract:
+            return
+        cf = self.classes.get(model.qual)
+        if cf is None or cf.meta.get("proxy"):
+            return
+        parent = next((self.models[c] for c in self.mro(model.qual)[1:]
+                       if c in self.models and self.models[c].orm == "django"), None)
+        if parent is None or parent.abstract or parent.origin == "library":
+            return
+        ptr = f"{parent.name.lower()}_ptr"
+        model.relations.setdefault(ptr, Relation(ptr, parent.qual, "o2o", null=False))
+        parent.relations.setdefault(model.name.lower(), Relation(model.name.lower(), model.qual, "reverse_o2o"))
 
     def _imperative_models(self) -> Dict[str, Dict[str, object]]:
         """Classes mapped imperatively (``registry.map_imperatively(Cls, table, properties=...)``,

@@ -1,0 +1,70 @@
+"""Django multi-table inheritance in the index (``ProjectIndex._parent_link``): a concrete child
+of a concrete project model has the one-to-one ``<parent>_ptr`` to it, and the parent has the
+reverse one-to-one named after the child (``status.comment``), which a loop reads lazily once
+per row unless the query loads it. Abstract bases and proxies have no such link. Synthetic
+projects only."""
+from __future__ import annotations
+
+from synthetic import check_all, index_of, lines_of, marked, write_project
+
+MODELS = """\
+from django.db import models
+
+
+class Status(models.Model):
+    content = models.TextField()
+
+
+class Comment(Status):
+    quote = models.TextField()
+
+
+class Pinned(Status):
+    class Meta:
+        proxy = True
+
+
+class Stamped(models.Model):
+    at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Review(Stamped):
+    rating = models.IntegerField()
+"""
+VIEWS = """\
+from django.http import JsonResponse
+
+from app.models import Status
+
+
+def quotes(request):
+    return JsonResponse([s.comment.quote for s in Status.objects.filter(pk__gt=0)], safe=False)  # MDB302
+
+
+def loaded(request):
+    rows = Status.objects.select_related("comment").filter(pk__gt=0)
+    return JsonResponse([s.comment.quote for s in rows], safe=False)
+"""
+
+
+def _project(tmp_path):
+    return write_project(tmp_path, {"manage.py": "", "app/__init__.py": "", "app/models.py": MODELS,
+                                    "app/views.py": VIEWS})
+
+
+def test_parent_and_child_links(tmp_path):
+    ix = index_of(_project(tmp_path))
+    status, comment = ix.models["app.models.Status"], ix.models["app.models.Comment"]
+    assert status.relations["comment"].kind == "reverse_o2o" and status.relations["comment"].target == comment.qual
+    assert comment.relations["status_ptr"].kind == "o2o" and comment.relations["status_ptr"].target == status.qual
+    assert "pinned" not in status.relations  # a proxy shares the parent's table
+    assert "stamped_ptr" not in ix.models["app.models.Review"].relations  # an abstract base has no table
+
+
+def test_a_child_read_per_row_is_reported_unless_loaded(tmp_path):
+    root = _project(tmp_path)
+    result = check_all(root)
+    assert lines_of(result, "MDB302", "app/views.py") == marked(root, "app/views.py", "MDB302")
