@@ -68,3 +68,55 @@ def test_a_child_read_per_row_is_reported_unless_loaded(tmp_path):
     root = _project(tmp_path)
     result = check_all(root)
     assert lines_of(result, "MDB302", "app/views.py") == marked(root, "app/views.py", "MDB302")
+
+
+SUB_MODELS = """\
+from django.db import models
+from model_utils.managers import InheritanceManager
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=10)
+
+
+class Status(models.Model):
+    content = models.TextField()
+    objects = InheritanceManager()
+
+
+class Review(Status):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+
+
+class Comment(Status):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+"""
+
+
+def _subclass_project(tmp_path, query: str):
+    views = ("from django.shortcuts import render\nfrom app.models import Status\n\n"
+             "def feed(request):\n"
+             f"    rows = {query}\n"
+             "    return render(request, 'app/feed.html', {'statuses': rows})\n")
+    return write_project(tmp_path, {
+        "manage.py": "", "app/__init__.py": "", "app/models.py": SUB_MODELS, "app/views.py": views,
+        "app/templates/app/feed.html": "{% for s in statuses %}{{ s.content }} {{ s.book.title }}{% endfor %}\n"})
+
+
+def test_rows_of_select_subclasses_read_the_childrens_relations(tmp_path):
+    """``select_subclasses()`` rows are the children: ``{{ s.book }}``, which only the children
+    declare, is each child's relation, read lazily through its parent link."""
+    root = _subclass_project(tmp_path, "Status.objects.select_subclasses().filter(content='x')")
+    (f,) = [f for f in check_all(root).findings if f.code == "MDB302"]
+    assert "`comment__book`" in f.message and "`review__book`" in f.message
+    assert 'select_related("comment__book")' in f.message
+
+
+def test_loaded_child_relations_and_plain_parent_rows_are_silent(tmp_path):
+    """Loaded through the parent links, nothing is read per row; on rows that are not
+    ``select_subclasses()`` rows, ``{{ s.book }}`` is no attribute of a ``Status`` (the template
+    prints nothing and runs no query)."""
+    loaded = "Status.objects.select_subclasses().select_related('comment__book', 'review__book')"
+    assert [f for f in check_all(_subclass_project(tmp_path / "a", loaded)).findings if f.code == "MDB302"] == []
+    plain = "Status.objects.filter(content='x')"
+    assert [f for f in check_all(_subclass_project(tmp_path / "b", plain)).findings if f.code == "MDB302"] == []

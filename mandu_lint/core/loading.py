@@ -15,6 +15,11 @@ SA_NOT_EAGER = {"load_only", "defer", "undefer", "noload", "raiseload", "lazyloa
 SA_RUNS = {"scalars", "execute", "exec", "scalar", "stream", "stream_scalars"}
 
 
+# django-model-utils' ``InheritanceQuerySet.select_subclasses()`` (multi-table inheritance): the
+# rows are the concrete children, joined through their parent links. Marked among the eager paths
+# (a name no relation can have) so that the per-row readers know the rows are the children.
+SUBCLASSES = "+subclasses"
+
 # Framework calls that return the queryset they are given, filtered or paged (DRF views):
 # ``self.filter_queryset(qs.select_related("a"))`` loads what ``qs`` loads.
 PASS_THROUGH = frozenset({"filter_queryset", "paginate_queryset"})
@@ -42,6 +47,9 @@ def eager_paths(expr: Optional[ast.AST], scope, depth: int = 0, _busy: frozenset
             if isinstance(f, ast.Attribute):
                 if f.attr in DJANGO_EAGER:
                     out.update(_django_args(expr))
+                elif f.attr == "select_subclasses":
+                    out.add(SUBCLASSES)
+                    out.update(a.value for a in expr.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
                 elif f.attr == "options":
                     for a in expr.args:
                         out.update(_sa_option(a))

@@ -421,6 +421,20 @@ class ProjectIndex:
         model.relations.setdefault(ptr, Relation(ptr, parent.qual, "o2o", null=False))
         parent.relations.setdefault(model.name.lower(), Relation(model.name.lower(), model.qual, "reverse_o2o"))
 
+    def mti_children(self, qual: str) -> List[Tuple[str, str]]:
+        """(link name, child qual) of each multi-table child of model ``qual`` (``_parent_link``)."""
+        m = self.models.get(qual)
+        if m is None or m.orm != "django":
+            return []
+        ptr = f"{m.name.lower()}_ptr"
+        out = []
+        for name, rel in m.relations.items():
+            child = self.models.get(rel.target) if rel.kind == "reverse_o2o" else None
+            back = child.relations.get(ptr) if child is not None else None
+            if back is not None and back.target == qual and back.kind == "o2o":
+                out.append((name, rel.target))
+        return out
+
     def _imperative_models(self) -> Dict[str, Dict[str, object]]:
         """Classes mapped imperatively (``registry.map_imperatively(Cls, table, properties=...)``,
         the classic ``mapper(...)``) onto a module-level ``Table``: SQLAlchemy models whose table

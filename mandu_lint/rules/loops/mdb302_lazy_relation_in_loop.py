@@ -48,7 +48,10 @@ class LazyRelationInLoop(Rule):
     shelf_for book %}`) whose function only reads relations of it (one that runs a query of its
     own is MDB301's: loading the relations would not make it free). The template reader follows
     `{% include %}` (with its `with` arguments and `only`), `{% extends %}` (the child's blocks
-    replace the parent's) and nested loops; every `{% if %}` branch is taken.
+    replace the parent's) and nested loops; every `{% if %}` branch is taken. Rows of
+    django-model-utils' `select_subclasses()` are the multi-table children: a relation only the
+    children declare (`{{ status.book }}`) is read through each child's parent link
+    (`comment__book`, `review__book`), and `select_subclasses()` itself loads the links.
 
     Jinja templates of SQLAlchemy apps are read the same way: rows of a query handed to Flask's
     `render_template("t.html", posts=rows)` (or Quart's, or Pyramid's `render()`), or returned

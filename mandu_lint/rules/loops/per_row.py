@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import FrozenSet, List, Optional, Tuple
 
-from ...core.loading import covers, eager_paths, relation_path, strip_all
+from ...core.loading import SUBCLASSES, covers, eager_paths, relation_path, strip_all
 from ...core.messages import short
 from .query_reach import query_target, returned_eager, visible
 from ...core.refs import chain
@@ -184,7 +184,10 @@ def query_source(ctx, expr: ast.AST, kind: str, line: int, model: str) -> Option
     """The rows of a query expression we can see (a fresh query, not a relation's cache)."""
     if _chain_has(expr, NOT_INSTANCES, ctx) or not visible(ctx, ctx.ref(expr)):
         return None
-    eager = frozenset(eager_paths(expr, ctx.scope) | returned_eager(ctx, ctx.ref(expr)) | manager_eager(ctx, expr))
+    eager = eager_paths(expr, ctx.scope) | returned_eager(ctx, ctx.ref(expr)) | manager_eager(ctx, expr)
+    if SUBCLASSES in eager:  # ``select_subclasses()`` joins every child through its parent link
+        eager |= {name for name, _child in ctx.index.mti_children(model)}
+    eager = frozenset(eager)
     query, names = query_target(ctx, expr)
     return RowSource(kind, model, eager, "", query, model, line, names, short(query if query is not None else expr, 70),
                      _via(ctx, expr))

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ...core.loading import SUBCLASSES
 from ...project.files import ProjectFiles
 from .reads import ROW_WRITES, is_property, param_reads
 
@@ -543,10 +544,12 @@ class Evaluator:
     MAX_INCLUDES = 8
     BUDGET = 50000  # nodes visited per evaluation
 
-    def __init__(self, library: Library, index, tags: Optional[Dict[str, "CustomTag"]] = None):
+    def __init__(self, library: Library, index, tags: Optional[Dict[str, "CustomTag"]] = None,
+                 subclass_rows: frozenset = frozenset()):
         self.lib = library
         self.index = index
         self.tags = tags or {}
+        self.subclass_rows = subclass_rows  # sources whose rows are multi-table children
         self.reads: List[TplRead] = []
         self.calls: List[TplCall] = []
         self._rows: List[object] = []  # sources of the enclosing ``{% for %}`` loops over rows
@@ -738,9 +741,30 @@ class Evaluator:
                 return Mgr(v.src, rel.target, v.path + (part,), v.per_row)
             self._read(v, v.path + (part,), (), path, line, col, text)
             return Obj(v.src, rel.target, v.path + (part,), v.per_row)
+        if not v.path and v.src in self.subclass_rows and part not in m.fields:
+            return self._child_attr(v, m, part, path, line, col, text)
         if v.per_row and part not in m.fields and part not in ROW_WRITES:
             self._through(v, part, path, line, col, text)
         return None
+
+    def _child_attr(self, v: Obj, m, part: str, path: str, line: int, col: int, text: str):
+        """``{{ status.book }}`` on rows of ``select_subclasses()``: each row is a child (a
+        ``Comment``, a ``Review``), so a relation only the children declare is read through
+        each child's parent link (``comment__book``, ``review__book``); the value goes on through
+        the first child that has it."""
+        out = None
+        for link, child in self.index.mti_children(m.qual):
+            rel = self.index.models[child].relations.get(part)
+            if rel is None:
+                continue
+            names = v.path + (link, part)
+            if rel.to_many:
+                got = Mgr(v.src, rel.target, names, v.per_row)
+            else:
+                self._read(v, names, (), path, line, col, text)
+                got = Obj(v.src, rel.target, names, v.per_row)
+            out = out or got
+        return out
 
     def _through(self, v: Obj, part: str, path: str, line: int, col: int, text: str) -> None:
         """``{{ book.label }}``: a property, or a method the template calls without arguments,
@@ -845,8 +869,9 @@ def evaluate(ctx, site) -> Tuple[List[TplRead], List[TplCall]]:
         tags = custom_tags(ctx)
         reads: List[TplRead] = []
         calls: List[TplCall] = []
+        subclass_rows = frozenset(sid for sid, (src, _node) in site.sources.items() if SUBCLASSES in src.eager)
         for env in site.envs:
-            ev = Evaluator(lib, ctx.index, tags)
+            ev = Evaluator(lib, ctx.index, tags, subclass_rows)
             reads.extend(ev.run(path, env))
             calls.extend(ev.calls)
         memo[key] = (reads, calls)
