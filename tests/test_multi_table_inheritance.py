@@ -84,12 +84,19 @@ class Status(models.Model):
     objects = InheritanceManager()
 
 
-class Review(Status):
+class BookStatus(Status):  # an abstract step between: the children's parent is still Status
     book = models.ForeignKey(Book, on_delete=models.CASCADE)
 
+    class Meta:
+        abstract = True
 
-class Comment(Status):
-    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+
+class Review(BookStatus):
+    rating = models.IntegerField()
+
+
+class Comment(BookStatus):
+    pass
 """
 
 
@@ -120,3 +127,24 @@ def test_loaded_child_relations_and_plain_parent_rows_are_silent(tmp_path):
     assert [f for f in check_all(_subclass_project(tmp_path / "a", loaded)).findings if f.code == "MDB302"] == []
     plain = "Status.objects.filter(content='x')"
     assert [f for f in check_all(_subclass_project(tmp_path / "b", plain)).findings if f.code == "MDB302"] == []
+
+
+def test_a_page_handed_to_the_template_names_where_it_is_handed(tmp_path):
+    """The finding is at the query; the context entry that hands the page over and the
+    ``Paginator(...)`` behind it, on other lines, are related locations."""
+    views = ("from django.core.paginator import Paginator\n"
+             "from django.shortcuts import render\nfrom app.models import Status\n\n"
+             "def feed(request):\n"
+             "    rows = Status.objects.select_subclasses().filter(content='x')\n"
+             "    paged = Paginator(rows, 15)\n"
+             "    data = {\n"
+             "        'statuses': paged.get_page(1),\n"
+             "    }\n"
+             "    return render(request, 'app/feed.html', data)\n")
+    root = write_project(tmp_path, {
+        "manage.py": "", "app/__init__.py": "", "app/models.py": SUB_MODELS, "app/views.py": views,
+        "app/templates/app/feed.html": "{% for s in statuses %}{{ s.book.title }}{% endfor %}\n"})
+    (f,) = [f for f in check_all(root).findings if f.code == "MDB302"]
+    assert f.span.line == 6
+    handed = sorted(loc.span.line for loc in f.related if loc.message == "the rows are handed to the template here")
+    assert handed == [7, 9]

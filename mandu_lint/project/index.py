@@ -413,9 +413,9 @@ class ProjectIndex:
         cf = self.classes.get(model.qual)
         if cf is None or cf.meta.get("proxy"):
             return
-        parent = next((self.models[c] for c in self.mro(model.qual)[1:]
-                       if c in self.models and self.models[c].orm == "django"), None)
-        if parent is None or parent.abstract or parent.origin == "library":
+        parent = next((self.models[c] for c in self.mro(model.qual)[1:]  # abstract bases have no table
+                       if c in self.models and self.models[c].orm == "django" and not self.models[c].abstract), None)
+        if parent is None or parent.origin == "library":
             return
         ptr = f"{parent.name.lower()}_ptr"
         model.relations.setdefault(ptr, Relation(ptr, parent.qual, "o2o", null=False))

@@ -75,7 +75,8 @@ class LazyRelationInLoop(Rule):
     project function returns, chained on, are reported at the expression that builds them), with
     the template lines that read the relations as related locations (and, when the value handed
     over is a slice or a page of a query built earlier in the view, the lines that build it,
-    where the loading goes).
+    where the loading goes; and the context entry that hands the rows over and the
+    `Paginator(...)` of a page, when they are on other lines).
 
     ## Why is this bad?
     Each lazy read is one more query: a page of 50 books that shows each author runs 51 queries
@@ -503,7 +504,7 @@ class LazyRelationInLoop(Rule):
             missing = self._fewest(src, rs)
             if missing and key not in self.template_reported:
                 self.template_reported.add(key)
-                self._report_template(node, src, missing, site.templates[0])
+                self._report_template(node, src, missing, site.templates[0], site.handed.get(sid, ()))
 
     def _fewest(self, src: RowSource, reads) -> list:
         """(Want, first read needing it) for the fewest paths that load every read: the longest
@@ -528,7 +529,7 @@ class LazyRelationInLoop(Rule):
                 kept.append((want, r))
         return sorted(kept, key=lambda wr: (wr[1].path, wr[1].line, wr[0].path))
 
-    def _report_template(self, node, src: RowSource, missing, name: str) -> None:
+    def _report_template(self, node, src: RowSource, missing, name: str, handed=()) -> None:
         listed = ", ".join(f"`{w.path}` ({_where(self.ctx, r)})" for w, r in missing[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
         orm = self.ctx.index.models[src.query_model].orm
@@ -542,10 +543,24 @@ class LazyRelationInLoop(Rule):
                f"row: one query per row and relation; {how}")
         related = tuple(Location(r.path, Span(r.line, r.col, r.line, r.col), f"`{r.text}` loads `{w.path}` once "
                                  "per row" + (f" (through `{r.via}`)" if r.via else "")) for w, r in missing[:4])
-        related += self._built_at(node, src)
+        related += self._built_at(node, src) + self._handed_at(node, handed)
         fix = fix_for(self.ctx, orm, src.query, [w for w, _ in missing], False) if src.query is not None else None
         # a view rendering a queryset's rows is a list page: per-row by construction
         self.report(node, msg, related=related, fix=fix, confidence="endpoint")
+
+    def _handed_at(self, node, handed) -> tuple:
+        """Where the rows are handed to the template, when that is another line: the context
+        entry (``"activities": paginated.get_page(…)``) and the ``Paginator(...)`` of a page,
+        which is also where a fix may load the relations (``prefetch_related_objects`` on the
+        page)."""
+        seen = {node.lineno}
+        out = []
+        for n in handed:
+            if n.lineno not in seen:
+                seen.add(n.lineno)
+                out.append(Location(self.ctx.path, Span(n.lineno, n.col_offset, n.lineno, n.col_offset),
+                                    "the rows are handed to the template here"))
+        return tuple(out)
 
     def _made_by_method(self, node) -> tuple:
         """Rows a project method returns (``context["builds"] = self.get_queryset()``, the

@@ -75,6 +75,9 @@ class Site:
     envs: List[Dict[str, object]]  # context names -> template values; one per alternative
     sources: Dict[int, Tuple[RowSource, ast.AST]] = field(default_factory=dict)  # src id -> (rows, report node)
     what: str = ""
+    # src id -> where the rows are handed to the template (the context value, and the
+    # ``Paginator(...)`` of a page), when that is not where they are reported
+    handed: Dict[int, List[ast.AST]] = field(default_factory=dict)
 
 
 # -- values -----------------------------------------------------------------------------------------
@@ -100,9 +103,8 @@ def _indexed(ctx, node: ast.AST) -> bool:
     return isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice)
 
 
-def _paginated(ctx, node: ast.AST) -> Optional[ast.AST]:
-    """The queryset under ``Paginator(qs, n).page(i)``/``.get_page(i)`` (through local names),
-    or under ``page.object_list``."""
+def _paginator(ctx, node: ast.AST) -> Optional[ast.AST]:
+    """The ``Paginator(...)`` call behind a page handed to a template (through local names)."""
     node = _local_value(ctx, node)
     if isinstance(node, ast.Attribute) and node.attr == "object_list":
         node = _local_value(ctx, node.value)
@@ -110,7 +112,14 @@ def _paginated(ctx, node: ast.AST) -> Optional[ast.AST]:
             and node.func.attr in ("page", "get_page")):
         return None
     pag = _local_value(ctx, node.func.value)
-    if not isinstance(pag, ast.Call) or _ext(ctx, pag.func) not in PAGINATOR:
+    return pag if isinstance(pag, ast.Call) and _ext(ctx, pag.func) in PAGINATOR else None
+
+
+def _paginated(ctx, node: ast.AST) -> Optional[ast.AST]:
+    """The queryset under ``Paginator(qs, n).page(i)``/``.get_page(i)`` (through local names),
+    or under ``page.object_list``."""
+    pag = _paginator(ctx, node)
+    if pag is None:
         return None
     if pag.args:
         return pag.args[0]
@@ -222,6 +231,10 @@ def _site(ctx, names: List[str], context: Dict[str, List[ast.AST]], what: str,
             if got is not None:
                 sid = id(got[1])
                 site.sources.setdefault(sid, got)
+                # a plain name hands over what its assignment built (already a related location)
+                handed = (None if isinstance(v, ast.Name) else v, _paginator(ctx, v))
+                site.handed.setdefault(sid, [n for n in handed if n is not None
+                                             and getattr(n, "lineno", None) != got[1].lineno])
                 found.append(Rows(sid, got[0].model))
         if found:
             base[key] = found[0]
