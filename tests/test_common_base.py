@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, write_project
 
 MODELS = (
     "from django.db import models\n\n"
@@ -27,12 +27,7 @@ STREAMS = (
 def _run(tmp_path: Path, views: str, streams: str = STREAMS):
     files = {"manage.py": "", "shop/__init__.py": "", "shop/models.py": MODELS, "shop/streams.py": streams,
              "shop/views.py": views}
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, select=["MDB302"],
-                                                       confidence="medium"))
-    return result.findings
+    return [f for f in check_all(write_project(tmp_path, files)).findings if f.code == "MDB302"]
 
 
 def test_a_dict_of_subclass_objects_types_as_their_base(tmp_path):

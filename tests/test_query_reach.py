@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_all, write_project
 
 MODELS = (
     "from django.db import models\n\n"
@@ -28,12 +28,7 @@ def _run(tmp_path: Path, helper_body: str):
             "    author = get_author(viewer, name)\n"
             "    return [b.editor.name for b in author.books.filter(title='x')]\n"),
     }
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, select=["MDB302"],
-                                                       confidence="medium"))
-    return result.findings
+    return [f for f in check_all(write_project(tmp_path, files)).findings if f.code == "MDB302"]
 
 
 def test_a_relation_query_on_a_row_a_helper_returns_is_seen(tmp_path):
