@@ -14,6 +14,8 @@ from ...project.contexts import MIGRATION, ONE_OFF, TEST
 NOT_CONCURRENT = ONE_OFF | {MIGRATION, TEST}
 # a value generated fresh for the insert cannot already exist: ``key=secrets.token_hex()``
 FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
+# signals whose ``user`` argument is a user created just before they are sent
+SIGNED_UP = frozenset({"allauth.account.signals.user_signed_up"})
 CHECKS = frozenset("exists aexists get aget first afirst count acount get_or_none".split())
 
 
@@ -40,8 +42,9 @@ class UnguardedUniqueInsert(TxRule):
     Django only, `create()`/`acreate()` on a model's manager with keyword arguments (`**data`
     is not read). Values generated for the insert (`uuid4()`, `secrets.token_…()`) are taken as
     fresh, and so are rows the same function creates first (`user = User(…)`, `X.objects.create()`,
-    `form.save()` of a `ModelForm` built without `instance=`) and a `post_save` receiver's
-    `instance` when `created`; a key of constants only is seed data
+    `form.save()` of a `ModelForm` built without `instance=`), a `post_save` receiver's
+    `instance` when `created`, and the `user` of a django-allauth `user_signed_up` receiver (a
+    user created just before the signal); a key of constants only is seed data
     (MDB609's). A view whose class or project base overrides DRF's `handle_exception` with code
     naming `IntegrityError` answers duplicates itself and is not reported (a global DRF
     `EXCEPTION_HANDLER` or a middleware is not read). Management commands, migrations, seeds,
@@ -273,7 +276,18 @@ class Command(BaseCommand):
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} if fn is not None else set()
         if value.id == "instance" and "created" in params:
             return True
+        if value.id == "user" and "user" in params and self._receives(fn, SIGNED_UP):
+            return True  # django-allauth sends ``user_signed_up`` with the user it just created
         return any(self._new_row(v) for v in self._assigned(value.id))
+
+    def _receives(self, fn, signals) -> bool:
+        """``fn`` is a ``@receiver(signal)`` of one of ``signals`` (qualified names)."""
+        for d in fn.decorator_list:
+            if isinstance(d, ast.Call) and d.args and brief(d.func).rsplit(".", 1)[-1] == "receiver":
+                ref = self.ctx.scope.ref_of(d.args[0])
+                if ref is not None and ref[0] == "g" and ref[1] in signals:
+                    return True
+        return False
 
     def _assigned(self, name: str):
         fn = self.ctx.function
