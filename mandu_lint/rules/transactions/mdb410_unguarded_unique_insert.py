@@ -8,7 +8,7 @@ from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
 from ..context import function_node
-from ...core.tags import TK
+from ...core.tags import RT, TK
 from ...project.contexts import MIGRATION, ONE_OFF, TEST
 
 NOT_CONCURRENT = ONE_OFF | {MIGRATION, TEST}
@@ -285,7 +285,7 @@ class Command(BaseCommand):
         for d in fn.decorator_list:
             if isinstance(d, ast.Call) and d.args and brief(d.func).rsplit(".", 1)[-1] == "receiver":
                 ref = self.ctx.scope.ref_of(d.args[0])
-                if ref is not None and ref[0] == "g" and ref[1] in signals:
+                if ref is not None and ref[0] == RT.GLOBAL and ref[1] in signals:
                     return True
         return False
 
