@@ -384,11 +384,12 @@ class LazyRelationInLoop(Rule):
         cls, fn = self.ctx.method_of, self.ctx.function
         if fn is None or self.ctx.qual[-1] != fn.name:
             return
-        sites = template_views.return_sites(self.ctx, node)
-        for site in sites:
+        site = template_views.renderer_site(self.ctx, node, fn, cls)
+        if site is not None:
             self._template_site(site)
-        if sites and template_views.renderer_site(self.ctx, node, fn, cls) is not None:
             return
+        for site in template_views.method_sites(self.ctx, node):
+            self._template_site(site)
         if cls is None:
             self._route_return(node, fn)
         elif fn.name == "get_queryset":

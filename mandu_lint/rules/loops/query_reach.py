@@ -79,8 +79,7 @@ def visible(ctx, ref, depth: int = 0) -> bool:
 def _relation_query(typer, steps) -> bool:
     """The steps after a row start a query on one of its relations (``.books.filter(...)``)."""
     return bool(steps) and steps[0][0] == RT.ATTR and any(
-        s[0] == RT.ATTR and s[2] not in ("all",) and typer.type_of(s) and typer.type_of(s)[0] == TK.METHOD
-        for s in steps[1:])
+        s[0] == RT.ATTR and s[2] != "all" and (typer.type_of(s) or (None,))[0] == TK.METHOD for s in steps[1:])
 
 
 def _evidenced_session(ctx, steps, depth: int) -> bool:

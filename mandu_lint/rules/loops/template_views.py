@@ -269,9 +269,14 @@ def return_sites(ctx, ret: ast.Return) -> List[Site]:
     if fn is None or ctx.qual[-1] != fn.name:
         return []
     site = renderer_site(ctx, ret, fn, cls)
-    if site is not None:
-        return [site]
-    if cls is None:
+    return [site] if site is not None else method_sites(ctx, ret)
+
+
+def method_sites(ctx, ret: ast.Return) -> List[Site]:
+    """The template sites of a class-based view method's ``return`` (``get_queryset()`` rows,
+    ``get_context_data()`` entries), for a function that is not a renderer's view."""
+    cls, fn = ctx.method_of, ctx.function
+    if cls is None or fn is None:
         return []
     if fn.name == "get_queryset":
         return get_queryset_sites(ctx, ret, cls)

@@ -812,24 +812,24 @@ def _custom_tags(root: Path, index) -> Dict[str, CustomTag]:
                 tree = ast.parse(fh.read())
         except (OSError, SyntaxError, ValueError):
             continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for d in node.decorator_list:
-                    got = _registration(d, node.name)
-                    if got is not None:
-                        name, kind, ctx_arg = got
-                        found.setdefault(name, set()).add(CustomTag(name, f"{module}.{node.name}", kind, ctx_arg))
-            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):  # register.filter("x", f)
-                call = node.value
-                f = call.func
-                if isinstance(f, ast.Attribute) and f.attr in TAG_REGISTRARS and call.args \
-                        and isinstance(call.args[-1], ast.Name):
-                    func = call.args[-1].id
-                    got = _registration(call, func)
-                    if got is not None:
-                        name, kind, ctx_arg = got
-                        found.setdefault(name, set()).add(CustomTag(name, f"{module}.{func}", kind, ctx_arg))
+        for registrar, func in _registrars(tree):
+            got = _registration(registrar, func)
+            if got is not None:
+                name, kind, ctx_arg = got
+                found.setdefault(name, set()).add(CustomTag(name, f"{module}.{func}", kind, ctx_arg))
     return {name: next(iter(tags)) for name, tags in found.items() if len(tags) == 1}
+
+
+def _registrars(tree: ast.Module):
+    """(registering expression, function name) pairs of a module: each decorator of a top-level
+    function, and each ``register.filter("x", f)`` statement."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for d in node.decorator_list:
+                yield d, node.name
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and node.value.args \
+                and isinstance(node.value.args[-1], ast.Name):
+            yield node.value, node.value.args[-1].id
 
 
 def _registration(d: ast.AST, func_name: str) -> Optional[Tuple[str, str, bool]]:
@@ -863,8 +863,13 @@ def evaluate(ctx, site) -> Tuple[List[TplRead], List[TplCall]]:
     path = next((p for p in (lib.find(n, ctx.path) for n in site.templates) if p), None)
     if path is None:
         return [], []
+    # kept for the file being checked only (its MDB301 and MDB302 share it): the sources are
+    # identities of this file's nodes
     memo = ctx.derived("loops.template_evaluations", dict)
-    key = (ctx.path, path, tuple(tuple(sorted(env.items(), key=lambda kv: kv[0])) for env in site.envs))
+    if memo.get("file") != ctx.path:
+        memo.clear()
+        memo["file"] = ctx.path
+    key = (path, tuple(tuple(sorted(env.items(), key=lambda kv: kv[0])) for env in site.envs))
     if key not in memo:
         tags = custom_tags(ctx)
         reads: List[TplRead] = []
