@@ -50,8 +50,11 @@ def test_a_chain_is_attributes_and_calls_and_splits_back():
 def test_literals_subscripts_and_unknowns():
     scope, _, _ = scope_of("x = 1\n")
     # the nodes stay alive: a frozen scope memoises refs by node identity, as during a walk
-    lit, sub, part, other = expr("[1, 2]"), expr("rows[0]"), expr("rows[:2]"), expr("lambda: 1")
+    lit, sub, part, other = expr("{1: 2}"), expr("rows[0]"), expr("rows[:2]"), expr("lambda: 1")
+    few, many = expr("[1, 2]"), expr("[f(x) for x in y]")
     assert scope.ref_of(lit) == (RT.LIT,)
+    assert scope.ref_of(few) == (RT.LIT, "few", 2)  # a fixed, small collection
+    assert scope.ref_of(many) == (RT.LIT,)
     assert scope.ref_of(sub) == (RT.SUB, (RT.GLOBAL, "app.views.rows"), INDEX)  # an element
     assert scope.ref_of(part) == (RT.SUB, (RT.GLOBAL, "app.views.rows"))  # a slice
     assert scope.ref_of(other) is None  # unknown means unknown

@@ -8,6 +8,8 @@ import ast
 from typing import Optional
 from .tags import RT, TK
 
+FEW = "few"  # the ref tag of a small display: ``("lit", FEW, n)`` (``core/refs.py``)
+
 MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
 _CHUNKERS = ("chunk", "batch")  # ``itertools.batched``, ``chunked``, a project's ``_chunks``
 _CHOICES = ("enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "django.db.models.Choices",
@@ -71,9 +73,27 @@ def _bounded_name(name: str, ctx, depth: int) -> bool:
                                                             getattr(value, "keys", None) or
                                                             isinstance(value, ast.IfExp))
     ref = ctx.scope.lookup(name)
+    if ref is not None and ref[0] == RT.PARAM:
+        return _bounded_param(ref, ctx)
     if ref is None or ref[0] != RT.GLOBAL:
         return False
     return _module_constant(ref[1], ctx)
+
+
+def _bounded_param(ref, ctx) -> bool:
+    """A parameter every project call passes a fixed, small collection: a display of constants
+    (``create_group(x, "translators", ["can_translate"])``) or a module constant bound to one.
+    A call the index cannot place, or no call at all (a view, a task), leaves it unbounded."""
+    args = ctx.typer.callsite_args(ref[1], ref[2])
+    if not args:
+        return False
+    for arg in args:
+        if arg[0] == RT.LIT and len(arg) == 3 and arg[1] == FEW:
+            continue
+        if arg[0] == RT.GLOBAL and _module_constant(arg[1], ctx):
+            continue
+        return False
+    return True
 
 
 def _module_constant(qual: str, ctx) -> bool:

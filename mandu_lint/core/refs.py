@@ -17,7 +17,8 @@ Refs are small tuples (cheap to pickle into the cache):
 - ``("self", cls)``          ``self`` inside a method of project class ``cls``
 - ``("lit",)``               a literal (number, string, container display); a string that reads as SQL
   is ``("lit", "sql", "query"|"write")``, a short identifier-like string ``("lit", "str", value)``
-  (``apps.get_model("shop", "Book")``), a dict display of names ``("lit", "dict", value refs)``
+  (``apps.get_model("shop", "Book")``), a dict display of names ``("lit", "dict", value refs)``,
+  a list/tuple/set display of at most 20 constants or names ``("lit", "few", n)``
 - ``("s", base, "index")``   ``base[i]`` with an index or key (``("s", base)`` is a slice)
 - ``("conflict", r1, r2, …)`` a local bound to several refs (every assignment), or the operands of
   ``a or b`` / ``a if c else b``; the typer types it when all of them type alike,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import ast
 import re
 from typing import Dict, Iterable, Optional, Tuple
+from .bounded import FEW, is_small_display
 from .tags import RT
 
 Ref = Optional[tuple]
@@ -510,6 +512,8 @@ class Scope:
                 if all(v is not None for v in vals):
                     return (RT.LIT, "dict", vals)
             return (RT.LIT,)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and node.elts and is_small_display(node):
+            return (RT.LIT, FEW, len(node.elts))  # a fixed, small collection (``core/bounded.py``)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp)):
             return (RT.LIT,)
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):

@@ -142,6 +142,9 @@ VIEW_QUERYSET_METHODS = frozenset({"get_queryset", "filter_queryset"})
 VIEW_CLASS_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.", "ninja.")
 
 
+_DEFAULTED = ("defaulted",)  # a call site that leaves a parameter to its literal default
+
+
 class Typer:
     """Types and events at one *evidence level*: the index's typer (``index.typer``) is ``high``
     and acts only on what resolves (imports, annotations, constructors, call sites that agree,
@@ -419,25 +422,63 @@ class Typer:
         return out
 
     def _callsite_types(self, func: str) -> Dict[str, object]:
+        found: Dict[str, object] = {}
+        dead = set()
+        sites = 0
+        for site in self._call_sites(func):
+            if site is None:
+                return {}  # ``f(*args)``/``f(**kw)``: arguments we cannot place
+            sites += 1
+            for pname, arg in site.items():
+                if pname in dead:
+                    continue
+                if arg is _DEFAULTED:
+                    continue  # the default (``None``): the others decide
+                t = self.type_of(arg) if arg is not None else None
+                if t is None or t[0] not in _KEEP_FROM_CALLERS or found.get(pname, t) != t:
+                    dead.add(pname)
+                    found.pop(pname, None)
+                else:
+                    found[pname] = t
+        return found if sites else {}
+
+    def callsite_args(self, func: str, pname: str) -> Optional[list]:
+        """The refs every project call of ``func`` passes for parameter ``pname`` (a call that
+        leaves it to a literal default is skipped), or None when some call cannot be placed or
+        there is no call: the same call sites :meth:`callsite_types` reads."""
+        out = []
+        for site in self._call_sites(func):
+            if site is None or pname not in site:
+                return None
+            arg = site[pname]
+            if arg is None:
+                return None
+            if arg is not _DEFAULTED:
+                out.append(arg)
+        return out or None
+
+    def _call_sites(self, func: str):
+        """Each resolved call of ``func`` in the project's application files, as a dict from its
+        unannotated parameter names to the ref passed (``_DEFAULTED`` when the call leaves a
+        literal default, None when it leaves a parameter without a default); ``None`` for a
+        call whose arguments cannot be placed (``*args``/``**kw``). Nothing for decorated
+        functions or names called from too many files."""
         ix = self.ix
         fn = ix.functions.get(func)
         if fn is None or not _plain_decorators(fn):
-            return {}
+            return
         params = [p for p in fn.params if p[1] is None]
         if fn.cls is not None and fn.params and ("g", "builtins.staticmethod") not in fn.decorators:
             first = fn.params[0][0]
             params = [p for p in params if p[0] != first]
         if not params:
-            return {}
+            return
         rels = ix.callers.get(fn.name, ())
         if not rels or len(rels) > _MAX_CALLER_FILES:
-            return {}
+            return
         names = [p[0] for p in fn.params]
         static = ("g", "builtins.staticmethod") in fn.decorators
         classm = ("g", "builtins.classmethod") in fn.decorators
-        found: Dict[str, object] = {}
-        dead = set()
-        sites = 0
         for rel in rels:
             if ix.origin(rel) != "app":
                 continue
@@ -452,30 +493,20 @@ class Typer:
                     if callee is None or callee[0] not in (TK.FUNC, TK.BOUND) or callee[1] != func:
                         continue
                     if (line, col) in getattr(caller, "starred", ()):
-                        return {}  # ``f(*args)``/``f(**kw)``: arguments we cannot place
-                    sites += 1
+                        yield None
+                        continue
                     offset = 1 if classm or (callee[0] == TK.BOUND and fn.cls is not None and not static) else 0
                     kw = dict(ref[3])
+                    site = {}
                     for pname, _ann, default in params:
-                        if pname in dead:
-                            continue
                         i = names.index(pname) - offset
                         if pname in kw:
-                            arg = kw[pname]
+                            site[pname] = kw[pname]
                         elif 0 <= i < len(ref[2]):
-                            arg = ref[2][i]
+                            site[pname] = ref[2][i]
                         else:
-                            if default is not None and default[0] == RT.LIT:
-                                continue  # the default (``None``): the others decide
-                            dead.add(pname)
-                            continue
-                        t = self.type_of(arg)
-                        if t is None or t[0] not in _KEEP_FROM_CALLERS or found.get(pname, t) != t:
-                            dead.add(pname)
-                            found.pop(pname, None)
-                        else:
-                            found[pname] = t
-        return found if sites else {}
+                            site[pname] = _DEFAULTED if default is not None and default[0] == RT.LIT else None
+                    yield site
 
     def attr_type(self, base, name: str, ref):
         if base is None:

@@ -76,7 +76,8 @@ class QueryInLoop(Rule):
     a loop over anything but a view's rows (a literal, a context processor's value) are not read.
     Receivers are resolved, never guessed: a call on something whose origin the index cannot
     trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
-    small number of times (a literal tuple, `range(3)`), loops that always leave on their first
+    small number of times (a literal tuple, `range(3)`, a parameter every project call passes a
+    literal of a few constants or a module constant bound to one), loops that always leave on their first
     pass, a query in a block that always leaves the loop (`if match: row = q.first(); return
     row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
     polling loops (batch workers that sleep or page through a table on purpose) and the

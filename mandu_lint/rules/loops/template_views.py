@@ -359,7 +359,7 @@ def _kinds(index, qual: str) -> set:
 
 def _literal_attr(ctx, qual: str, name: str):
     ref = ctx.index.class_attr(qual, name)
-    if ref is not None and ref[0] == RT.LIT and len(ref) > 1:
+    if ref is not None and ref[0] == RT.LIT and len(ref) == 2:  # ``(RT.LIT, value)`` of a class attribute
         return ref[1]
     return None
 

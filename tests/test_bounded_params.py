@@ -1,0 +1,98 @@
+"""A loop over a parameter that every project call passes a fixed, small collection (a display
+of constants, or a module constant bound to one) runs a fixed number of times, like a loop over
+the literal itself: the loop rules do not call its query or write per row. Blind triage of a
+tune app judged such findings negligible ("loop is over a literal list of one or two permission
+codenames"). One caller passing anything else — rows, an unknown value, ``*args`` — or no
+caller at all keeps the loop per row."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mandu_lint import config
+from mandu_lint.runner import CheckOptions, check_paths
+
+MODELS = """\
+from django.db import models
+
+
+class Perm(models.Model):
+    codename = models.CharField(max_length=10)
+"""
+
+HELPERS = """\
+from shop.models import Perm
+
+DEFAULT_CODES = ("view", "change")
+
+
+def grant_codes(user, codes):
+    for code in codes:
+        Perm.objects.get(codename=code)
+
+
+def grant_default(user, codes):
+    for code in codes:
+        Perm.objects.create(codename=code)
+
+
+def grant_mixed(user, codes):
+    for code in codes:
+        Perm.objects.filter(codename=code).first()
+
+
+def grant_spread(user, codes):
+    for code in codes:
+        Perm.objects.filter(codename=code).exists()
+
+
+def grant_uncalled(user, codes):
+    for code in codes:
+        Perm.objects.filter(codename=code).count()
+"""
+
+CALLERS = """\
+from shop.helpers import DEFAULT_CODES, grant_codes, grant_default, grant_mixed, grant_spread
+from shop.models import Perm
+
+
+def on_create(user):
+    grant_codes(user, ["view", "change"])
+    grant_codes(user, codes=("delete",))
+    grant_default(user, DEFAULT_CODES)
+    grant_mixed(user, ["view"])
+
+
+def on_sync(user, args):
+    grant_mixed(user, [p.codename for p in Perm.objects.all()])
+    grant_spread(*args)
+"""
+
+
+def _findings(tmp_path: Path):
+    (tmp_path / "mandu.yaml").write_text("")
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "models.py").write_text(MODELS)
+    (tmp_path / "shop" / "helpers.py").write_text(HELPERS)
+    (tmp_path / "shop" / "callers.py").write_text(CALLERS)
+    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
+                                                       select=["MDB301", "MDB303"]))
+    config.clear_caches()
+    return {(f.path.rsplit("/", 1)[-1], f.span.line, f.code) for f in result.findings}
+
+
+def _line(needle: str) -> int:
+    return next(i for i, line in enumerate(HELPERS.splitlines(), 1) if needle in line)
+
+
+def test_a_parameter_every_caller_passes_a_small_display_is_bounded(tmp_path):
+    found = _findings(tmp_path)
+    assert ("helpers.py", _line("Perm.objects.get(codename=code)"), "MDB301") not in found
+    assert ("helpers.py", _line("Perm.objects.create(codename=code)"), "MDB303") not in found
+
+
+def test_one_caller_passing_rows_or_unplaceable_arguments_keeps_it_per_row(tmp_path):
+    found = _findings(tmp_path)
+    assert ("helpers.py", _line("Perm.objects.filter(codename=code).first()"), "MDB301") in found
+    assert ("helpers.py", _line("Perm.objects.filter(codename=code).exists()"), "MDB301") in found
+    assert ("helpers.py", _line("Perm.objects.filter(codename=code).count()"), "MDB301") in found
