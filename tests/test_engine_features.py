@@ -132,7 +132,8 @@ def test_newer_syntax_is_mdb002_with_the_remedy(tmp_path):
 def test_newer_syntax_with_an_older_spelling_is_analysed(tmp_path):
     """PEP 695 type parameters and aliases, PEP 758 ``except A, B:`` and PEP 701 f-strings
     reusing their quote inside a replacement field are read as their older equivalents, so a
-    3.12+/3.14 codebase is still analysed on an older Python."""
+    3.12+/3.14 codebase is still analysed on an older Python. A nested f-string whose subscript
+    key reuses its quote (no other quote is left to swap to) reads the key as a name."""
     src = (
         "from shop.models import Book\n\n\n"
         "class Repo[\n    T: dict[str, int],\n](object):\n"
@@ -144,6 +145,7 @@ def test_newer_syntax_with_an_older_spelling_is_analysed(tmp_path):
         "                pass\n\n\n"
         "type Ids = list[int]\n"
         'label = f"{ids["first"]}: {ids[\'last\']:>{len(ids["w"])}}"\n'
+        'nested = f"{str(f\'{ids[\'ok\']}\')} | {str(f\'{ids[\'failed\']}\')}"\n'
     )
     root = make(tmp_path, {"shop/models.py": MODELS, "shop/repo.py": src})
     found, result = lines_of(root)

@@ -33,6 +33,10 @@ def decode(data: bytes) -> str:
 
 
 _FSTRING = re.compile(r"(?<![\w])[rRbB]?[fF][rR]?['\"]")
+# a string key of a subscript (``['succeeded']``): in a line of nested f-strings that no quote swap
+# can make 3.11-readable, it becomes a name of the same length (``[___________]``), which any
+# f-string nesting accepts; what the key is does not matter to this analysis
+_KEY = re.compile(r"\[(['\"])\w+\1\]")
 _PEP758 = re.compile(r"^(\s*except\*?\s+)([^\s(:][^:(]*,[^:]*?)(\s*(?:as\s+\w+)?\s*:)")
 _PEP695_DEF = re.compile(r"^(\s*(?:async\s+)?(?:def|class)\s+\w+)\s*\[")
 _PEP695_TYPE = re.compile(r"^(\s*)type\s+(\w+)\s*(\[[^=]*\])?\s*=")
@@ -109,11 +113,14 @@ def _downgrade(lines: List[str], row: int) -> Optional[List[str]]:
     """Rewrite newer syntax at ``row`` into an older equivalent for analysis:
     ``except A, B:`` (3.14) → ``except (A, B):``; ``class C[T]:``/``def f[T](...)`` (3.12) →
     without type parameters; ``type X = Y`` (3.12) → ``X = Y``; an f-string replacement field
-    reusing the f-string's quote (3.12) → the other quote. None when nothing applies."""
+    reusing the f-string's quote (3.12) → the other quote, or, when nesting leaves no other
+    quote, its string subscript keys → names of the same length. None when nothing applies."""
     line = lines[row]
     if sys.version_info < (3, 12) and _FSTRING.search(line):
         fixed = _requote_fstrings(line)
-        if fixed is not None and fixed != line:
+        if fixed is None or fixed == line:  # quotes nested too deep to swap (``f"{f'{d['k']}'}"``)
+            fixed = _KEY.sub(lambda m: "[" + "_" * (len(m.group(0)) - 2) + "]", line)
+        if fixed != line:
             return lines[:row] + [fixed] + lines[row + 1:]
     fixed = _PEP758.sub(r"\1(\2)\3", line, count=1)
     if fixed == line:
