@@ -156,9 +156,10 @@ class Walker:
                     table[name] = old
 
     def _while(self, node: ast.While) -> None:
-        bounded = (isinstance(node.test, ast.Constant) and bool(node.test.value)) or _sleeps(node.body)
+        poll = _sleeps(node.body)
+        bounded = (isinstance(node.test, ast.Constant) and bool(node.test.value)) or poll
         frame = LoopFrame(node, "while", (), None, once=_exits_first_pass(node.body), retry=_is_retry(node.body),
-                          bounded=bounded)
+                          bounded=bounded, poll=poll)
         self.ctx.loops.append(frame)
         self.visit(node.test)
         self._visit_all(node.body)

@@ -69,6 +69,8 @@ def is_chunk_iter(node: ast.AST) -> bool:
 def _bounded_name(name: str, ctx, depth: int) -> bool:
     value = ctx.scope.value_of(name)
     if value is not None:
+        if is_chunk_iter(value):  # ``chunks = chunked(ids, 500)``, then ``for chunk in chunks``
+            return True
         return bounded_iter(value, ctx, depth + 1) and bool(getattr(value, "elts", None) or
                                                             getattr(value, "keys", None) or
                                                             isinstance(value, ast.IfExp))
@@ -142,10 +144,15 @@ def _choices_qual(qual: str, ctx) -> bool:
 
 def is_batched_call(node: ast.Call, frame) -> bool:
     """``filter(pk__in=chunk)`` / ``.where(Model.id.in_(chunk))`` where ``chunk`` is what the
-    loop hands out (or a ``while batch := ...`` test binds): one statement per batch, on purpose."""
+    loop hands out (or a ``while batch := ...`` test binds): one statement per batch, on purpose.
+    In a ``while`` loop, a call handed a collection the loop rebuilds on every pass (a tree walked
+    level by level: ``rows = children_of(ids)``, then ``ids = [r.id for r in rows]``) is one
+    statement per level too."""
     names = set(frame.targets)
     if isinstance(frame.node, ast.While):
         names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
+        if _frontier_arg(node, frame.node):
+            return True
     if not names:
         return False
     for sub in ast.walk(node):
@@ -156,3 +163,37 @@ def is_batched_call(node: ast.Call, frame) -> bool:
                 and sub.args and isinstance(sub.args[0], ast.Name) and sub.args[0].id in names:
             return True
     return False
+
+
+def _frontier_arg(node: ast.Call, loop: ast.While) -> bool:
+    """Is an argument of ``node`` a collection the ``while`` body rebuilds from the rows ``node``
+    returned (``ids = [r.parent_id for r in rows]``, or ``ids.append(...)`` in a loop over them)?
+    Then the next pass asks for the next level of a tree, not for one more row."""
+    args = {a.id for a in node.args if isinstance(a, ast.Name)}
+    args |= {k.value.id for k in node.keywords if isinstance(k.value, ast.Name)}
+    if not args:
+        return False
+    results = set()
+    for stmt in loop.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Assign) and any(n is node for n in ast.walk(sub.value)):
+                results.update(t.id for t in sub.targets if isinstance(t, ast.Name))
+    if not results:
+        return False
+    for stmt in loop.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, (ast.ListComp, ast.SetComp)) \
+                    and any(isinstance(t, ast.Name) and t.id in args for t in sub.targets) \
+                    and any(_names(g.iter) & results for g in sub.value.generators):
+                return True
+            if isinstance(sub, (ast.For, ast.AsyncFor)) and _names(sub.iter) & results:
+                for n in ast.walk(sub):
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                            and n.func.attr in ("append", "add", "extend", "update") \
+                            and isinstance(n.func.value, ast.Name) and n.func.value.id in args:
+                        return True
+    return False
+
+
+def _names(node: ast.AST) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

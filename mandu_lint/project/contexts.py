@@ -14,7 +14,7 @@ Computed once per index (``ProjectIndex.derived``); rules ask through
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set
+from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set
 
 from ..core.refs import decorator_name
 from ..core.tags import EV, RT, TK
@@ -26,6 +26,8 @@ ALL = (REQUEST, ADMIN, COMMAND, TASK, SIGNAL, STARTUP, MIGRATION, TEST, DEV_DATA
 # is paid once, not per user request. Test and migration files are ``non-app`` already (rules do
 # not run there unless the config says so, and then the user asked for them to be judged).
 ONE_OFF = frozenset({COMMAND, DEV_DATA, SEED, STARTUP})
+# Code that does not run alongside a copy of itself serving users: a race needs two of them.
+NOT_CONCURRENT = ONE_OFF | {MIGRATION, TEST}
 
 ROUTE = frozenset("get post put patch delete head options route api_route websocket api_view action".split())
 VIEW_HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid
@@ -39,12 +41,23 @@ COMMAND_DECORATORS = frozenset({"command", "group"})  # click / typer / flask ``
 TASK_DECORATORS = frozenset({"shared_task", "task", "actor", "periodic_task", "db_task", "db_periodic_task", "job",
                              "cron", "scheduled_job"})
 SIGNAL_DECORATORS = frozenset({"receiver", "listens_for"})
+MIGRATE_SIGNALS = frozenset({"post_migrate", "pre_migrate"})  # Django sends them from ``migrate``
 STARTUP_NAMES = frozenset({"ready", "lifespan", "on_startup", "startup"})
 DEV_WORDS = re.compile(r"(^|[_./-])(demo|fake|fakes|faker|sample|samples|dummy|mock|fixtures?|populate|generate_data)"
                        r"([_./-]|$)", re.I)
 SEED_WORDS = re.compile(r"(^|[_./-])(seed|seeds|seeding|bootstrap|initial_data|load_initial)([_./-]|$)", re.I)
 TEST_PATH = re.compile(r"(^|/)(tests?|testing|test_[^/]*\.py|[^/]*_tests?\.py|conftest\.py)(/|$)")
 MIGRATION_PATH = re.compile(r"(^|/)(migrations|versions|alembic)/")
+
+
+def _signal_name(ref) -> str:
+    return ref[1].rsplit(".", 1)[-1] if ref is not None and ref[0] == RT.GLOBAL else ""
+
+
+def _receives(deco, signals: FrozenSet[str]) -> bool:
+    """``@receiver(post_migrate)`` (or ``@receiver([post_migrate, …])`` of such signals only)."""
+    return (deco is not None and deco[0] == RT.CALL and decorator_name(deco) in SIGNAL_DECORATORS
+            and bool(deco[2]) and _signal_name(deco[2][0]) in signals)
 
 
 def _decorator_names(fn) -> List[str]:
@@ -60,7 +73,8 @@ class Contexts:
         self._entry: Dict[str, FrozenSet[str]] = {}
         self._of: Dict[str, FrozenSet[str]] = {}
         self._callers: Optional[Dict[str, Set[str]]] = None
-        self._connected: Optional[Set[str]] = None
+        self._connected: Optional[Dict[str, Set[str]]] = None  # handler -> the signals it is connected to
+        self._connected_by: Dict[FrozenSet[str], Set[str]] = {}
 
     # -- entries ----------------------------------------------------------------------------------
     def entry(self, qual: str) -> FrozenSet[str]:
@@ -82,7 +96,9 @@ class Contexts:
         mro = self.ix.mro(fn.cls) if fn.cls else []
         if any(n in TASK_DECORATORS for n in names):
             out.add(TASK)
-        if any(n in SIGNAL_DECORATORS for n in names) or fn.qual in self.connected():
+        if fn.qual in self.connected(MIGRATE_SIGNALS) or any(_receives(d, MIGRATE_SIGNALS) for d in fn.decorators):
+            out.add(STARTUP)  # ``@receiver(post_migrate)``: runs once per ``migrate``, at deploy time
+        elif any(n in SIGNAL_DECORATORS for n in names) or fn.qual in self.connected():
             out.add(SIGNAL)
         if "/management/commands/" in f"/{path}" or (fn.cls and any(a.startswith(COMMAND_BASES) for a in mro)) \
                 or any(n in COMMAND_DECORATORS for n in names):
@@ -117,11 +133,12 @@ class Contexts:
         return any(q.split(".")[0] in ("faker", "factory", "mimesis", "model_bakery", "autofixture")
                    for q in facts.names.values())
 
-    def connected(self) -> Set[str]:
+    def connected(self, signals: FrozenSet[str] = frozenset()) -> AbstractSet[str]:
         """Project functions registered as handlers: ``post_save.connect(handler, sender=X)``,
-        at module level or in a function (``AppConfig.ready()``)."""
+        at module level or in a function (``AppConfig.ready()``); with ``signals``, those
+        connected to one of these signals (by name) only."""
         if self._connected is None:
-            out: Set[str] = set()
+            out: Dict[str, Set[str]] = {}
             typer = self.ix.typer
             for rel in self.ix.files:
                 facts = self.ix.files.get(rel)
@@ -135,9 +152,14 @@ class Contexts:
                             and ref[2]:
                         t = typer.type_of(ref[2][0])
                         if t is not None and t[0] in (TK.FUNC, TK.BOUND):
-                            out.add(t[1])
+                            out.setdefault(t[1], set()).add(_signal_name(ref[1][1]))
             self._connected = out
-        return self._connected
+        if not signals:
+            return self._connected.keys()
+        hit = self._connected_by.get(signals)
+        if hit is None:
+            hit = self._connected_by[signals] = {q for q, names in self._connected.items() if names <= signals}
+        return hit
 
     # -- flow -----------------------------------------------------------------------------------
     def callers(self) -> Dict[str, Set[str]]:

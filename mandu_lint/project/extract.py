@@ -82,6 +82,9 @@ class FuncFacts:
     flag_defaults: Dict[str, bool] = field(default_factory=dict)
     flag_guards: List[Tuple[str, bool, int, int, int, int]] = field(default_factory=list)
     call_literals: Dict[Tuple[int, int], tuple] = field(default_factory=dict)  # True/False/None arguments
+    # fills a class- or module-level store on a miss (``if k not in cls._cache: cls._cache[k] = load()``):
+    # what it loads is computed once per process, not once per call (``_shared_store_fill``)
+    memo: bool = False
 
 
 @dataclass
@@ -444,6 +447,8 @@ class Extractor:
                 self._class(sub, qual)
             elif isinstance(sub, (ast.Global, ast.Nonlocal)):
                 ff.global_names = ff.global_names + tuple(sub.names)
+            elif isinstance(sub, ast.If) and not ff.memo and _shared_store_fill(sub, ff, scope):
+                ff.memo = True
             elif isinstance(sub, (ast.With, ast.AsyncWith)) and sub.body:
                 first = sub.body[0]
                 for item in sub.items:
@@ -454,6 +459,44 @@ class Extractor:
                                     sub.end_col_offset or 0))
             elif isinstance(sub, ast.Dict) and ATOMIC_KEYS.intersection(_str_keys(sub)):
                 _db_settings(self.facts, [sub])
+
+
+def _shared_store_fill(node: ast.If, ff: FuncFacts, scope: Scope) -> bool:
+    """``if <miss>: <store> = load()`` where the test reads the store and the store outlives the
+    call: an attribute of the class (``cls.x`` in a classmethod, ``Cls.x``,
+    ``self.__class__.x``) or a module-level name (``_CACHE[k]``, a ``global``), possibly keyed.
+    An instance attribute (``self._x``) is not one: each row's object loads it again."""
+    test = None
+    for stmt in node.body:
+        if not isinstance(stmt, ast.Assign) or not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value)):
+            continue
+        for target in stmt.targets:
+            store = target.value if isinstance(target, ast.Subscript) else target
+            if not _shared_store(store, ff, scope):
+                continue
+            if test is None:
+                test = {ast.unparse(n) for n in ast.walk(node.test) if isinstance(n, (ast.Attribute, ast.Name))}
+            if ast.unparse(store) in test:
+                return True
+    return False
+
+
+def _shared_store(store: ast.AST, ff: FuncFacts, scope: Scope) -> bool:
+    if isinstance(store, ast.Name):
+        ref = scope.lookup(store.id)
+        return store.id in ff.global_names or (ref is not None and ref[0] == RT.GLOBAL)
+    if not isinstance(store, ast.Attribute):
+        return False
+    base = store.value
+    if isinstance(base, ast.Attribute) and base.attr == "__class__":
+        return True
+    if not isinstance(base, ast.Name):
+        return False
+    first = ff.params[0][0] if ff.params else None
+    if base.id == first and ("g", "builtins.classmethod") in ff.decorators:
+        return True
+    ref = scope.lookup(base.id)
+    return ff.cls is not None and ref is not None and ref[0] == RT.GLOBAL and ref[1] == ff.cls
 
 
 def function_scope(names: ModuleNames, node, qual: str, cls: Optional[str], outer: Scope, decos,

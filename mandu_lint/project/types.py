@@ -1035,8 +1035,11 @@ _CACHE_READS = {"django.core.cache.cache.get", "django.core.cache.cache.get_or_s
 
 
 def _memoized(fn) -> bool:
-    """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``, or a body that reads Django's
-    cache first (``if (hit := cache.get(k)): return hit``): not a query per call."""
+    """``@lru_cache``/``@cache``/``@cached_property``/``@memoize``, a body that reads Django's
+    cache first (``if (hit := cache.get(k)): return hit``), or one that fills a class- or
+    module-level store on a miss (``FuncFacts.memo``): not a query per call."""
+    if getattr(fn, "memo", False):
+        return True
     for ref, _line, _col in fn.calls:
         if ref is not None and ref[0] == RT.CALL and dotted(ref[1]) in _CACHE_READS:
             return True

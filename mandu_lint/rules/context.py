@@ -32,6 +32,7 @@ class LoopFrame:
     once: bool = False  # the body always leaves on its first pass
     retry: bool = False  # repeats only after a failure
     bounded: bool = False  # iterates a small literal collection or a worker/poll loop
+    poll: bool = False  # a ``while`` that sleeps: its queries wait for something, they read no row
     _assigned: Optional[frozenset] = field(default=None, repr=False)
 
     @property
@@ -182,10 +183,14 @@ class FileContext:
 
     def reporting_frame(self) -> Optional[LoopFrame]:
         """The innermost loop whose body runs once per row (not a loop that runs once, a retry
-        loop or a fixed/chunked loop), or None: the per-row context loop rules report against."""
+        loop or a fixed/chunked loop), or None: the per-row context loop rules report against.
+        Code in a polling loop (a ``while`` that sleeps) reports against no loop: it waits for a
+        row to appear or change, and an outer loop cannot fetch that before it starts."""
         for frame in reversed(self.loops):
             if frame.reports:
                 return frame
+            if frame.poll:  # ``while q.get(id) is None: sleep(1)`` waits; no outer row is read here
+                return None
         return None
 
     def waits_on_network(self, frame: LoopFrame) -> bool:

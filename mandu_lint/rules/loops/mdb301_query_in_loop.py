@@ -83,11 +83,17 @@ class QueryInLoop(Rule):
     polling loops (batch workers that sleep or page through a table on purpose) and the
     row-by-row fallback in the `except` of a failed bulk write are not reported.
     `cursor.fetch*()` reads rows of a query already executed and is not counted.
-    Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`) are assumed not
-    to query per call. A method or helper whose only queries read relations of the loop's row
-    that the loop's query loaded (`b.tag_count()` after `prefetch_related("tags")`) is not
-    reported. More specific rules (MDB302 lazy relation, MDB303 write per iteration, MDB304
-    prefetch bypassed, MDB404 commit in a loop) take the nodes they own when they are enabled.
+    Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`), and functions
+    that fill a class- or module-level store on a miss (`if k not in cls._by_lang:
+    cls._by_lang[k] = load(k)`), are assumed not to query per call (a cache on the instance,
+    `self._x`, is per row and does not count). A query in a polling loop (a `while` that sleeps)
+    waits for a row and is not per row of an outer loop; `chunks = chunked(ids, n)` then `for
+    chunk in chunks` is a walk over chunks; a `while` that hands its query the ids it collected
+    from the previous pass's rows walks a tree one level per query. A method or helper whose
+    only queries read relations of the loop's row that the loop's query loaded (`b.tag_count()`
+    after `prefetch_related("tags")`) is not reported. More specific rules (MDB302 lazy
+    relation, MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit in a loop)
+    take the nodes they own when they are enabled.
 
     ## Example
     ```python

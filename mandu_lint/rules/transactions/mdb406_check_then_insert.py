@@ -9,6 +9,7 @@ from .race import created_model, checked_model, fix_get_or_create, guarded_inser
 from ...core.messages import brief
 from .base import TxRule
 from ...core.tags import TK
+from ...project.contexts import NOT_CONCURRENT
 
 COMMANDS = "/management/commands/"
 EXITS = (ast.Return, ast.Raise, ast.Continue)
@@ -33,7 +34,8 @@ class CheckThenInsert(TxRule):
     ## Known problems
     Not reported when the insert is inside a `try` that catches `IntegrityError` (or a broader
     error), when the check runs after a row lock in the same `atomic()` block, or in management
-    commands (single process). The model of the check and of the insert must resolve.
+    commands (single process), start-up code (`AppConfig.ready()`, `post_migrate` receivers),
+    seed and demo-data scripts. The model of the check and of the insert must resolve.
 
     ## Example
     ```python
@@ -60,6 +62,8 @@ class CheckThenInsert(TxRule):
     name = "check-then-insert"
     summary = "Existence check followed by an insert: a race between concurrent requests"
     precision = "medium"  # blind triage of real apps: too many findings immaterial or wrong for a default
+    # a race needs two concurrent runs: not start-up (``post_migrate`` receivers), seed or demo data
+    quiet_in = NOT_CONCURRENT
     tags = ("concurrency", "consistency")
     fixable = True
 

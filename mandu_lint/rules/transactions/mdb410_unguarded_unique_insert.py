@@ -9,9 +9,8 @@ from .race import created_model, guarded_insert, unique_sets
 from ...core.messages import brief
 from ..context import function_node
 from ...core.tags import RT, TK
-from ...project.contexts import MIGRATION, ONE_OFF, TEST
+from ...project.contexts import NOT_CONCURRENT
 
-NOT_CONCURRENT = ONE_OFF | {MIGRATION, TEST}
 # a value generated fresh for the insert cannot already exist: ``key=secrets.token_hex()``
 FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
 # signals whose ``user`` argument is a user created just before they are sent
