@@ -11,6 +11,7 @@ from .tags import RT, TK
 FEW = "few"  # the ref tag of a small display: ``("lit", FEW, n)`` (``core/refs.py``)
 
 MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
+_WRAPPERS = frozenset({"list", "tuple", "set", "sorted", "reversed", "enumerate"})
 _CHUNKERS = ("chunk", "batch")  # ``itertools.batched``, ``chunked``, a project's ``_chunks``
 _CHOICES = ("enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "django.db.models.Choices",
             "django.db.models.TextChoices", "django.db.models.IntegerChoices",
@@ -41,18 +42,54 @@ def bounded_iter(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
     """Does iterating ``node`` run a fixed, small number of times, or over chunks?"""
     if node is None or depth > 4:
         return False
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+            and node.func.id in _WRAPPERS:  # ``list(x)``, ``sorted(x, key=…)``, ``enumerate(x)``: x's size
+        node = node.args[0]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
             and node.func.attr in ("items", "keys", "values"):
         node = node.func.value
     if isinstance(node, ast.IfExp):
         return bounded_iter(node.body, ctx, depth + 1) and bounded_iter(node.orelse, ctx, depth + 1)
-    if is_chunk_iter(node):
+    if is_chunk_iter(node) or _code_defined(node):
         return True
     if isinstance(node, ast.Name):
         return _bounded_name(node.id, ctx, depth)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         return _class_constant(node, ctx)
     return is_small_display(node) or _choices_class(node, ctx)
+
+
+# Collections the source code defines, not the data: a module's or class's namespace, a model's
+# fields and constraints, the tables of a schema. Their size is fixed when the code is written.
+_CODE_ATTRS = frozenset({"__dict__", "__members__", "fields", "local_fields", "many_to_many", "related_objects",
+                         "unique_together", "index_together", "constraints", "indexes", "columns", "c",
+                         "relationships", "sorted_tables", "tables", "column_attrs"})
+_META_OWNERS = frozenset({"_meta", "__table__", "__mapper__", "metadata", "Meta"})
+_CODE_CALLS = frozenset({"vars", "dir", "getmembers", "get_models", "get_app_configs", "get_fields",
+                         "__subclasses__"})
+
+
+def _code_defined(node: ast.AST) -> bool:
+    """``module.__dict__``, ``vars(cls)``, ``Model._meta.get_fields()``, ``Model._meta.unique_together``,
+    ``Model.__table__.columns``, ``metadata.sorted_tables``, ``apps.get_models()``: bounded by the
+    source, not by the data."""
+    if isinstance(node, ast.Call):
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name in _CODE_CALLS:
+            return name not in ("get_fields", "get_models", "get_app_configs") or _meta_like(f)
+        return False
+    if isinstance(node, ast.Attribute) and node.attr in _CODE_ATTRS:
+        return node.attr in ("__dict__", "__members__") or _meta_like(node)
+    return False
+
+
+def _meta_like(node: ast.AST) -> bool:
+    """``x._meta.<attr>``, ``Model.__table__.<attr>``, ``apps.get_models``, ``metadata.<attr>``."""
+    base = node.value if isinstance(node, ast.Attribute) else None
+    if isinstance(base, ast.Attribute):
+        return base.attr in _META_OWNERS
+    return isinstance(base, ast.Name) and (base.id in _META_OWNERS or base.id == "apps")
 
 
 def is_chunk_iter(node: ast.AST) -> bool:
