@@ -93,6 +93,26 @@ FILES = {
 
         post_save.connect(refresh, sender=Book)
     """,
+    "shop/workspace_seed_task.py": """
+        from celery import shared_task
+
+        @shared_task
+        def create_workspace_data(workspace_id):
+            return workspace_id
+    """,
+    "shop/migrate_hooks.py": """
+        from django.db.models.signals import post_migrate
+        from django.dispatch import receiver
+
+        @receiver(post_migrate)
+        def on_migrate(sender, **kw):
+            return 1
+
+        def on_migrate_too(sender, **kw):
+            return 1
+
+        post_migrate.connect(on_migrate_too)
+    """,
     "shop/orphan.py": """
         def nobody_calls_me():
             (lambda: 1)()  # a call the index has no ref for
@@ -134,6 +154,10 @@ def test_entries_and_flow(project):
     assert c.of("shop.helpers.titles") == {"request", "command"}
     assert c.of("shop.orphan.nobody_calls_me") == frozenset()
     assert c.of("shop.receivers.refresh") == {"signal"}  # registered with connect() at module level
+    assert c.of("shop.workspace_seed_task.create_workspace_data") == {"seed"}  # a task in a seed module
+    # ``migrate`` sends post_migrate once per deploy: start-up code, not a signal of a request
+    assert c.of("shop.migrate_hooks.on_migrate") == {"startup"}
+    assert c.of("shop.migrate_hooks.on_migrate_too") == {"startup"}
 
 
 class RequestOnly(Rule):

@@ -112,8 +112,9 @@ class Contexts:
         if "on_event" in names:
             out.add(STARTUP)
         where = f"{path}/{fn.qual}"
-        if SEED_WORDS.search(where) and out & {COMMAND, STARTUP, SIGNAL} or SEED_WORDS.search(fn.name):
+        if SEED_WORDS.search(where) and out & {COMMAND, STARTUP, SIGNAL, TASK} or SEED_WORDS.search(fn.name):
             out.add(SEED)
+            out.discard(TASK)  # a task that seeds (a new workspace's starter data) runs once per seeding
         elif DEV_WORDS.search(where) or self._uses_fakes(facts):
             out.add(DEV_DATA)
         return out
