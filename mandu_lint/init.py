@@ -168,7 +168,9 @@ def _import_tops(facts) -> set:
 def _extra_roots(project) -> List[str]:
     """Folders (not packages, nor inside one) whose children are imported as top-level names
     no auto-detected root provides, e.g. ``backend/`` when code says ``from app.models import``
-    for ``backend/app/models.py``.  A name found in two such folders is ambiguous: skipped."""
+    for ``backend/app/models.py``.  A name found in two such folders is ambiguous: skipped.
+    Plus the package folders the index found the code is run from (``index._import_roots``:
+    ``backend/app`` for ``from core.database import Base``)."""
     packages = {rel.rpartition("/")[0] for rel in project.relfiles if rel.rsplit("/", 1)[-1] == "__init__.py"}
     homes: Dict[str, set] = {}
     for rel in project.relfiles:
@@ -190,6 +192,9 @@ def _extra_roots(project) -> List[str]:
                 folder = next(iter(places))
                 if not project.non_app.match(folder, is_dir=True):
                     votes[folder] += 1
+    for unit in project.units or [project]:  # a package folder the code is run from (``backend/app``)
+        for prefix in set(unit.index.import_roots.values()):
+            votes[prefix.replace(".", "/")] += 1
     return sorted(votes)
 
 

@@ -11,7 +11,7 @@ import pytest
 from mandu_lint import config
 from mandu_lint.config import ConfigError
 from mandu_lint.init import detect, orm_summary, run_init
-from mandu_lint.runner import CheckOptions, load_project
+from mandu_lint.runner import CheckOptions, check_paths, load_project
 
 
 def make(root: Path, files: dict, conf: str = "") -> Path:
@@ -98,6 +98,61 @@ def test_a_manage_module_in_a_package_is_not_a_source_root(tmp_path):
     assert p.roots == [""]
     assert p.modules["app/events/controllers/__init__.py"] == ("app.events.controllers", True)
     assert all(mod for mod, _pkg in p.modules.values())
+
+
+RUN_FROM_PACKAGE = {
+    "backend/__init__.py": "",
+    "backend/app/__init__.py": "",
+    "backend/app/main.py": "from core.database import SessionLocal\nimport users.crud as users_crud\n",
+    "backend/app/core/__init__.py": "",
+    "backend/app/core/database.py": """
+        from sqlalchemy.orm import declarative_base, sessionmaker
+        SessionLocal = sessionmaker()
+        Base = declarative_base()
+    """,
+    "backend/app/users/__init__.py": "",
+    "backend/app/users/models.py": """
+        from sqlalchemy import Column, Integer, String
+        from core.database import Base
+
+        class User(Base):
+            __tablename__ = "users"
+            id = Column(Integer, primary_key=True)
+            name = Column(String)
+    """,
+    "backend/app/users/crud.py": """
+        from sqlalchemy.orm import Session
+        import users.models as users_models
+
+        def names(ids, db: Session):
+            return [db.query(users_models.User).filter(users_models.User.id == i).first() for i in ids]
+    """,
+    # the tests mirror the packages: ``users`` is a package there too, without ``users.crud``
+    "backend/tests/__init__.py": "",
+    "backend/tests/users/__init__.py": "",
+    "backend/tests/users/test_crud.py": "import users.crud\n",
+}
+
+
+def test_imports_of_code_run_from_a_package_folder_resolve_without_config(tmp_path):
+    """``backend/app`` is a package, but the app runs from it (``from core.database import Base``):
+    the index resolves those imports below it, models are found and queries typed, with no
+    ``src`` in the config; ``init`` writes the folder as a source root."""
+    root = make(tmp_path / "p", RUN_FROM_PACKAGE)
+    p = project(root)
+    ix = p.index
+    assert ix.import_roots.get("core") == "backend.app" and ix.import_roots.get("users") == "backend.app"
+    assert "backend.app.users.models.User" in ix.models
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium", select=["MDB301"]))
+    assert [(f.path.endswith("backend/app/users/crud.py"), f.code) for f in result.findings] == [(True, "MDB301")]
+    assert run_init(root, force=True, out=io.StringIO()) == 0
+    assert "backend/app" in (root / "mandu.yaml").read_text()
+
+
+def test_a_lone_third_party_name_a_project_folder_shares_is_not_rebased(tmp_path):
+    files = {"backend/app/__init__.py": "", "backend/app/celery/__init__.py": "",
+             "backend/app/celery/tasks.py": "from celery import shared_task\nimport celery.schedules\n"}
+    assert project(make(tmp_path / "p", files)).index.import_roots == {}
 
 
 def test_a_flask_manage_script_is_not_a_source_root_but_djangos_is(tmp_path):

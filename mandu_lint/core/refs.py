@@ -16,7 +16,7 @@ Refs are small tuples (cheap to pickle into the cache):
 - ``("p", func, name)``      a parameter of project function ``func``
 - ``("self", cls)``          ``self`` inside a method of project class ``cls``
 - ``("lit",)``               a literal (number, string, container display); a string that reads as SQL
-  is ``("lit", "sql", "query"|"write")``, a short identifier-like string ``("lit", "str", value)``
+  is ``("lit", "sql", "query"|"write"|"ddl")``, a short identifier-like string ``("lit", "str", value)``
   (``apps.get_model("shop", "Book")``), a dict display of names ``("lit", "dict", value refs)``,
   a list/tuple/set display of at most 20 constants or names ``("lit", "few", n)``
 - ``("s", base, "index")``   ``base[i]`` with an index or key (``("s", base)`` is a slice)
@@ -45,17 +45,18 @@ _NONE_LIT = ("lit",)  # the ref of a local assigned only ``None`` (an identity m
 _STR_LIT = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?")
 _SQL = re.compile(r"\s*\(?\s*(select|insert|update|delete|with|replace|merge|upsert|truncate|create|alter|drop)\b"
                   r"(.*)", re.I | re.S)
+_DDL_OBJECTS = r"\b(table|index|view|sequence|trigger|function|procedure|schema|extension|type|materialized)\b"
 _SQL_SHAPE = {"select": re.compile(r"\bfrom\b|^\s*[\w.*()',\s]+$", re.I), "insert": re.compile(r"\binto\b", re.I),
               "update": re.compile(r"\bset\b", re.I), "delete": re.compile(r"\bfrom\b", re.I),
               "with": re.compile(r"\bas\s*\(", re.I), "replace": re.compile(r"\binto\b", re.I),
               "merge": re.compile(r"\binto\b", re.I), "upsert": re.compile(r"\binto\b", re.I),
-              "truncate": re.compile(r"\w", re.I), "create": re.compile(r"\b(table|index|view|sequence)\b", re.I),
-              "alter": re.compile(r"\btable\b", re.I), "drop": re.compile(r"\b(table|index|view|sequence)\b", re.I)}
+              "truncate": re.compile(r"\w", re.I), "create": re.compile(_DDL_OBJECTS, re.I),
+              "alter": re.compile(_DDL_OBJECTS, re.I), "drop": re.compile(_DDL_OBJECTS, re.I)}
 _SQL_WRITES = re.compile(r"\b(insert|update|delete|merge|upsert)\b", re.I)
 
 
 def sql_kind(text: str) -> Optional[str]:
-    """``"query"`` or ``"write"`` when ``text`` reads as an SQL statement, else None."""
+    """``"query"``, ``"write"`` or ``"ddl"`` when ``text`` reads as an SQL statement, else None."""
     m = _SQL.match(text)
     if m is None:
         return None
@@ -69,6 +70,8 @@ def sql_kind(text: str) -> Optional[str]:
         return "query"
     if verb == "with":
         return "write" if _SQL_WRITES.search(rest) else "query"
+    if verb in ("create", "alter", "drop"):
+        return "ddl"  # schema, not rows: no round trip per row to batch, no data to half-write
     return "write"
 
 

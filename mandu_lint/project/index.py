@@ -6,6 +6,7 @@ and re-exports), which classes are models and how they relate, and — via
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
@@ -148,6 +149,7 @@ class ProjectIndex:
         self._derived: Dict[object, object] = {}
         if core is None:
             self.module_rel = {f.module: rel for rel, f in self.files.items() if f.module}
+            self.import_roots = _import_roots(self.files, self.module_rel)
             self.migration_dirs = tuple(migration_dirs)
             self.migration_files = frozenset(rel for rel, f in self.files.items() if _is_revision(f))
             self.app_labels = self._app_labels()
@@ -155,12 +157,13 @@ class ProjectIndex:
             self.models_by_name: Dict[str, List[Model]] = {}
             self.user_model: Optional[str] = None
             self._find_models()
-            self.import_graph = _import_graph(self.files, self.module_rel)
+            self.import_graph = _import_graph(self.files, self.module_rel, self.import_roots)
             self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
             self.subclasses = _subclasses(self)
             self.unreferenced = _unreferenced(self)
         else:
             self.module_rel = core["module_rel"]
+            self.import_roots = core.get("import_roots", {})
             self.models = core["models"]
             self.models_by_name = {}
             for m in self.models.values():
@@ -189,7 +192,8 @@ class ProjectIndex:
 
     def core(self) -> dict:
         """What must be pickled to reopen the index without every file's facts."""
-        return {"module_rel": self.module_rel, "models": self.models, "graph": self.import_graph,
+        return {"module_rel": self.module_rel, "import_roots": self.import_roots, "models": self.models,
+                "graph": self.import_graph,
                 "migration_dirs": self.migration_dirs, "migration_files": self.migration_files,
                 "app_labels": self.app_labels, "user_model": self.user_model, "callers": self.callers,
                 "sql_evidence": self.sql_evidence, "relation_evidence": self.relation_evidence,
@@ -227,7 +231,7 @@ class ProjectIndex:
         rel = self._owner.get(qual, "")
         if rel == "":
             rel = None
-            head = qual
+            head = self.rebase(qual)
             while head:
                 hit = self.module_rel.get(head)
                 if hit is not None:
@@ -253,7 +257,21 @@ class ProjectIndex:
         self._canon[qual] = cur
         return cur
 
+    def rebase(self, qual: str) -> str:
+        """``core.database.Base`` imported by code run from ``backend/app`` (its own source root,
+        which the layout does not show) is ``backend.app.core.database.Base`` here (see
+        :func:`_import_roots`)."""
+        if self.import_roots:
+            top = qual.split(".", 1)[0]
+            prefix = self.import_roots.get(top)
+            if prefix is not None:
+                return f"{prefix}.{qual}"
+        return qual
+
     def _alias_step(self, qual: str) -> Optional[str]:
+        rebased = self.rebase(qual)
+        if rebased != qual:
+            return rebased
         if qual in self.classes or qual in self.functions or qual in self.assigns or qual in self.modules:
             return None
         head, _, last = qual.rpartition(".")
@@ -852,13 +870,49 @@ def _is_revision(f: FileFacts) -> bool:
     return f"{prefix}revision" in f.assigns and f"{prefix}down_revision" in f.assigns
 
 
-def _import_graph(files: Mapping, module_rel: Dict[str, str]) -> Dict[str, List[str]]:
+def _import_roots(files: Mapping, module_rel: Dict[str, str]) -> Dict[str, str]:
+    """Top-level import names that resolve only below a folder of the project, and the module
+    prefix of that folder: an app run from ``backend/app`` writes ``from core.database import
+    Base`` for ``backend/app/core/database.py``. A name is taken when it is a package there, is
+    not a top-level module of the project or of the standard library, resolves below exactly one
+    folder, and that folder takes at least three distinct imported modules (a lone third-party
+    name that a project folder happens to share is not enough)."""
+    tops = {m.split(".", 1)[0] for m in module_rel}
+    packages: Dict[str, Set[str]] = {}  # a package's last name -> the prefixes it sits under
+    for module in module_rel:
+        parts = module.split(".")
+        for i in range(1, len(parts) - 1):
+            packages.setdefault(parts[i], set()).add(".".join(parts[:i]))
+    if not packages:
+        return {}
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    under: Dict[str, Set[str]] = {}  # candidate top name -> prefixes
+    targets: Dict[str, Set[str]] = {}  # prefix -> distinct imported modules found below it
+    for f in files.values():
+        for qual in f.names.values():
+            top = qual.split(".", 1)[0]
+            if top in tops or top in stdlib or top not in packages:
+                continue
+            for prefix in packages[top]:
+                head = qual
+                while "." in head and f"{prefix}.{head}" not in module_rel:
+                    head = head.rpartition(".")[0]
+                if "." in head:  # a module inside the package: the package alone proves little
+                    under.setdefault(top, set()).add(prefix)
+                    targets.setdefault(prefix, set()).add(head)
+    return {top: next(iter(prefixes)) for top, prefixes in under.items()
+            if len(prefixes) == 1 and len(targets[next(iter(prefixes))]) >= 3}
+
+
+def _import_graph(files: Mapping, module_rel: Dict[str, str],
+                  import_roots: Optional[Dict[str, str]] = None) -> Dict[str, List[str]]:
     """File → the project files it imports (for the findings cache's dependency digests)."""
     graph: Dict[str, List[str]] = {}
     for rel, f in files.items():
         targets = set()
         for qual in f.names.values():
-            head = qual
+            top = qual.split(".", 1)[0]
+            head = f"{import_roots[top]}.{qual}" if import_roots and top in import_roots else qual
             while head:
                 hit = module_rel.get(head)
                 if hit is not None:

@@ -686,6 +686,8 @@ class Typer:
         name, pos = f[2], ref[2]
         if name in SQL_METHODS and pos:
             kind = self.ix.sql_of(pos[0])
+            if kind == "ddl":
+                return None, None  # ``CREATE INDEX …``: schema work, not a query or a row write
             if kind is not None:
                 return None, (EV.WRITE if kind == "write" else EV.QUERY, f"{name}() of an SQL statement")
         if name in SA_SESSION_EVIDENCE and pos and not _foreign_root(self, f[1]):
@@ -789,6 +791,8 @@ class Typer:
             if name == "execute":
                 return (TK.SARESULT, None), (EV.QUERY, "engine.execute()")
             return None, None
+        if kind in ("saconn", "dbconn", "cursor") and name in SQL_METHODS and pos and self.ix.sql_of(pos[0]) == "ddl":
+            return None, None  # ``CREATE INDEX …`` on any handle: schema work, not a query or a row write
         if kind == "saconn":
             return self._conn_like(name, SACONN_READ, (TK.SARESULT, None), "connection")
         if kind in ("dbconn", "cursor") and base[1] is None and name in SQL_METHODS and pos:

@@ -16,7 +16,7 @@ from ...core.messages import BUILTIN_EVAL, brief
 from ..base import Rule
 from ...project.contexts import ONE_OFF
 from ...project.flags import from_node as flags_from_node
-from .writes import bulk_fallback
+from .writes import BULK_WHAT, bulk_fallback, is_bulk, table_per_pass
 from ...core.tags import EV, TK
 
 # Methods of a prefetched related manager that read Django's prefetch cache (no query).
@@ -82,7 +82,9 @@ class QueryInLoop(Rule):
     row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
     polling loops (batch workers that sleep or page through a table on purpose) and the
     row-by-row fallback in the `except` of a failed bulk write are not reported.
-    `cursor.fetch*()` reads rows of a query already executed and is not counted.
+    `cursor.fetch*()` reads rows of a query already executed and is not counted, nor are schema
+    statements (`CREATE`/`DROP`/`ALTER`), `executemany()` batches and one statement per table
+    when the loop names the table (`f"SELECT count(*) FROM {table}"`).
     Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`), and functions
     that fill a class- or module-level store on a miss (`if k not in cls._by_lang:
     cls._by_lang[k] = load(k)`), are assumed not to query per call (a cache on the instance,
@@ -256,8 +258,8 @@ def fine(ids, urls):
         frame = self._frame()
         if frame is not None and isinstance(node.func, ast.Name) and node.func.id in BUILTIN_EVAL and node.args:
             self._mark_evaluated(node.args[0], frame)
-        if frame is None or any(self._flushes) or is_batched_call(node, frame):
-            return
+        if frame is None or any(self._flushes) or is_batched_call(node, frame) or is_bulk(node):
+            return  # ``executemany(sql, rows)`` in a pass: one batch per group, not a query per row
         _ref, _t, ev = self.ctx.call_info(node)
         if ev is None:
             return
@@ -318,6 +320,8 @@ def fine(ids, urls):
         if found is None or served(self.ctx, node):
             return
         kind, what, where, line = found
+        if BULK_WHAT.search(what):
+            return  # the helper sends its rows as one batch (``executemany``, ``bulk_create``)
         path = self.ctx.index.func_path.get(where, "")
         site = f"{path}:{line}" if path else f"line {line}"
         related = ()
@@ -354,10 +358,12 @@ def fine(ids, urls):
             self._mark_evaluated(node.test, frame)
 
     def _statement_per_pass(self, node: ast.Call, frame) -> bool:
-        """``for sql in statements: cursor.execute(sql)`` runs different statements, not one
-        query per row."""
-        return (isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "executemany")
-                and bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id in frame.targets)
+        """``for sql in statements: cursor.execute(sql)`` (or ``f"SELECT … FROM {table}"`` over
+        the loop's tables) runs different statements, not one query per row."""
+        if not (isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "executemany")):
+            return False
+        return (bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id in frame.targets) \
+            or table_per_pass(self.ctx, node, frame.targets)
 
     def _cached(self, node: ast.Call, frame) -> bool:
         """A read served from a cache instead of the database: a prefetched related manager, a

@@ -6,7 +6,7 @@ from typing import Optional
 
 from ...project.flags import from_node as flags_from_node
 from .writes import (bulk_fallback, dml_statement, function_writes, is_bulk, is_flush, is_staging, method_name,
-                     param_write)
+                     param_write, table_per_pass)
 from ...core.bounded import is_batched_call
 from ...model import Location, Span
 from ..base import Rule
@@ -65,7 +65,10 @@ class WriteInLoop(Rule):
     over a small literal collection (or a parameter every project call passes one) and worker
     loops (`while True` that sleeps) are not reported. `session.add()` alone is not a write:
     SQLAlchemy sends the staged rows together at the next flush. `bulk_create()`/`bulk_update()`
-    per chunk are batches on purpose and are not reported. Bulk operations skip `save()`
+    per chunk are batches on purpose and are not reported; so is `executemany()` (a list of
+    parameter sets) in a loop over groups, directly or in a helper, and one statement per table
+    when the loop names the table (`f"DELETE FROM {table}"`). Schema statements (`CREATE`,
+    `DROP`, `ALTER`) are not row writes. Bulk operations skip `save()`
     overrides and signals; when those matter, a loop of `save()` calls may be intended — silence
     the line with `# noqa: MDB303`. A loop in the `except` of a failed bulk write (the
     row-by-row fallback that isolates bad rows) is not reported.
@@ -198,8 +201,9 @@ def import_titles(titles):
             self._write(node, frame)
         elif ev[0] == EV.QUERY:
             what = dml_statement(self.ctx, node)
-            if what is not None:
-                self._report(node, frame, f"runs an {what} statement", "dml")
+            if what is not None and not table_per_pass(self.ctx, node, frame.targets):
+                article = "an" if what[0] in "AEIOU" else "a"
+                self._report(node, frame, f"runs {article} {what} statement", "dml")
         elif ev[0] == EV.CALL:
             self._helper(node, ev[1], frame)
 

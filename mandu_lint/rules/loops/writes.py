@@ -15,7 +15,10 @@ from ...core.tags import EV, RT, TK
 from ...project.flags import at_site, ruled_out
 
 STAGING = frozenset("add add_all delete expunge".split())
-BULK = re.compile(r"^a?bulk_|^bulk_")
+# one statement per batch: ``bulk_create``, DB-API ``executemany`` (a list of parameter sets), peewee's
+# ``insert_many``; in a loop over groups, each pass sends one batch, not one row
+BULK = re.compile(r"^a?bulk_|^bulk_|^executemany$|^insert_many$")
+BULK_WHAT = re.compile(r"\b(a?bulk_\w+|executemany|insert_many)\(")  # the same, in an event's description
 SA_DML = {"sqlalchemy.insert", "sqlalchemy.update", "sqlalchemy.delete", "sqlalchemy.sql.insert",
           "sqlalchemy.sql.update", "sqlalchemy.sql.delete", "sqlalchemy.sql.expression.insert",
           "sqlalchemy.sql.expression.update", "sqlalchemy.sql.expression.delete",
@@ -69,6 +72,30 @@ def dml_statement(ctx, call: ast.Call) -> Optional[str]:
         if t is not None and t[0] == TK.EXT and t[1] in SA_DML:
             return t[1].rsplit(".", 1)[-1].upper()
     return None
+
+
+_TABLE_BEFORE = re.compile(r"\b(from|into|update|table|join)\s*[\"'`\[]?$", re.I)
+
+
+def table_per_pass(ctx, call: ast.Call, targets) -> bool:
+    """``for table in tables: cur.execute(f"DELETE FROM {table}")``: the loop names the table
+    of each statement; a statement per table, not a round trip per row."""
+    if not call.args or not targets:
+        return False
+    stmt = call.args[0]
+    if isinstance(stmt, ast.Name):
+        stmt = ctx.scope.value_of(stmt.id) or stmt
+    if not isinstance(stmt, ast.JoinedStr):
+        return False
+    before = ""
+    for part in stmt.values:
+        if isinstance(part, ast.Constant):
+            before = str(part.value)
+        elif isinstance(part, ast.FormattedValue):
+            if isinstance(part.value, ast.Name) and part.value.id in targets and _TABLE_BEFORE.search(before):
+                return True
+            before = ""
+    return False
 
 
 def _sql_text(node: ast.AST) -> Optional[str]:
