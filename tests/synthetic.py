@@ -39,3 +39,12 @@ def marked(root: Path, rel: str, tag: str) -> List[int]:
 def lines_of(result, code: str, suffix: str) -> List[int]:
     """Sorted lines of ``code`` findings in files whose path ends with ``suffix``."""
     return sorted(f.span.line for f in result.findings if f.code == code and f.path.endswith(suffix))
+
+
+def check_files(tmp_path: Path, files: Dict[str, str], *codes: str) -> set:
+    """Write ``files`` as a project, run only the rules ``codes`` down to ``medium`` confidence,
+    and return the findings as ``(file name, line, code)``."""
+    root = write_project(tmp_path, files)
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, confidence="medium", select=list(codes)))
+    config.clear_caches()
+    return {(f.path.rsplit("/", 1)[-1], f.span.line, f.code) for f in result.findings}

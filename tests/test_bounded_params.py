@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_files
 
 MODELS = """\
 from django.db import models
@@ -69,16 +68,8 @@ def on_sync(user, args):
 
 
 def _findings(tmp_path: Path):
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("")
-    (tmp_path / "shop" / "models.py").write_text(MODELS)
-    (tmp_path / "shop" / "helpers.py").write_text(HELPERS)
-    (tmp_path / "shop" / "callers.py").write_text(CALLERS)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB301", "MDB303"]))
-    config.clear_caches()
-    return {(f.path.rsplit("/", 1)[-1], f.span.line, f.code) for f in result.findings}
+    return check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/helpers.py": HELPERS,
+                                  "shop/callers.py": CALLERS}, "MDB301", "MDB303")
 
 
 def _line(needle: str) -> int:
@@ -159,17 +150,10 @@ def test_a_polling_wait_and_a_named_chunk_list_are_not_per_row(tmp_path):
     then ``for chunk in chunks`` runs one statement per chunk, like ``for chunk in chunked(…)``;
     a ``while`` that hands its query the collection it rebuilds each pass walks a tree one
     level per query."""
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("")
-    (tmp_path / "shop" / "models.py").write_text(MODELS)
-    (tmp_path / "shop" / "helpers.py").write_text(
-        "def chunked(xs, n):\n    return [xs[i:i + n] for i in range(0, len(xs), n)]\n")
-    (tmp_path / "shop" / "jobs.py").write_text(POLL_AND_CHUNKS)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB301"]))
-    config.clear_caches()
-    lines = {f.span.line for f in result.findings if f.path.endswith("jobs.py")}
+    chunked = "def chunked(xs, n):\n    return [xs[i:i + n] for i in range(0, len(xs), n)]\n"
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/helpers.py": chunked,
+                                   "shop/jobs.py": POLL_AND_CHUNKS}, "MDB301")
+    lines = {line for name, line, _code in found if name == "jobs.py"}
     src = POLL_AND_CHUNKS.splitlines()
     at = {name: next(i for i, line in enumerate(src, 1) if name in line)
           for name in ("first() is None", "id__in=latest", "codename__in=level", "codename=code", "codename__in=ids")}
@@ -212,16 +196,9 @@ def test_collections_the_code_defines_are_bounded(tmp_path):
     """A module's namespace, a model's fields and constraints: their size is fixed by the source.
     Blind triage of tune apps judged loops over them negligible (a migration runner over a module's
     names, a model's two unique_together constraints)."""
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("")
-    (tmp_path / "shop" / "models.py").write_text(MODELS)
-    (tmp_path / "shop" / "helpers.py").write_text(HELPERS)
-    (tmp_path / "shop" / "setup.py").write_text(CODE_DEFINED)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB301", "MDB303"]))
-    config.clear_caches()
-    lines = {f.span.line for f in result.findings if f.path.endswith("setup.py")}
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/helpers.py": HELPERS,
+                                   "shop/setup.py": CODE_DEFINED}, "MDB301", "MDB303")
+    lines = {line for name, line, _code in found if name == "setup.py"}
     src = CODE_DEFINED.splitlines()
     at = [i for i, line in enumerate(src, 1) if "Perm.objects" in line]
     assert not set(at[:3]) & lines

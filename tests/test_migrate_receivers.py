@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_files
 
 MODELS = """\
 from django.db import models
@@ -61,15 +60,9 @@ def on_save(sender, instance, **kwargs):
 
 
 def _run(tmp_path: Path):
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("")
-    (tmp_path / "shop" / "models.py").write_text(MODELS)
-    (tmp_path / "shop" / "handlers.py").write_text(HANDLERS)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB406"]))
-    config.clear_caches()
-    return {f.span.line for f in result.findings}
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/handlers.py": HANDLERS},
+                        "MDB406")
+    return {line for _name, line, _code in found}
 
 
 def _line(needle: str) -> int:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_files
 
 DB = """\
 import sqlite3
@@ -59,14 +58,8 @@ def per_row(conn: sqlite3.Connection, ids):
 
 
 def _lines(tmp_path: Path):
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "__init__.py").write_text("")
-    (tmp_path / "app" / "db.py").write_text(DB)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB301", "MDB303"]))
-    config.clear_caches()
-    return {(f.span.line, f.code) for f in result.findings}
+    found = check_files(tmp_path, {"app/__init__.py": "", "app/db.py": DB}, "MDB301", "MDB303")
+    return {(line, code) for _name, line, code in found}
 
 
 def _at(needle: str) -> int:

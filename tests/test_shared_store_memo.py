@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mandu_lint import config
-from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_files
 
 MODELS = """\
 from django.db import models
@@ -84,16 +83,9 @@ def page(langs, keys):
 
 
 def _findings(tmp_path: Path):
-    (tmp_path / "mandu.yaml").write_text("")
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("")
-    (tmp_path / "shop" / "models.py").write_text(MODELS)
-    (tmp_path / "shop" / "lookups.py").write_text(LOOKUPS)
-    (tmp_path / "shop" / "views.py").write_text(VIEWS)
-    result = check_paths([str(tmp_path)], CheckOptions(use_cache=False, jobs=1, confidence="medium",
-                                                       select=["MDB301"]))
-    config.clear_caches()
-    return {f.span.line for f in result.findings if f.path.endswith("views.py")}
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/lookups.py": LOOKUPS,
+                                   "shop/views.py": VIEWS}, "MDB301")
+    return {line for name, line, _code in found if name == "views.py"}
 
 
 def _line(needle: str) -> int:
