@@ -769,7 +769,7 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
         for qual in f.names.values():
             if qual == f.module or qual in own:
                 continue
-            head = qual
+            head = ix.rebase(qual)
             while head:
                 imported.add(head)
                 head = head.rpartition(".")[0]
@@ -784,7 +784,63 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
             if cf.decorators or cf.name in used or qual in refs or cf.name.startswith("__") or qual in ix.models:
                 continue
             out.add(qual)
+        if ix.origin(rel) == "app":
+            out.update(_unreferenced_methods(ix, f, used))
     return frozenset(out)
+
+
+# Methods of Django's ``Model`` that Django itself calls: an override is used although no project
+# code names it.
+_MODEL_HOOKS = frozenset("""from_db check clean clean_fields validate_unique validate_constraints full_clean save
+delete refresh_from_db get_deferred_fields serializable_value prepare_database_save natural_key
+get_by_natural_key save_base unique_error_message date_error_message get_absolute_url""".split())
+_PLAIN_DECORATORS = frozenset({"builtins.staticmethod", "builtins.classmethod"})
+
+
+def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str]) -> Set[str]:
+    """Methods nothing in the project names — no call, attribute, ``getattr`` string or other
+    string anywhere (tests included) — of a model or of a class whose bases are all the project's
+    own: no library calls them by a name it chose. Only methods a template cannot call either (a
+    class or static method, or one that takes a required argument), and neither decorated nor a
+    Django ``Model`` hook."""
+    out = set()
+    for qual, fn in f.functions.items():
+        cls = fn.cls
+        if cls is None or qual.rpartition(".")[0] != cls or fn.name in used or fn.name.startswith("__"):
+            continue
+        decos = {d[1] for d in fn.decorators if d is not None and d[0] == RT.GLOBAL}
+        if len(decos) != len([d for d in fn.decorators if d is not None]) or not decos <= _PLAIN_DECORATORS:
+            continue
+        own = [p for p in fn.params if p[2] is None]
+        if not decos and len(own) < 2:
+            continue  # ``{{ obj.method }}`` in a template calls a method without arguments
+        if cls in ix.models:
+            if fn.name in _MODEL_HOOKS:
+                continue
+        elif any(a not in ix.classes for a in ix.mro(cls)[1:] if a not in ("builtins.object", "object")):
+            continue  # a library base may call it by a name the project never writes
+        if _dispatches_by_name(ix, cls):
+            continue
+        out.add(qual)
+    return out
+
+
+def _dispatches_by_name(ix: "ProjectIndex", cls: str) -> bool:
+    """Does the class or a project base call ``getattr(self, <computed name>)`` (indico's API hooks
+    call ``export_<type>``)? Then any of its methods may run although no code names it."""
+    for c in ix.mro(cls):
+        facts = ix.owner(c)
+        if facts is None:
+            continue
+        for fn in facts.functions.values():
+            if fn.cls != c:
+                continue
+            for ref, _line, _col in fn.calls:
+                if ref is not None and ref[0] == RT.CALL and ref[1] == (RT.GLOBAL, "builtins.getattr") \
+                        and len(ref[2]) >= 2 and ref[2][0] is not None and ref[2][0][0] == RT.SELF \
+                        and (ref[2][1] is None or ref[2][1][0] != RT.LIT or len(ref[2][1]) < 3):
+                    return True
+    return False
 
 
 def _scan_calls(ix: "ProjectIndex"):

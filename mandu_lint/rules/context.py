@@ -152,6 +152,9 @@ class FileContext:
             spans = self.memo["unreached"] = [
                 (d.lineno, d.end_lineno or d.lineno) for d in self.tree.body
                 if isinstance(d, _DEFS) and prefix + d.name in dead]
+            spans += [(m.lineno, m.end_lineno or m.lineno) for d in self.tree.body if isinstance(d, ast.ClassDef)
+                      for m in d.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and f"{prefix}{d.name}.{m.name}" in dead]
         line = getattr(node, "lineno", 0)
         return any(a <= line <= b for a, b in spans)
 

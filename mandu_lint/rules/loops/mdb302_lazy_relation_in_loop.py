@@ -89,7 +89,8 @@ class LazyRelationInLoop(Rule):
     called in the pass, directly or through project functions a few calls away) is not reported:
     the round trip, not the query, is its cost (on the tune apps this removes 10 judged findings,
     all negligible, and no true one).
-    Nor is code in a module-level class nothing in the project uses (dead code).
+    Nor is code in a module-level class nothing in the project uses, or in a method of a model or
+    plain project class that no code, test or string names (dead code).
     Confidence: reported at `medium` (`--confidence medium`). List endpoints (a DRF serializer
     with `many=True` over the rows a view returns, a template rendering a view's queryset, a
     FastAPI route answering `list[Schema]`) were `high` until a blind triage of 15 unseen apps

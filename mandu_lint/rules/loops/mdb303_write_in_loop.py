@@ -49,7 +49,8 @@ class WriteInLoop(Rule):
     called in the pass, directly or through project functions a few calls away) is not reported:
     the round trip, not the query, is its cost (on the tune apps this removes 10 judged findings,
     all negligible, and no true one).
-    Nor is code in a module-level class nothing in the project uses (dead code).
+    Nor is code in a module-level class nothing in the project uses, or in a method of a model or
+    plain project class that no code, test or string names (dead code).
     Reported at `medium` confidence only (`--confidence medium`): in a blind triage of real apps
     almost every finding was a true per-row query over a handful of rows (a form's fields, one
     object's relations, a config list) or in one-off code, which maintainers would not change.
