@@ -112,8 +112,10 @@ class LazyRelationInLoop(Rule):
     parameter, an attribute or an unknown call are not reported. Reading only the key
     (`book.author_id`) is not a read of the relation. What a custom manager's `get_queryset()`
     or a custom manager or queryset method (`Package.objects.normal()` whose body returns
-    `self.select_related("arch")`) loads counts as loaded by the query that calls it.
-    SQLAlchemy relationships configured with
+    `self.select_related("arch")`) loads counts as loaded by the query that calls it; what the
+    default manager's `get_queryset()` loads counts as loaded by a related manager of that model
+    (`host.packages.all()`, prefetched or not: Django builds it from the default manager) and by a
+    queryset of the model handed in as a parameter. SQLAlchemy relationships configured with
     `lazy="joined"`/`"selectin"`/`"subquery"` load themselves; `lazy="raise"`, `"noload"`,
     `"dynamic"` and `"write_only"` never load on access and are not reported. A relation the
     loop assigns before reading it (`book.author = authors[book.author_id]`) is not reported.
