@@ -133,6 +133,22 @@ def by_week(weeks):
         i += 1
 
 
+def all_pages(cursor):
+    rows = fetch_page(cursor=cursor, page_size=1000)
+    while rows:
+        rows = fetch_page(cursor=rows[-1].codename, page_size=1000)
+
+
+def one_by_one(cursor):
+    row = fetch_page(cursor=cursor)
+    while row:
+        row = fetch_page(cursor=row[-1].codename)
+
+
+def fetch_page(cursor, page_size=1):
+    return list(Perm.objects.filter(codename__gt=cursor)[:page_size])
+
+
 def walk_up(code):
     while code:
         row = Perm.objects.filter(codename=code).first()
@@ -149,7 +165,7 @@ def test_a_polling_wait_and_a_named_chunk_list_are_not_per_row(tmp_path):
     for a row to appear (the outer loop cannot fetch it first); ``chunks = chunked(ids, n)``
     then ``for chunk in chunks`` runs one statement per chunk, like ``for chunk in chunked(…)``;
     a ``while`` that hands its query the collection it rebuilds each pass walks a tree one
-    level per query."""
+    level per query; a call for a page of a fixed size reads a page per pass."""
     chunked = "def chunked(xs, n):\n    return [xs[i:i + n] for i in range(0, len(xs), n)]\n"
     found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/helpers.py": chunked,
                                    "shop/jobs.py": POLL_AND_CHUNKS}, "MDB301")
@@ -162,6 +178,11 @@ def test_a_polling_wait_and_a_named_chunk_list_are_not_per_row(tmp_path):
     assert at["codename__in=level"] not in lines  # a tree walked level by level: one query per level
     assert at["codename=code"] in lines  # a parent chain walked one row at a time
     assert at["codename__in=ids"] in lines  # a fresh list per pass, but not built from the rows
+    src_lines = POLL_AND_CHUNKS.splitlines()
+    paged = next(i for i, line in enumerate(src_lines, 1) if "rows[-1].codename, page_size=1000" in line)
+    single = next(i for i, line in enumerate(src_lines, 1) if "fetch_page(cursor=row[-1].codename)" in line)
+    assert paged not in lines  # a page of 1000 per pass
+    assert single in lines  # a row per pass
     per_row = "Perm.objects.filter(codename=i).first()"
     assert next(i for i, line in enumerate(src, 1) if line.strip() == per_row) in lines
 

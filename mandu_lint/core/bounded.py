@@ -184,11 +184,12 @@ def is_batched_call(node: ast.Call, frame) -> bool:
     loop hands out (or a ``while batch := ...`` test binds): one statement per batch, on purpose.
     In a ``while`` loop, a call handed a collection the loop rebuilds on every pass (a tree walked
     level by level: ``rows = children_of(ids)``, then ``ids = [r.id for r in rows]``) is one
-    statement per level too."""
+    statement per level too, and a call that asks for a page of a fixed size (``page_size=1000``,
+    ``.limit(500)``) reads a page per pass."""
     names = set(frame.targets)
     if isinstance(frame.node, ast.While):
         names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
-        if _frontier_arg(node, frame.node):
+        if _frontier_arg(node, frame.node) or _page_call(node):
             return True
     if not names:
         return False
@@ -234,3 +235,25 @@ def _frontier_arg(node: ast.Call, loop: ast.While) -> bool:
 
 def _names(node: ast.AST) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+_PAGE_KEYWORDS = frozenset({"page_size", "per_page", "limit", "batch_size", "chunk_size", "size"})
+MIN_PAGE = 20  # a page this large or larger is a batch, not a row
+
+
+def _page_call(node: ast.Call) -> bool:
+    """``fetch(cursor=c, page_size=1000)`` or ``q.where(...).limit(500)``: a page per call."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            for k in sub.keywords:
+                if k.arg in _PAGE_KEYWORDS and _big_int(k.value):
+                    return True
+            if isinstance(sub.func, ast.Attribute) and sub.func.attr == "limit" and sub.args \
+                    and _big_int(sub.args[0]):
+                return True
+    return False
+
+
+def _big_int(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool) \
+        and node.value >= MIN_PAGE

@@ -92,11 +92,12 @@ class QueryInLoop(Rule):
     `self._x`, is per row and does not count). A query in a polling loop (a `while` that sleeps)
     waits for a row and is not per row of an outer loop; `chunks = chunked(ids, n)` then `for
     chunk in chunks` is a walk over chunks; a `while` that hands its query the ids it collected
-    from the previous pass's rows walks a tree one level per query. A method or helper whose
-    only queries read relations of the loop's row that the loop's query loaded (`b.tag_count()`
-    after `prefetch_related("tags")`) is not reported. More specific rules (MDB302 lazy
-    relation, MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit in a loop)
-    take the nodes they own when they are enabled.
+    from the previous pass's rows walks a tree one level per query, and one that asks for a page
+    of a fixed size (`page_size=1000`, `.limit(500)`) reads a page per pass. A method or helper
+    whose only queries read relations of the loop's row that the loop's query loaded
+    (`b.tag_count()` after `prefetch_related("tags")`) is not reported. More specific rules
+    (MDB302 lazy relation, MDB303 write per iteration, MDB304 prefetch bypassed, MDB404 commit
+    in a loop) take the nodes they own when they are enabled.
 
     ## Example
     ```python
