@@ -127,10 +127,20 @@ class Walker:
                           retry=_is_retry(node.body), bounded=bounded_iter(node.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(node.target, node.iter)
-        self._visit_all(node.body)
+        self._loop_body(node.body)
         self._restore(saved)
         self.ctx.loops.pop()
         self._visit_all(node.orelse)
+
+    def _loop_body(self, stmts: List[ast.stmt]) -> None:
+        """A loop's body; after a guard that skips the pass until a batch is full (``if len(batch)
+        % n != 0: continue``), the rest of the body runs once per batch, not per row."""
+        for i, stmt in enumerate(stmts):
+            if _skips_until_batch(stmt):
+                self.visit(stmt)
+                self._block(stmts[i + 1:], batch=True)
+                return
+            self.visit(stmt)
 
     def _bind_loop(self, target: ast.AST, it: ast.AST) -> dict:
         """Bind a loop's targets to *this* loop's elements while its body is walked (the
@@ -162,7 +172,7 @@ class Walker:
                           bounded=bounded, poll=poll)
         self.ctx.loops.append(frame)
         self.visit(node.test)
-        self._visit_all(node.body)
+        self._loop_body(node.body)
         self.ctx.loops.pop()
         self._visit_all(node.orelse)
 
@@ -262,6 +272,33 @@ def _exits_first_pass(body: List[ast.stmt]) -> bool:
     if not body or not isinstance(body[-1], (ast.Return, ast.Break, ast.Raise)):
         return False
     return not any(isinstance(n, ast.Continue) for stmt in body for n in _walk_same_loop(stmt))
+
+
+def _skips_until_batch(stmt: ast.stmt) -> bool:
+    """``if len(batch) % size != 0 and not done: continue`` (or ``if i % n: continue``, ``if
+    len(batch) < size: continue``): the statements after it run once per batch."""
+    if not (isinstance(stmt, ast.If) and not stmt.orelse and len(stmt.body) == 1
+            and isinstance(stmt.body[0], ast.Continue)):
+        return False
+    return _not_batch_test(stmt.test)
+
+
+def _not_batch_test(test: ast.AST) -> bool:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_not_batch_test(v) for v in test.values)
+    if isinstance(test, ast.BinOp) and isinstance(test.op, ast.Mod):
+        return True  # ``if i % n: continue``
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    left, op, right = test.left, test.ops[0], test.comparators[0]
+    if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod):
+        return isinstance(op, ast.NotEq) and isinstance(right, ast.Constant) and right.value == 0
+    if isinstance(op, ast.Lt):
+        if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len":
+            return True
+        name = right.attr if isinstance(right, ast.Attribute) else getattr(right, "id", "")
+        return any(w in name.lower() for w in ("batch", "chunk"))
+    return False
 
 
 def _batch_test(test: ast.AST) -> bool:

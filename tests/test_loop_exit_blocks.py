@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mandu_lint import config
 from mandu_lint.runner import CheckOptions, check_paths
+from synthetic import check_files
 
 MODELS = """\
 from django.db import models
@@ -149,3 +150,39 @@ def test_a_block_that_runs_once_per_batch_is_not_per_row(tmp_path):
     lines = sorted({f.span.line for f in result.findings})
     every_row = [i for i, line in enumerate(BATCHED.splitlines(), 1) if "def commit_every_row" in line][0]
     assert lines and all(line > every_row for line in lines), lines  # only the commit under `if row:`
+
+
+SKIP_BATCH = """\
+from shop.models import Book
+
+
+def import_rows(rows, batch_size):
+    batch = []
+    for i, row in enumerate(rows):
+        batch.append(Book(title=row))
+        finished = i == len(rows) - 1
+        if len(batch) % batch_size != 0 and not finished:
+            continue
+        Book.objects.bulk_create(batch)
+        Book.objects.filter(title="").delete()
+        batch.clear()
+
+
+def import_each(rows):
+    for row in rows:
+        if not row:
+            continue
+        Book.objects.filter(title=row).delete()
+"""
+
+
+def test_the_rest_of_a_pass_after_a_skip_until_the_batch_is_full_runs_once_per_batch(tmp_path):
+    """``if len(batch) % size != 0: continue`` skips every pass but the last of a batch: what
+    follows runs once per batch (blind triage of a new tune app: "finish_batch runs once per
+    batch of rows, not per row"). A plain ``if not row: continue`` leaves the rest per row."""
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/jobs.py": SKIP_BATCH},
+                        "MDB301", "MDB303")
+    lines = {line for name, line, _code in found if name == "jobs.py"}
+    deletes = [i for i, line in enumerate(SKIP_BATCH.splitlines(), 1) if ".delete()" in line]
+    assert deletes[0] not in lines
+    assert deletes[1] in lines
