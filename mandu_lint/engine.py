@@ -168,8 +168,8 @@ class Walker:
     def _while(self, node: ast.While) -> None:
         poll = _sleeps(node.body)
         bounded = (isinstance(node.test, ast.Constant) and bool(node.test.value)) or poll
-        frame = LoopFrame(node, "while", (), None, once=_exits_first_pass(node.body), retry=_is_retry(node.body),
-                          bounded=bounded, poll=poll)
+        frame = LoopFrame(node, "while", (), None, once=_exits_first_pass(node.body),
+                          retry=_is_retry(node.body) or _draws_until_free(node), bounded=bounded, poll=poll)
         self.ctx.loops.append(frame)
         self.visit(node.test)
         self._loop_body(node.body)
@@ -342,6 +342,29 @@ def _is_retry(body: List[ast.stmt]) -> bool:
             if isinstance(tail, (ast.Break, ast.Return)):
                 return True
     return False
+
+
+_FRESH_CALL = ("random", "token", "uuid", "secret", "nonce", "urandom")
+
+
+def _draws_until_free(node: ast.While) -> bool:
+    """``while taken: code = get_random_string(12); taken = X.objects.filter(code=code).exists()``
+    (or ``while X.objects.filter(code=code).exists(): code = token_hex()``): draws a random value
+    until one is free, so it normally runs once; it repeats only on a collision."""
+    fresh = False
+    assigned = set()
+    for stmt in node.body:
+        for n in _walk_same_loop(stmt):
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")).lower()
+                fresh = fresh or any(w in name for w in _FRESH_CALL)
+            elif isinstance(n, ast.Assign):
+                assigned.update(t.id for t in n.targets if isinstance(t, ast.Name))
+    if not fresh:
+        return False
+    test = list(ast.walk(node.test))
+    return any(isinstance(n, ast.Call) for n in test) or any(isinstance(n, ast.Name) and n.id in assigned for n in test)
 
 
 def _sleeps(body: List[ast.stmt]) -> bool:

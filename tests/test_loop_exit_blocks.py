@@ -186,3 +186,45 @@ def test_the_rest_of_a_pass_after_a_skip_until_the_batch_is_full_runs_once_per_b
     deletes = [i for i, line in enumerate(SKIP_BATCH.splitlines(), 1) if ".delete()" in line]
     assert deletes[0] not in lines
     assert deletes[1] in lines
+
+
+DRAWS = """\
+import secrets
+
+from django.utils.crypto import get_random_string
+
+from shop.models import Book
+
+
+def new_code():
+    taken = True
+    while taken:
+        code = get_random_string(length=12)
+        taken = Book.objects.filter(title=code).exists()
+    return code
+
+
+def new_token():
+    token = secrets.token_hex(8)
+    while Book.objects.filter(title=token).exists():
+        token = secrets.token_hex(8)
+    return token
+
+
+def walk(title):
+    while title:
+        title = Book.objects.filter(title=title).values_list("title", flat=True).first()
+"""
+
+
+def test_a_loop_that_draws_a_random_value_until_one_is_free_runs_once(tmp_path):
+    """A collision retry (draw a random code, check it is free, draw again on a clash) normally
+    runs once: blind triage of a new tune app judged it false ("a collision retry loop for a random
+    12-char id, it almost always runs once"). A walk that queries each step stays a finding."""
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/draws.py": DRAWS},
+                        "MDB301")
+    lines = {line for name, line, _code in found if name == "draws.py"}
+    src = DRAWS.splitlines()
+    at = [i for i, line in enumerate(src, 1) if "Book.objects.filter" in line]
+    assert at[0] not in lines and at[1] not in lines
+    assert at[2] in lines

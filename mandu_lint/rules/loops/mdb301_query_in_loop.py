@@ -78,11 +78,12 @@ class QueryInLoop(Rule):
     Receivers are resolved, never guessed: a call on something whose origin the index cannot
     trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
     small number of times (a literal tuple, `range(3)`, a parameter every project call passes a
-    literal of a few constants or a module constant bound to one), loops that always leave on their first
-    pass, a query in a block that always leaves the loop (`if match: row = q.first(); return
-    row`; a `continue` in the block keeps it), retry loops (`try: …; break`), and `while True:`/
-    polling loops (batch workers that sleep or page through a table on purpose) and the
-    row-by-row fallback in the `except` of a failed bulk write are not reported.
+    literal of a few constants or a module constant bound to one), loops that always leave on
+    their first pass, a query in a block that always leaves the loop (`if match: row =
+    q.first(); return row`; a `continue` in the block keeps it), retry loops (`try: …; break`,
+    or a `while` that draws a random code until one is free), and `while True:`/polling loops
+    (batch workers that sleep or page through a table on purpose) and the row-by-row fallback in
+    the `except` of a failed bulk write are not reported.
     `cursor.fetch*()` reads rows of a query already executed and is not counted, nor are schema
     statements (`CREATE`/`DROP`/`ALTER`), `executemany()` batches and one statement per table
     when the loop names the table (`f"SELECT count(*) FROM {table}"`).
