@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import Dict, List, Sequence, Tuple
 
-from .core.bounded import bounded_iter
+from .core.bounded import FRESH, bounded_iter
 from .core.refs import child_nodes, loop_element_ref
 from .core.source import SYNTAX_CODE, decode, parse, parse_tree  # noqa: F401 - the engine's entry points
 from .diagnostics import NOT_CHECKED_CODE
@@ -280,46 +280,43 @@ def _skips_until_batch(stmt: ast.stmt) -> bool:
     if not (isinstance(stmt, ast.If) and not stmt.orelse and len(stmt.body) == 1
             and isinstance(stmt.body[0], ast.Continue)):
         return False
-    return _not_batch_test(stmt.test)
-
-
-def _not_batch_test(test: ast.AST) -> bool:
-    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-        return any(_not_batch_test(v) for v in test.values)
-    if isinstance(test, ast.BinOp) and isinstance(test.op, ast.Mod):
-        return True  # ``if i % n: continue``
-    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
-        return False
-    left, op, right = test.left, test.ops[0], test.comparators[0]
-    if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod):
-        return isinstance(op, ast.NotEq) and isinstance(right, ast.Constant) and right.value == 0
-    if isinstance(op, ast.Lt):
-        if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len":
-            return True
-        name = right.attr if isinstance(right, ast.Attribute) else getattr(right, "id", "")
-        return any(w in name.lower() for w in ("batch", "chunk"))
-    return False
+    return _UNTIL in _batch_sides(stmt.test)
 
 
 def _batch_test(test: ast.AST) -> bool:
     """A condition that holds once per batch of iterations: ``i % n == 0``, ``not i % n``,
     ``len(batch) >= n``, ``count >= BATCH_SIZE`` (a name or attribute with batch/chunk in it);
     also one operand of an ``and`` (``count > 0 and count % n == 0``)."""
+    return _AT in _batch_sides(test)
+
+
+_AT, _UNTIL = "at", "until"  # a test true at a batch boundary, or true on every pass but those
+
+
+def _batch_sides(test: ast.AST) -> set:
+    """Which side of a batch boundary ``test`` holds on: ``_AT`` for ``i % n == 0``, ``not i %
+    n``, ``len(batch) >= n``, ``count >= BATCH_SIZE``; ``_UNTIL`` for their negations (``i % n``,
+    ``i % n != 0``, ``len(batch) < n``); the union over the operands of an ``and``."""
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-        return any(_batch_test(v) for v in test.values)
+        return set().union(*(_batch_sides(v) for v in test.values))
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return isinstance(test.operand, ast.BinOp) and isinstance(test.operand.op, ast.Mod)
+        return {_AT} if isinstance(test.operand, ast.BinOp) and isinstance(test.operand.op, ast.Mod) else set()
+    if isinstance(test, ast.BinOp) and isinstance(test.op, ast.Mod):
+        return {_UNTIL}
     if not isinstance(test, ast.Compare) or len(test.ops) != 1:
-        return False
+        return set()
     left, op, right = test.left, test.ops[0], test.comparators[0]
     if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod):
-        return isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and right.value == 0
-    if isinstance(op, (ast.GtE, ast.Gt, ast.Eq)):
-        if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len":
-            return True
-        name = right.attr if isinstance(right, ast.Attribute) else getattr(right, "id", "")
-        return any(w in name.lower() for w in ("batch", "chunk"))
-    return False
+        if not (isinstance(right, ast.Constant) and right.value == 0):
+            return set()
+        return {_AT} if isinstance(op, ast.Eq) else {_UNTIL} if isinstance(op, ast.NotEq) else set()
+    side = _AT if isinstance(op, (ast.GtE, ast.Gt, ast.Eq)) else _UNTIL if isinstance(op, ast.Lt) else None
+    if side is None:
+        return set()
+    if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len":
+        return {side}
+    name = right.attr if isinstance(right, ast.Attribute) else getattr(right, "id", "")
+    return {side} if any(w in name.lower() for w in ("batch", "chunk")) else set()
 
 
 def _walk_same_loop(node: ast.AST):
@@ -344,9 +341,6 @@ def _is_retry(body: List[ast.stmt]) -> bool:
     return False
 
 
-_FRESH_CALL = ("random", "token", "uuid", "secret", "nonce", "urandom")
-
-
 def _draws_until_free(node: ast.While) -> bool:
     """``while taken: code = get_random_string(12); taken = X.objects.filter(code=code).exists()``
     (or ``while X.objects.filter(code=code).exists(): code = token_hex()``): draws a random value
@@ -357,8 +351,7 @@ def _draws_until_free(node: ast.While) -> bool:
         for n in _walk_same_loop(stmt):
             if isinstance(n, ast.Call):
                 f = n.func
-                name = (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")).lower()
-                fresh = fresh or any(w in name for w in _FRESH_CALL)
+                fresh = fresh or bool(FRESH.search(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")))
             elif isinstance(n, ast.Assign):
                 assigned.update(t.id for t in n.targets if isinstance(t, ast.Name))
     if not fresh:

@@ -5,10 +5,14 @@ each pass handles many rows with one statement on purpose. Shared by the loop ru
 from __future__ import annotations
 
 import ast
+import re
 from typing import Optional
 from .tags import RT, TK
 
 FEW = "few"  # the ref tag of a small display: ``("lit", FEW, n)`` (``core/refs.py``)
+# a call that makes a value no row can hold yet (``uuid4()``, ``secrets.token_hex()``,
+# ``get_random_string()``): a loop that draws one until it is free runs once; an insert of one cannot clash
+FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
 
 MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
 _WRAPPERS = frozenset({"list", "tuple", "set", "sorted", "reversed", "enumerate"})

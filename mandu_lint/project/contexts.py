@@ -54,10 +54,13 @@ def _signal_name(ref) -> str:
     return ref[1].rsplit(".", 1)[-1] if ref is not None and ref[0] == RT.GLOBAL else ""
 
 
-def _receives(deco, signals: FrozenSet[str]) -> bool:
-    """``@receiver(post_migrate)`` (or ``@receiver([post_migrate, …])`` of such signals only)."""
-    return (deco is not None and deco[0] == RT.CALL and decorator_name(deco) in SIGNAL_DECORATORS
-            and bool(deco[2]) and _signal_name(deco[2][0]) in signals)
+def received_signal(deco) -> str:
+    """The dotted name of the signal a ``@receiver(signal)`` decorator (a ref, as in
+    ``FuncFacts.decorators``) names, or ``""``."""
+    if deco is None or deco[0] != RT.CALL or decorator_name(deco) not in SIGNAL_DECORATORS or not deco[2]:
+        return ""
+    first = deco[2][0]
+    return first[1] if first is not None and first[0] == RT.GLOBAL else ""
 
 
 def _decorator_names(fn) -> List[str]:
@@ -96,7 +99,8 @@ class Contexts:
         mro = self.ix.mro(fn.cls) if fn.cls else []
         if any(n in TASK_DECORATORS for n in names):
             out.add(TASK)
-        if fn.qual in self.connected(MIGRATE_SIGNALS) or any(_receives(d, MIGRATE_SIGNALS) for d in fn.decorators):
+        if fn.qual in self.connected(MIGRATE_SIGNALS) or any(
+                received_signal(d).rsplit(".", 1)[-1] in MIGRATE_SIGNALS for d in fn.decorators):
             out.add(STARTUP)  # ``@receiver(post_migrate)``: runs once per ``migrate``, at deploy time
         elif any(n in SIGNAL_DECORATORS for n in names) or fn.qual in self.connected():
             out.add(SIGNAL)

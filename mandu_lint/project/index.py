@@ -261,12 +261,7 @@ class ProjectIndex:
         """``core.database.Base`` imported by code run from ``backend/app`` (its own source root,
         which the layout does not show) is ``backend.app.core.database.Base`` here (see
         :func:`_import_roots`)."""
-        if self.import_roots:
-            top = qual.split(".", 1)[0]
-            prefix = self.import_roots.get(top)
-            if prefix is not None:
-                return f"{prefix}.{qual}"
-        return qual
+        return _rebase(self.import_roots, qual)
 
     def _alias_step(self, qual: str) -> Optional[str]:
         rebased = self.rebase(qual)
@@ -794,7 +789,7 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
 _MODEL_HOOKS = frozenset("""from_db check clean clean_fields validate_unique validate_constraints full_clean save
 delete refresh_from_db get_deferred_fields serializable_value prepare_database_save natural_key
 get_by_natural_key save_base unique_error_message date_error_message get_absolute_url""".split())
-_PLAIN_DECORATORS = frozenset({"builtins.staticmethod", "builtins.classmethod"})
+_STATIC_OR_CLASS = frozenset({"builtins.staticmethod", "builtins.classmethod"})
 
 
 def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str]) -> Set[str]:
@@ -809,7 +804,7 @@ def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str]) -> S
         if cls is None or qual.rpartition(".")[0] != cls or fn.name in used or fn.name.startswith("__"):
             continue
         decos = {d[1] for d in fn.decorators if d is not None and d[0] == RT.GLOBAL}
-        if len(decos) != len([d for d in fn.decorators if d is not None]) or not decos <= _PLAIN_DECORATORS:
+        if len(decos) != len([d for d in fn.decorators if d is not None]) or not decos <= _STATIC_OR_CLASS:
             continue
         own = [p for p in fn.params if p[2] is None]
         if not decos and len(own) < 2:
@@ -960,6 +955,12 @@ def _import_roots(files: Mapping, module_rel: Dict[str, str]) -> Dict[str, str]:
             if len(prefixes) == 1 and len(targets[next(iter(prefixes))]) >= 3}
 
 
+def _rebase(import_roots: Optional[Dict[str, str]], qual: str) -> str:
+    """``qual`` below the folder its top-level name resolves from (``import_roots``), if any."""
+    prefix = import_roots.get(qual.split(".", 1)[0]) if import_roots else None
+    return f"{prefix}.{qual}" if prefix is not None else qual
+
+
 def _import_graph(files: Mapping, module_rel: Dict[str, str],
                   import_roots: Optional[Dict[str, str]] = None) -> Dict[str, List[str]]:
     """File → the project files it imports (for the findings cache's dependency digests)."""
@@ -967,8 +968,7 @@ def _import_graph(files: Mapping, module_rel: Dict[str, str],
     for rel, f in files.items():
         targets = set()
         for qual in f.names.values():
-            top = qual.split(".", 1)[0]
-            head = f"{import_roots[top]}.{qual}" if import_roots and top in import_roots else qual
+            head = _rebase(import_roots, qual)
             while head:
                 hit = module_rel.get(head)
                 if hit is not None:

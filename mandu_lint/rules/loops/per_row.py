@@ -175,7 +175,7 @@ def _iterated_source(ctx, it: ast.AST, line: int, depth: int) -> Optional[RowSou
         if outer is None:
             return None
         prefix = outer.full(inner)
-        mgr = model_manager_eager(ctx.index, t[1], default_manager(ctx.index, t[1]))  # prefetched through it
+        mgr = default_manager_eager(ctx.index, t[1])  # prefetched through it
         eager = outer.eager | frozenset(f"{prefix}__{p}" for p in mgr) if mgr else outer.eager
         return replace(outer, model=t[1], prefix=prefix, line=line, eager=eager)
     if t[0] == TK.LIST and not _from_query(ctx, it):
@@ -206,7 +206,7 @@ def manager_eager(ctx, expr: ast.AST) -> set:
             if value is None:  # a parameter or a local bound twice: a queryset of unknown origin
                 t = ctx.type_of(node)  # most come from the default manager, whose loads they keep
                 if t is not None and t[0] == TK.QS and t[1]:
-                    return model_manager_eager(ctx.index, t[1], default_manager(ctx.index, t[1]))
+                    return default_manager_eager(ctx.index, t[1])
             node = value
         elif isinstance(node, ast.Attribute):
             t = ctx.type_of(node.value)
@@ -216,7 +216,7 @@ def manager_eager(ctx, expr: ast.AST) -> set:
             if rt is not None and rt[0] == TK.RELMGR and rt[1] and t is not None and t[0] == TK.INST:
                 # ``host.packages``: Django builds a related manager from the related model's default
                 # manager class, so what its ``get_queryset()`` loads is loaded here too
-                return model_manager_eager(ctx.index, rt[1], default_manager(ctx.index, rt[1]))
+                return default_manager_eager(ctx.index, rt[1])
             node = node.value
         elif isinstance(node, ast.Call):
             node = node.func
@@ -227,13 +227,12 @@ def manager_eager(ctx, expr: ast.AST) -> set:
     return set()
 
 
-def default_manager(index, model: str) -> str:
-    """The name of a Django model's default manager: ``objects`` when it has one, else the first
-    manager it declares."""
+def default_manager_eager(index, model: str) -> set:
+    """What a Django model's default manager (``objects`` when it has one, else the first manager
+    it declares) loads in its ``get_queryset()``."""
     m = index.models.get(model)
-    if m is None or not m.managers or "objects" in m.managers:
-        return "objects"
-    return next(iter(m.managers))
+    default = next(iter(m.managers)) if m is not None and m.managers and "objects" not in m.managers else "objects"
+    return model_manager_eager(index, model, default)
 
 
 def model_manager_eager(index, model: str, attr: str = "objects") -> set:

@@ -17,8 +17,9 @@ from ...project.flags import at_site, ruled_out
 STAGING = frozenset("add add_all delete expunge".split())
 # one statement per batch: ``bulk_create``, DB-API ``executemany`` (a list of parameter sets), peewee's
 # ``insert_many``; in a loop over groups, each pass sends one batch, not one row
-BULK = re.compile(r"^a?bulk_|^bulk_|^executemany$|^insert_many$")
-BULK_WHAT = re.compile(r"\b(a?bulk_\w+|executemany|insert_many)\(")  # the same, in an event's description
+_BULK_NAMES = r"a?bulk_\w*|executemany|insert_many"
+BULK = re.compile(rf"^(?:{_BULK_NAMES})$")
+BULK_WHAT = re.compile(rf"\b(?:{_BULK_NAMES})\(")  # the same names, in an event's description
 SA_DML = {"sqlalchemy.insert", "sqlalchemy.update", "sqlalchemy.delete", "sqlalchemy.sql.insert",
           "sqlalchemy.sql.update", "sqlalchemy.sql.delete", "sqlalchemy.sql.expression.insert",
           "sqlalchemy.sql.expression.update", "sqlalchemy.sql.expression.delete",

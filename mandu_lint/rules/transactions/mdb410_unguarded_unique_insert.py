@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from .base import TxRule
 from .race import created_model, guarded_insert, unique_sets
+from ...core.bounded import FRESH
 from ...core.messages import brief
 from ..context import function_node
-from ...core.tags import RT, TK
-from ...project.contexts import NOT_CONCURRENT
+from ...core.tags import TK
+from ...project.contexts import NOT_CONCURRENT, received_signal
 
-# a value generated fresh for the insert cannot already exist: ``key=secrets.token_hex()``
-FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
 # signals whose ``user`` argument is a user created just before they are sent
 SIGNED_UP = frozenset({"allauth.account.signals.user_signed_up"})
 CHECKS = frozenset("exists aexists get aget first afirst count acount get_or_none".split())
@@ -275,18 +273,14 @@ class Command(BaseCommand):
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} if fn is not None else set()
         if value.id == "instance" and "created" in params:
             return True
-        if value.id == "user" and "user" in params and self._receives(fn, SIGNED_UP):
+        if value.id == "user" and "user" in params and self._receives(SIGNED_UP):
             return True  # django-allauth sends ``user_signed_up`` with the user it just created
         return any(self._new_row(v) for v in self._assigned(value.id))
 
-    def _receives(self, fn, signals) -> bool:
-        """``fn`` is a ``@receiver(signal)`` of one of ``signals`` (qualified names)."""
-        for d in fn.decorator_list:
-            if isinstance(d, ast.Call) and d.args and brief(d.func).rsplit(".", 1)[-1] == "receiver":
-                ref = self.ctx.scope.ref_of(d.args[0])
-                if ref is not None and ref[0] == RT.GLOBAL and ref[1] in signals:
-                    return True
-        return False
+    def _receives(self, signals) -> bool:
+        """The function being checked is a ``@receiver(signal)`` of one of ``signals`` (qualified)."""
+        facts = self.ctx.index.functions.get(self.ctx.function_qual())
+        return facts is not None and any(received_signal(d) in signals for d in facts.decorators)
 
     def _assigned(self, name: str):
         fn = self.ctx.function
