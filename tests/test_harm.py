@@ -76,3 +76,44 @@ def test_the_message_names_the_harm(tmp_path, monkeypatch, case, harm):
     assert [(Path(f.path).name, f.confidence) for f in result.findings] == [("views.py", "medium")]
     message = result.findings[0].message
     assert (harm in message) if harm else ("would" not in message), message
+
+
+def _check(tmp_path, monkeypatch, view: str):
+    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "mandu.yaml").write_text("")
+    files = {"shop/models.py": MODELS, "shop/settings.py": SETTINGS,
+             "shop/views.py": "from shop.models import Account, Entry\n\n\n" + textwrap.dedent(view)}
+    for rel, src in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(src))
+        (path.parent / "__init__.py").touch()
+    config.clear_caches()
+    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium"))
+    return [f.span.line for f in result.findings]
+
+
+def test_one_row_saved_twice_is_not_a_multi_write(tmp_path, monkeypatch):
+    """A status committed before long work and saved again after it (paperless' share-link
+    bundle, a profile saved twice) is one row: nothing across rows is left half-done."""
+    assert _check(tmp_path, monkeypatch, """
+        def build(request, pk):
+            acct = Account.objects.get(pk=pk)
+            acct.status = "processing"
+            acct.save()
+            acct.nickname = "built"
+            acct.save()
+    """) == []
+
+
+def test_a_second_row_after_a_row_saved_twice_is_still_reported(tmp_path, monkeypatch):
+    assert _check(tmp_path, monkeypatch, """
+        def build(request, pk):
+            acct = Account.objects.get(pk=pk)
+            acct.status = "processing"
+            acct.save()
+            acct.save()
+            Entry.objects.create(account=acct, note="built")
+    """) == [8]

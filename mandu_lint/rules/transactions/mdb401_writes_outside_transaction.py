@@ -59,7 +59,10 @@ class WritesOutsideTransaction(TxRule):
     inside a `return`/`raise` statement (`return replace_pages(db, doc)` in one arm) ends its
     path. A loop writing once per element counts as one write. Writes each in its own `atomic()` block are a
     deliberate choice and are not reported. Raw SQL counts as a write only when its text is a
-    literal starting with `INSERT`/`UPDATE`/`DELETE`.
+    literal starting with `INSERT`/`UPDATE`/`DELETE`. Two `save()` calls of the same object are one
+    row saved twice (a status committed before long work, then the result): no second row is
+    left behind, so the pair is not a multi-write (on the tune apps this removes 5 findings, of
+    which 3 were judged: 2 wrong claims and 1 negligible).
 
     ## Example
     ```python
@@ -236,6 +239,8 @@ def register(session: Session, user, profile):
                 continue
             if _upserts(a) and _upserts(b):
                 continue  # re-running converges: a sync of idempotent upserts repairs itself
+            if _same_row_saves(a, b):
+                continue
             if before(view, a, b):
                 return b
         return None
@@ -294,6 +299,13 @@ def _same_loop(view: FlowView, a: Event, b: Event) -> bool:
     loops = (ast.For, ast.AsyncFor, ast.While)
     outer = {id(n) for n in view.ancestors(a.node) if isinstance(n, loops)}
     return any(id(n) in outer for n in view.ancestors(b.node) if isinstance(n, loops))
+
+
+def _same_row_saves(a: Event, b: Event) -> bool:
+    """Both writes are ``x.save(…)`` of the same object: one row saved twice."""
+    fa, fb = getattr(a.node, "func", None), getattr(b.node, "func", None)
+    return isinstance(fa, ast.Attribute) and isinstance(fb, ast.Attribute) and fa.attr == fb.attr == "save" \
+        and ast.dump(fa.value) == ast.dump(fb.value)
 
 
 def _upserts(e: Event) -> bool:
