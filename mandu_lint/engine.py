@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import Dict, List, Sequence, Tuple
 
-from .core.bounded import FRESH, bounded_iter
+from .core.bounded import FRESH, bounded_iter, few_rows
 from .core.refs import child_nodes, loop_element_ref
 from .core.source import SYNTAX_CODE, decode, parse, parse_tree  # noqa: F401 - the engine's entry points
 from .diagnostics import NOT_CHECKED_CODE
@@ -124,7 +124,8 @@ class Walker:
         self.visit(node.target)
         self.visit(node.iter)
         frame = LoopFrame(node, "for", _names(node.target), node.iter, once=_exits_first_pass(node.body),
-                          retry=_is_retry(node.body), bounded=bounded_iter(node.iter, self.ctx))
+                          retry=_is_retry(node.body), bounded=bounded_iter(node.iter, self.ctx),
+                          few=few_rows(node.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(node.target, node.iter)
         self._loop_body(node.body)
@@ -220,7 +221,8 @@ class Walker:
     def _comp(self, node) -> None:
         first = node.generators[0]
         self.visit(first.iter)
-        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=bounded_iter(first.iter, self.ctx))
+        frame = LoopFrame(node, "comp", _names(first.target), first.iter, bounded=bounded_iter(first.iter, self.ctx),
+                          few=few_rows(first.iter, self.ctx))
         self.ctx.loops.append(frame)
         saved = self._bind_loop(first.target, first.iter)
         self.visit(first.target)

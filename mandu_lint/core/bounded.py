@@ -123,6 +123,73 @@ def _bounded_name(name: str, ctx, depth: int) -> bool:
     return _module_constant(ref[1], ctx)
 
 
+# calls that hand back the rows of the statement they are given (``session.execute(stmt)``)
+_RUNS = frozenset({"execute", "scalars", "exec"})
+
+
+def few_rows(node: Optional[ast.AST], ctx) -> bool:
+    """Does iterating ``node`` walk the rows of a query cut to a few — ``qs[:10]``,
+    ``select(...).limit(5)``, ``session.execute(stmt).fetchall()`` where ``stmt`` was built with
+    ``.limit(10)``: at most ``MAX_SMALL`` rows, whatever the table holds
+    (``engine.LoopFrame.few``)?"""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+            and node.func.id in _WRAPPERS:
+        node = node.args[0]
+    return _limited(node, ctx)
+
+
+def _limited(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
+    for _ in range(16):
+        if isinstance(node, ast.Subscript):
+            cut = node.slice
+            if isinstance(cut, ast.Slice) and cut.step is None and _small_int(cut.upper, ctx) \
+                    and (cut.lower is None or isinstance(cut.lower, ast.Constant) and cut.lower.value == 0):
+                return True
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            if name == "limit" and node.args and _small_int(node.args[0], ctx):
+                return True
+            if name in _RUNS and node.args and isinstance(node.args[0], ast.Name) and depth < 2 \
+                    and _limited(ctx.scope.value_of(node.args[0].id), ctx, depth + 1):
+                return True
+            node = node.func.value
+        elif isinstance(node, ast.Attribute):
+            node = node.value
+        elif isinstance(node, ast.Name) and depth < 2:
+            node, depth = ctx.scope.value_of(node.id), depth + 1
+        else:
+            return False
+    return False
+
+
+def _small_int(node: Optional[ast.AST], ctx) -> bool:
+    """A literal count of at most ``MAX_SMALL``, or a parameter whose literal default is one and
+    that every project call leaves to it (``def top(cls, limit: int = 10)``, called ``top()``)."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) is int and 0 < node.value <= MAX_SMALL
+    if not isinstance(node, ast.Name):
+        return False
+    ref = ctx.scope.lookup(node.id)
+    if ref is not None and ref[0] == RT.GLOBAL:
+        value = _module_literal(ref[1], ctx)
+        return type(value) is int and 0 < value <= MAX_SMALL
+    if ref is None or ref[0] != RT.PARAM:
+        return False
+    fname = ref[1].rpartition(".")[2]
+    for fn in reversed(ctx.functions):
+        if getattr(fn, "name", None) != fname:
+            continue
+        args = fn.args
+        positional = args.posonlyargs + args.args
+        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        default = next((d for a, d in pairs if a.arg == ref[2]), None)
+        return _small_int(default, ctx) if isinstance(default, ast.Constant) \
+            and ctx.typer.callsite_defaulted(ref[1], ref[2]) else False
+    return False
+
+
 def _bounded_param(ref, ctx) -> bool:
     """A parameter every project call passes a fixed, small collection: a display of constants
     (``create_group(x, "translators", ["can_translate"])``) or a module constant bound to one.
@@ -139,20 +206,30 @@ def _bounded_param(ref, ctx) -> bool:
     return True
 
 
-def _module_constant(qual: str, ctx) -> bool:
-    """A module-level name (here or imported) bound to a small display."""
+def _module_facts(qual: str, ctx):
+    """(the facts of the module that defines ``qual``, its short name)."""
     index = ctx.index
     qual = index.canonical(qual)
     owner = index.owner(qual) if qual not in (ctx.facts.module,) else None
-    facts = ctx.facts if qual.rpartition(".")[0] == ctx.facts.module else owner
+    return (ctx.facts if qual.rpartition(".")[0] == ctx.facts.module else owner), qual.rpartition(".")[2]
+
+
+def _module_literal(qual: str, ctx):
+    facts, short = _module_facts(qual, ctx)
+    return facts.literals.get(short) if facts is not None else None
+
+
+def _module_constant(qual: str, ctx) -> bool:
+    """A module-level name (here or imported) bound to a small display."""
+    facts, short = _module_facts(qual, ctx)
     if facts is None:
         return False
-    short = qual.rpartition(".")[2]
+    qual = ctx.index.canonical(qual)
     size = getattr(facts, "display_sizes", {}).get(short)
     if size is None:
         lit = facts.literals.get(short)
         size = len(lit) if isinstance(lit, (list, tuple, set, frozenset, dict)) else None
-    if size is None and index.classes.get(qual) is not None:
+    if size is None and ctx.index.classes.get(qual) is not None:
         return _choices_qual(qual, ctx)
     return size is not None and 0 < size <= MAX_SMALL
 

@@ -457,7 +457,13 @@ class Typer:
                 out.append(arg)
         return out or None
 
-    def _call_sites(self, func: str):
+    def callsite_defaulted(self, func: str, pname: str) -> bool:
+        """Does every project call of ``func`` (there is at least one) leave ``pname`` to its
+        literal default? Annotated parameters count too."""
+        sites = list(self._call_sites(func, annotated=True))
+        return bool(sites) and all(s is not None and s.get(pname) is _DEFAULTED for s in sites)
+
+    def _call_sites(self, func: str, annotated: bool = False):
         """Each resolved call of ``func`` in the project's application files, as a dict from its
         unannotated parameter names to the ref passed (``_DEFAULTED`` when the call leaves a
         literal default, None when it leaves a parameter without a default); ``None`` for a
@@ -467,7 +473,7 @@ class Typer:
         fn = ix.functions.get(func)
         if fn is None or not _plain_decorators(fn):
             return
-        params = [p for p in fn.params if p[1] is None]
+        params = [p for p in fn.params if annotated or p[1] is None]
         if fn.cls is not None and fn.params and ("g", "builtins.staticmethod") not in fn.decorators:
             first = fn.params[0][0]
             params = [p for p in params if p[0] != first]

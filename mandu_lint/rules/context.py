@@ -33,6 +33,9 @@ class LoopFrame:
     retry: bool = False  # repeats only after a failure
     bounded: bool = False  # iterates a small literal collection or a worker/poll loop
     poll: bool = False  # a ``while`` that sleeps: its queries wait for something, they read no row
+    # the rows of a query cut to a few (``qs[:10]``, ``.limit(5)``): a query or a write per pass
+    # costs at most that many round trips, while a lazy load there is still worth its free fix
+    few: bool = False
     _assigned: Optional[frozenset] = field(default=None, repr=False)
 
     @property
@@ -184,13 +187,15 @@ class FileContext:
         goes away with it and is never pickled into the cache."""
         return self.index.derived(key, build)
 
-    def reporting_frame(self) -> Optional[LoopFrame]:
+    def reporting_frame(self, few: bool = False) -> Optional[LoopFrame]:
         """The innermost loop whose body runs once per row (not a loop that runs once, a retry
         loop or a fixed/chunked loop), or None: the per-row context loop rules report against.
         Code in a polling loop (a ``while`` that sleeps) reports against no loop: it waits for a
-        row to appear or change, and an outer loop cannot fetch that before it starts."""
+        row to appear or change, and an outer loop cannot fetch that before it starts. A loop over
+        the rows of a query cut to a few counts only with ``few`` (MDB302's eager-load fix is
+        free; restructuring a query or a write per pass for ten rows is not worth it)."""
         for frame in reversed(self.loops):
-            if frame.reports:
+            if frame.reports and (few or not frame.few):
                 return frame
             if frame.poll:  # ``while q.get(id) is None: sleep(1)`` waits; no outer row is read here
                 return None

@@ -192,7 +192,7 @@ class LazyRelationInLoop(Rule):
         self.template_reported = set()  # spans of queries reported for a template
 
     def _source(self, var: str) -> Optional[RowSource]:
-        frame = self.ctx.reporting_frame()
+        frame = self.ctx.reporting_frame(few=True)
         if frame is not None and self.ctx.waits_on_network(frame):
             return None  # each pass waits on another service: one more query is not the cost
         return loop_source(self.ctx, var)

@@ -64,7 +64,8 @@ class WriteInLoop(Rule):
     return obj` — at most once per run of the loop; a `continue` in the block keeps it), a write
     under a once-per-batch condition (`if i % 500 == 0:`, `if len(batch) >= BATCH_SIZE:`, or
     after `if len(batch) % size != 0: continue`), loops over a small literal collection (or a
-    parameter every project call passes one) and worker loops (`while True` that sleeps) are not
+    parameter every project call passes one, or the rows of a query cut to at most 20: `qs[:10]`,
+    `.limit(5)`) and worker loops (`while True` that sleeps) are not
     reported. `session.add()` alone is not a write: SQLAlchemy sends the staged rows together at
     the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on purpose and are not
     reported; so is `executemany()` (a list of parameter sets) in a loop over groups, directly
