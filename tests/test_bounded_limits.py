@@ -120,3 +120,37 @@ def test_a_limit_every_caller_leaves_to_its_small_default_is_bounded(tmp_path: P
     busiest = _line(STATS, "def busiest_groups")
     lines = {line for name, line, _ in found if name == "stats.py"}
     assert lines and all(line > busiest for line in lines), found
+
+
+def _display(n: int, item) -> str:
+    return "[" + ", ".join(item(i) for i in range(n)) + "]"
+
+
+def test_a_long_display_of_constants_is_data_the_code_carries(tmp_path: Path):
+    """netalertx's start-up index list: 30 `(name, "CREATE INDEX …")` pairs, one statement each.
+    A display that long of anything but constants (names, calls) is not bounded."""
+    pairs = _display(30, lambda i: f'("n{i}", "c{i}")')
+    names = _display(30, lambda i: f"a{i}")
+    views = f"""\
+from shop.models import Actor
+
+NAMES = {_display(30, lambda i: f'"n{i}"')}
+
+
+def rebuild(request):
+    for name, code in {pairs}:
+        Actor.objects.filter(name=name).exists()
+
+
+def rename(request):
+    for name in NAMES:
+        Actor.objects.filter(name=name).count()
+
+
+def mixed(request, {", ".join(f"a{i}" for i in range(30))}):
+    for name in {names}:
+        Actor.objects.filter(name=name).first()
+"""
+    found = check_files(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/views.py": views},
+                        "MDB301")
+    assert {line for name, line, _ in found if name == "views.py"} == {_line(views, ".first()")}

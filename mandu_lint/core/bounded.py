@@ -15,6 +15,9 @@ FEW = "few"  # the ref tag of a small display: ``("lit", FEW, n)`` (``core/refs.
 FRESH = re.compile(r"uuid|token|random|secret|nonce|urandom", re.I)
 
 MAX_SMALL = 20  # a literal collection up to this size is a fixed, small loop
+# a display of constants only (``[("idx_a", "CREATE INDEX …"), …]``) is data the code carries: its
+# size is fixed when the code is written, so a loop over it is bounded up to this size
+MAX_LITERAL = 200
 _WRAPPERS = frozenset({"list", "tuple", "set", "sorted", "reversed", "enumerate"})
 _CHUNKERS = ("chunk", "batch")  # ``itertools.batched``, ``chunked``, a project's ``_chunks``
 _CHOICES = ("enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "django.db.models.Choices",
@@ -60,7 +63,22 @@ def bounded_iter(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
         return _bounded_name(node.id, ctx, depth)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         return _class_constant(node, ctx)
-    return is_small_display(node) or _choices_class(node, ctx)
+    return is_small_display(node) or literal_data(node) or _choices_class(node, ctx)
+
+
+def literal_data(node: Optional[ast.AST]) -> bool:
+    """A display of at most ``MAX_LITERAL`` items, each a constant or a display of constants."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        items = node.elts
+    elif isinstance(node, ast.Dict):
+        items = [k for k in node.keys if k is not None] + list(node.values)
+        if len(items) != 2 * len(node.keys):
+            return False
+    else:
+        return False
+    return 0 < len(items) <= 2 * MAX_LITERAL and all(
+        isinstance(e, ast.Constant) or isinstance(e, (ast.Tuple, ast.List)) and e.elts
+        and all(isinstance(x, ast.Constant) for x in e.elts) for e in items)
 
 
 # Collections the source code defines, not the data: a module's or class's namespace, a model's
@@ -225,10 +243,10 @@ def _module_constant(qual: str, ctx) -> bool:
     if facts is None:
         return False
     qual = ctx.index.canonical(qual)
+    lit = facts.literals.get(short)
+    if isinstance(lit, (list, tuple, set, frozenset, dict)) and 0 < len(lit) <= MAX_LITERAL:
+        return True  # constants only (``literal_eval`` read it): data the code carries
     size = getattr(facts, "display_sizes", {}).get(short)
-    if size is None:
-        lit = facts.literals.get(short)
-        size = len(lit) if isinstance(lit, (list, tuple, set, frozenset, dict)) else None
     if size is None and ctx.index.classes.get(qual) is not None:
         return _choices_qual(qual, ctx)
     return size is not None and 0 < size <= MAX_SMALL

@@ -77,9 +77,10 @@ class QueryInLoop(Rule):
     a loop over anything but a view's rows (a literal, a context processor's value) are not read.
     Receivers are resolved, never guessed: a call on something whose origin the index cannot
     trace (an untyped parameter, a dynamic attribute) is not reported. Loops that run a fixed,
-    small number of times (a literal tuple, `range(3)`, a parameter every project call passes a
-    literal of a few constants or a module constant bound to one, the rows of a query cut to at
-    most 20 — `qs[:10]`, `.limit(5)`, a `limit=10` default every caller keeps), loops that always leave on
+    small number of times (a literal tuple, `range(3)`, a display of up to 200 constants such as
+    a list of `(name, sql)` pairs, a parameter every project call passes a literal of a few
+    constants or a module constant bound to one, the rows of a query cut to at most 20 —
+    `qs[:10]`, `.limit(5)`, a `limit=10` default every caller keeps), loops that always leave on
     their first pass, a query in a block that always leaves the loop (`if match: row =
     q.first(); return row`; a `continue` in the block keeps it), retry loops (`try: …; break`,
     or a `while` that draws a random code until one is free), and `while True:`/polling loops

@@ -63,17 +63,18 @@ class WriteInLoop(Rule):
     their first pass, a write in a block that always leaves the loop (`if found: obj.save();
     return obj` — at most once per run of the loop; a `continue` in the block keeps it), a write
     under a once-per-batch condition (`if i % 500 == 0:`, `if len(batch) >= BATCH_SIZE:`, or
-    after `if len(batch) % size != 0: continue`), loops over a small literal collection (or a
-    parameter every project call passes one, or the rows of a query cut to at most 20: `qs[:10]`,
-    `.limit(5)`) and worker loops (`while True` that sleeps) are not
-    reported. `session.add()` alone is not a write: SQLAlchemy sends the staged rows together at
-    the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on purpose and are not
-    reported; so is `executemany()` (a list of parameter sets) in a loop over groups, directly
-    or in a helper, and one statement per table when the loop names the table (`f"DELETE FROM
-    {table}"`). Schema statements (`CREATE`, `DROP`, `ALTER`) are not row writes. Bulk
-    operations skip `save()` overrides and signals; when those matter, a loop of `save()` calls
-    may be intended — silence the line with `# noqa: MDB303`. A loop in the `except` of a failed
-    bulk write (the row-by-row fallback that isolates bad rows) is not reported.
+    after `if len(batch) % size != 0: continue`), loops over a small literal collection or a
+    display of up to 200 constants (or a parameter every project call passes one, or the rows of
+    a query cut to at most 20: `qs[:10]`, `.limit(5)`) and worker loops (`while True` that
+    sleeps) are not reported. `session.add()` alone is not a write: SQLAlchemy sends the staged
+    rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
+    purpose and are not reported; so is `executemany()` (a list of parameter sets) in a loop
+    over groups, directly or in a helper, and one statement per table when the loop names the
+    table (`f"DELETE FROM {table}"`). Schema statements (`CREATE`, `DROP`, `ALTER`) are not row
+    writes. Bulk operations skip `save()` overrides and signals; when those matter, a loop of
+    `save()` calls may be intended — silence the line with `# noqa: MDB303`. A loop in the
+    `except` of a failed bulk write (the row-by-row fallback that isolates bad rows) is not
+    reported.
     A project helper's write that a flag parameter guards is counted only when the call lets it
     run: `repo.create(obj)` whose flush sits under `if flush:` with `flush=False` by default only
     stages the row (see `project/flags.py`).
