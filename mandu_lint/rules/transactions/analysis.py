@@ -167,7 +167,8 @@ class TxIndex(FrameworkEntries):
         depend on the order in which worker processes indexed the files."""
         unknown = None
         for caller, line, col, how in sorted(sites):
-            state = OUTSIDE if how == "on_commit" else self.site_state(caller, line, col)
+            state = OUTSIDE if how == "on_commit" else INSIDE if how == "atomic" else \
+                self.site_state(caller, line, col)
             if state == OUTSIDE:
                 path = self.ix.func_path.get(caller, "")
                 why = (f"registered with `on_commit` in `{caller}`" if how == "on_commit"

@@ -2,7 +2,9 @@
 three-state entry rule: a Celery task, a management command and an ``on_commit`` callback run
 in autocommit; a sync view runs in a transaction exactly when ``ATOMIC_REQUESTS`` is on (async
 views and ``non_atomic_requests`` never); the admin's ``save_model``/``delete_model`` run inside
-one; a ``post_save`` receiver and a model's ``save()`` override run wherever the model is saved.
+one; a ``post_save`` receiver and a model's ``save()`` override run wherever the model is saved
+(inside a transaction when the save is ``get_or_create``'s or ``update_or_create``'s: Django
+wraps it in ``atomic()``).
 A GraphQL mutation (graphene's ``mutate``/``mutate_and_get_payload``/``perform_mutate``,
 strawberry's ``@mutation``) is a request handler: autocommit, unless ``ATOMIC_REQUESTS`` wraps its
 (sync) view or graphene-django's ``ATOMIC_MUTATIONS`` (in ``GRAPHENE`` or a database) is on.
@@ -24,6 +26,9 @@ DELETE_SIGNALS = frozenset(f"django.db.models.signals.{s}" for s in ("post_delet
 SAVE_CALLS = ("save", "asave", "create", "acreate", "get_or_create", "aget_or_create", "update_or_create",
               "aupdate_or_create")
 DELETE_CALLS = ("delete", "adelete")
+# Django runs the save of these inside its own ``transaction.atomic()``: the ``save()`` override and
+# the save receivers they trigger are inside a transaction whatever the caller's state
+OWN_ATOMIC = frozenset({"get_or_create", "aget_or_create", "update_or_create", "aupdate_or_create"})
 VIEW_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.views", "rest_framework.viewsets",
               "rest_framework.generics", "rest_framework.mixins", "django.contrib.admin")
 HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid
@@ -167,7 +172,7 @@ class FrameworkEntries:
                 t = self.typer.type_of(ref[1])
                 if t and t[0] == TK.METHOD and t[1][0] in (TK.INST, TK.MANAGER, TK.QS, TK.RELMGR) and \
                         t[1][1] in wanted and t[2] == name:
-                    out.append((caller, line, col, "call"))
+                    out.append((caller, line, col, "atomic" if name in OWN_ATOMIC else "call"))
         return out
 
     # -- what a save runs ------------------------------------------------------------------------

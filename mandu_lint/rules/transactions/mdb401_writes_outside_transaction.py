@@ -63,6 +63,8 @@ class WritesOutsideTransaction(TxRule):
     row saved twice (a status committed before long work, then the result): no second row is
     left behind, so the pair is not a multi-write (on the tune apps this removes 5 findings, of
     which 3 were judged: 2 wrong claims and 1 negligible).
+    A `save()` override reached through `get_or_create()`/`update_or_create()` runs inside the
+    `atomic()` block Django opens there, whatever its caller's state, and is not reported.
 
     ## Example
     ```python

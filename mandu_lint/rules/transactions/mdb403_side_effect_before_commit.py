@@ -25,8 +25,10 @@ class SideEffectBeforeCommit(TxRule):
     the transaction runs. "Inside" means a `with transaction.atomic()` block, an `@atomic`
     function, a function every caller runs inside one (or a view under `ATOMIC_REQUESTS`, a
     graphene mutation under `ATOMIC_MUTATIONS`), a `pre_delete`/`post_delete` receiver (Django
-    sends delete signals inside the deletion's transaction, even in autocommit), a
-    `with session.begin()` block, or an SQLAlchemy/DB-API write not yet committed.
+    sends delete signals inside the deletion's transaction, even in autocommit), a `save()`
+    override or save receiver reached through `get_or_create()`/`update_or_create()` (Django
+    saves inside its own `atomic()` there), a `with session.begin()` block, or an
+    SQLAlchemy/DB-API write not yet committed.
 
     Primary location: the side-effect call (or the call that leads to it); when it is reached
     through a project function, a `save()` override or a receiver, a related location marks the
