@@ -60,25 +60,13 @@ VIEWS = {
                                        ("status", "the status would change with no record of it"),
                                        ("harmless", None)])
 def test_the_message_names_the_harm(tmp_path, monkeypatch, case, harm):
-    monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    (root / "mandu.yaml").write_text("")
-    files = {"shop/models.py": MODELS, "shop/settings.py": SETTINGS,
-             "shop/views.py": "from shop.models import Account, Entry\n\n\n" + textwrap.dedent(VIEWS[case])}
-    for rel, src in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(src))
-        (path.parent / "__init__.py").touch()
-    config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium"))
-    assert [(Path(f.path).name, f.confidence) for f in result.findings] == [("views.py", "medium")]
-    message = result.findings[0].message
+    findings = _findings(tmp_path, monkeypatch, VIEWS[case])
+    assert [(Path(f.path).name, f.confidence) for f in findings] == [("views.py", "medium")]
+    message = findings[0].message
     assert (harm in message) if harm else ("would" not in message), message
 
 
-def _check(tmp_path, monkeypatch, view: str):
+def _findings(tmp_path, monkeypatch, view: str):
     monkeypatch.delenv("MANDU_LINT_CONFIDENCE", raising=False)
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)
@@ -91,8 +79,12 @@ def _check(tmp_path, monkeypatch, view: str):
         path.write_text(textwrap.dedent(src))
         (path.parent / "__init__.py").touch()
     config.clear_caches()
-    result = check_paths([str(root)], CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium"))
-    return [f.span.line for f in result.findings]
+    options = CheckOptions(use_cache=False, jobs=1, select=["MDB401"], confidence="medium")
+    return check_paths([str(root)], options).findings
+
+
+def _check(tmp_path, monkeypatch, view: str):
+    return [f.span.line for f in _findings(tmp_path, monkeypatch, view)]
 
 
 def test_one_row_saved_twice_is_not_a_multi_write(tmp_path, monkeypatch):
