@@ -63,9 +63,14 @@ def run(tree: Path, tag: str, snapshots: Path, apps: list, base: Path = HERE) ->
         proc = subprocess.run([sys.executable, "-m", "mandu_lint", "check", "--format", "json", "--exit-zero",
                                "--no-cache", "--confidence", "medium", "."],
                               cwd=snap, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise ProtocolError(f"{app}: mandu-lint exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
-        findings = [{k: f.get(k) for k in KEY_FIELDS + ("message",)} for f in json.loads(proc.stdout)["findings"]]
+        try:
+            report = json.loads(proc.stdout)
+        except ValueError:
+            raise ProtocolError(f"{app}: mandu-lint exited {proc.returncode} without a report: "
+                                f"{proc.stderr.strip()[-400:]}") from None
+        if proc.returncode != 0:  # 2: something was not checked (a notice); the findings still count
+            print(f"{app}: exit {proc.returncode}: {proc.stderr.strip()[-200:]}", file=sys.stderr)
+        findings = [{k: f.get(k) for k in KEY_FIELDS + ("message",)} for f in report["findings"]]
         (out_dir / f"{app}.{tag}.json").write_text(json.dumps({"app": app, "tag": tag, "findings": findings}))
         counts[app] = len(findings)
         print(f"{app}: {len(findings)} findings")
