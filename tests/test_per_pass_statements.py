@@ -38,6 +38,13 @@ def wipe(conn: sqlite3.Connection, tables):
         cur.execute(f"DELETE FROM {table}")
 
 
+def copy_tables(conn: sqlite3.Connection, tables):
+    cur = conn.cursor()
+    for table in tables:
+        table_name = table[0]
+        cur.execute(f"SELECT * FROM {table_name}").fetchall()
+
+
 def save_strings(conn: sqlite3.Connection, plugin):
     conn.executemany("INSERT INTO strings VALUES (?, ?)", plugin.strings)
 
@@ -71,6 +78,7 @@ def test_statements_that_are_not_a_round_trip_per_row(tmp_path):
     assert _at("DROP INDEX") not in found  # schema work in a start-up loop
     assert _at("create_trigger(conn, table)") not in found  # a helper whose statement is DDL
     assert _at('DELETE FROM {table}') not in found  # one statement per table
+    assert _at("SELECT * FROM {table_name}") not in found  # the table named through a local of the loop's
     assert _at("cur.executemany") not in found  # one batch per plugin
     assert _at("save_strings(conn, p)") not in found  # a helper that sends one batch
 

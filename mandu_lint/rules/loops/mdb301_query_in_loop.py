@@ -88,7 +88,8 @@ class QueryInLoop(Rule):
     the `except` of a failed bulk write are not reported.
     `cursor.fetch*()` reads rows of a query already executed and is not counted, nor are schema
     statements (`CREATE`/`DROP`/`ALTER`), `executemany()` batches and one statement per table
-    when the loop names the table (`f"SELECT count(*) FROM {table}"`).
+    when the loop names the table (`f"SELECT count(*) FROM {table}"`, or a local taken from the
+    loop variable such as `table_name = table[0]`).
     Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`), and functions
     that fill a class- or module-level store on a miss (`if k not in cls._by_lang:
     cls._by_lang[k] = load(k)`), are assumed not to query per call (a cache on the instance,

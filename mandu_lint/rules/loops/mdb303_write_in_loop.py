@@ -70,11 +70,11 @@ class WriteInLoop(Rule):
     rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported; so is `executemany()` (a list of parameter sets) in a loop
     over groups, directly or in a helper, and one statement per table when the loop names the
-    table (`f"DELETE FROM {table}"`). Schema statements (`CREATE`, `DROP`, `ALTER`) are not row
-    writes. Bulk operations skip `save()` overrides and signals; when those matter, a loop of
-    `save()` calls may be intended — silence the line with `# noqa: MDB303`. A loop in the
-    `except` of a failed bulk write (the row-by-row fallback that isolates bad rows) is not
-    reported.
+    table (`f"DELETE FROM {table}"`, or a local taken from the loop variable). Schema statements
+    (`CREATE`, `DROP`, `ALTER`) are not row writes. Bulk operations skip `save()` overrides and
+    signals; when those matter, a loop of `save()` calls may be intended — silence the line with
+    `# noqa: MDB303`. A loop in the `except` of a failed bulk write (the row-by-row fallback
+    that isolates bad rows) is not reported.
     A project helper's write that a flag parameter guards is counted only when the call lets it
     run: `repo.create(obj)` whose flush sits under `if flush:` with `flush=False` by default only
     stages the row (see `project/flags.py`).

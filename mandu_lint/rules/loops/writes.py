@@ -93,10 +93,23 @@ def table_per_pass(ctx, call: ast.Call, targets) -> bool:
         if isinstance(part, ast.Constant):
             before = str(part.value)
         elif isinstance(part, ast.FormattedValue):
-            if isinstance(part.value, ast.Name) and part.value.id in targets and _TABLE_BEFORE.search(before):
+            if _TABLE_BEFORE.search(before) and _of_target(ctx, part.value, targets):
                 return True
             before = ""
     return False
+
+
+def _of_target(ctx, node: ast.AST, targets) -> bool:
+    """The loop variable, or a local taken from it (``table_name = table[0]``, ``name =
+    table.name``): the table the pass is about."""
+    if not isinstance(node, ast.Name):
+        return False
+    if node.id in targets:
+        return True
+    value = ctx.scope.value_of(node.id)
+    while isinstance(value, (ast.Subscript, ast.Attribute)):
+        value = value.value
+    return isinstance(value, ast.Name) and value.id in targets
 
 
 def _sql_text(node: ast.AST) -> Optional[str]:
