@@ -108,6 +108,9 @@ def notify(book):
 
 SYNC = """\
 import httpx
+import imap_tools
+
+import docker
 
 from app.client import notify
 from app.models import Book, Note
@@ -130,6 +133,19 @@ def count_all():
         Note.objects.filter(book=b).count()  # MDB301
 
 
+def read_mailboxes(boxes):
+    for box in Book.objects.all():
+        Note.objects.filter(book=box).count()
+        with imap_tools.MailBox(box.title).login("u", "p") as mailbox:
+            mailbox.fetch()
+
+
+def push_own_docker(images):
+    for b in Book.objects.all():
+        Note.objects.filter(book=b).count()  # MDB301
+        docker.build(b.pk)  # the app's own ``docker`` package, not the Docker client
+
+
 def save_all():
     for b in Book.objects.all():
         b.save()  # MDB303
@@ -138,7 +154,7 @@ def save_all():
 
 def test_loops_that_wait_on_the_network(tmp_path):
     root = write_project(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/client.py": CLIENT,
-                                    "app/sync.py": SYNC})
+                                    "app/sync.py": SYNC, "docker/__init__.py": "def build(pk):\n    return pk\n"})
     result = check_all(root)
     assert lines_of(result, "MDB301", "sync.py") == marked(root, "app/sync.py", "# MDB301")
     assert lines_of(result, "MDB303", "sync.py") == marked(root, "app/sync.py", "# MDB303")

@@ -22,12 +22,18 @@ from ..core.tags import EV, RT
 # Sending mail is left out: it is usually conditional (only rows with news get one) and the
 # tune verdicts count such loops as true N+1s.
 NETWORK = ("requests.", "httpx.", "urllib.request.", "urllib3.", "aiohttp.", "http.client.", "pycurl.",
-           "ftplib.", "boto3.", "botocore.", "github.", "gitlab.", "paramiko.", "socket.", "stripe.", "grpc.")
+           "ftplib.", "boto3.", "botocore.", "github.", "gitlab.", "paramiko.", "socket.", "stripe.", "grpc.",
+           # chat, mail-box, file-transfer, directory and cloud clients: each call is a round trip
+           "slack_sdk.", "slack.", "imaplib.", "imap_tools.", "poplib.", "asyncssh.", "pysftp.", "aioftp.",
+           "ldap.", "ldap3.", "xmlrpc.client.", "zeep.", "suds.", "googleapiclient.", "google.cloud.",
+           "azure.", "kubernetes.", "docker.", "openai.", "anthropic.")
 DEPTH = 4  # the function itself and three calls down
 
 
-def network_call(ref) -> bool:
-    """Does the call ``ref`` name a network client's function or class?"""
+def network_call(ref, own=None) -> bool:
+    """Does the call ``ref`` name a network client's function or class? ``own``: the project's
+    module names; a project package that shares a client's name (a ``slack`` or ``docker``
+    package of the app's own) is not that client."""
     if ref is None or ref[0] != RT.CALL:
         return False
     callee = ref[1]
@@ -36,7 +42,9 @@ def network_call(ref) -> bool:
     name = dotted(callee)
     if name is None and callee is not None and callee[0] == RT.ATTR:
         name = dotted(callee[1])
-    return name is not None and (name + ".").startswith(NETWORK)
+    if name is None or not (name + ".").startswith(NETWORK):
+        return False
+    return own is None or name.split(".", 1)[0] not in own
 
 
 class Remote:
@@ -47,16 +55,25 @@ class Remote:
     def __init__(self, index):
         self.ix = index
         self._memo: Dict[tuple, bool] = {}
+        self._tops = None
 
     def waits(self, ref, depth: int = DEPTH, caller: str = "") -> bool:
         """Does the call ``ref`` wait on the network: a client's function, or a project function
         that calls the network within ``depth`` levels (``depth`` counts the callee itself)?"""
-        if network_call(ref):
+        if network_call(ref, self._own_tops()):
             return True
         if depth < 1 or ref is None or ref[0] != RT.CALL:
             return False
         ev = self.ix.typer.event(ref)
         return ev is not None and ev[0] == EV.CALL and ev[1] != caller and self.calls_network(ev[1], depth)
+
+    def _own_tops(self):
+        """The top-level names of the project's own modules, and those its code imports them by
+        (``import websocket.utils`` run from ``backend/app``: ``ProjectIndex.import_roots``)."""
+        if self._tops is None:
+            tops = {module.split(".", 1)[0] for module in self.ix.modules}
+            self._tops = frozenset(tops | set(getattr(self.ix, "import_roots", None) or ()))
+        return self._tops
 
     def calls_network(self, qual: str, depth: int = DEPTH) -> bool:
         key = (qual, depth)

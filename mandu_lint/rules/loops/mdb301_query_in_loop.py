@@ -57,10 +57,10 @@ class QueryInLoop(Rule):
     operations for writes.
 
     ## Known problems
-    A loop whose every pass also waits on another service (an HTTP, storage or Git-host client
-    called in the pass, directly or through project functions a few calls away) is not reported:
-    the round trip, not the query, is its cost (on the tune apps this removes 10 judged findings,
-    all negligible, and no true one).
+    A loop whose every pass also waits on another service (an HTTP, storage, Git-host, mail-box,
+    SSH or chat client called in the pass, directly or through project functions a few calls
+    away) is not reported: the round trip, not the query, is its cost (on the tune apps this
+    removes 10 judged findings, all negligible, and no true one).
     Nor is code in a module-level class nothing in the project uses, or in a method of a model or
     plain project class that no code, test or string names (dead code).
     Reported at `medium` confidence only (`--confidence medium`): in a blind triage of real apps
