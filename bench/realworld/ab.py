@@ -19,7 +19,6 @@ Standard library plus PyYAML only (``triage.py``'s registry loader).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from triage import ProtocolError, load_registry  # noqa: E402
+from triage import ProtocolError, load_registry, load_verdicts  # noqa: E402
 
 KEY_FIELDS = ("code", "path", "line", "column", "confidence")
 
@@ -81,15 +80,11 @@ def _key(f: dict) -> tuple:
     return tuple(f.get(k) for k in KEY_FIELDS)
 
 
-def _verdicts(app: str, base: Path) -> dict:
-    """(path, line, rule) -> the first judges' verdicts of that finding, in file order."""
+def _verdicts(base: Path) -> dict:
+    """(app, path, line, rule) -> the first judges' verdicts of that finding, in file order."""
     out = defaultdict(list)
-    for p in sorted((base / "verdicts").glob(f"{app}*.csv")):
-        if p.name.endswith(".rejudge.csv") or p.name.split(".")[0] != app:
-            continue
-        with p.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                out[(row["path"], int(row["line"]), row["rule"])].append(row["verdict"])
+    for row in load_verdicts(base)[0]:
+        out[(row["app"], row["path"], row["line"], row["rule"])].append(row["verdict"])
     return out
 
 
@@ -97,17 +92,17 @@ def diff(tag_a: str, tag_b: str, apps: list, base: Path = HERE, out=sys.stdout) 
     """Findings in A only (``-``) and in B only (``+``), with their verdicts; returns the
     totals: ``{"-": Counter, "+": Counter}`` of verdicts (``"-"`` key: unjudged)."""
     totals = {"-": Counter(), "+": Counter()}
+    judged = _verdicts(base)
     for app in apps:
         pa, pb = base / "ab" / f"{app}.{tag_a}.json", base / "ab" / f"{app}.{tag_b}.json"
         if not (pa.exists() and pb.exists()):
             continue
         a = {_key(f): f for f in json.loads(pa.read_text())["findings"]}
         b = {_key(f): f for f in json.loads(pb.read_text())["findings"]}
-        judged = _verdicts(app, base)
         for sign, only in (("-", [a[k] for k in sorted(set(a) - set(b), key=str)]),
                            ("+", [b[k] for k in sorted(set(b) - set(a), key=str)])):
             for f in only:
-                verdicts = judged.get((f["path"], int(f["line"]), f["code"]), [])
+                verdicts = judged.get((app, f["path"], int(f["line"]), f["code"]), [])
                 for v in verdicts or ["-"]:
                     totals[sign][v] += 1
                 print(f"{app} {sign} {f['code']} {f['path']}:{f['line']} [{'/'.join(verdicts) or '-'}] "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import re
 from typing import Optional
+from .source import param_defaults
 from .tags import RT, TK
 
 FEW = "few"  # the ref tag of a small display: ``("lit", FEW, n)`` (``core/refs.py``)
@@ -49,9 +50,7 @@ def bounded_iter(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
     """Does iterating ``node`` run a fixed, small number of times, or over chunks?"""
     if node is None or depth > 4:
         return False
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
-            and node.func.id in _WRAPPERS:  # ``list(x)``, ``sorted(x, key=…)``, ``enumerate(x)``: x's size
-        node = node.args[0]
+    node = _unwrapped(node)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
             and node.func.attr in ("items", "keys", "values"):
         node = node.func.value
@@ -150,10 +149,15 @@ def few_rows(node: Optional[ast.AST], ctx) -> bool:
     ``select(...).limit(5)``, ``session.execute(stmt).fetchall()`` where ``stmt`` was built with
     ``.limit(10)``: at most ``MAX_SMALL`` rows, whatever the table holds
     (``engine.LoopFrame.few``)?"""
+    return _limited(_unwrapped(node), ctx)
+
+
+def _unwrapped(node: Optional[ast.AST]) -> Optional[ast.AST]:
+    """``list(x)``, ``sorted(x, key=…)``, ``enumerate(x)``: what is iterated is ``x``."""
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
             and node.func.id in _WRAPPERS:
         node = node.args[0]
-    return _limited(node, ctx)
+    return node
 
 
 def _limited(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
@@ -181,28 +185,27 @@ def _limited(node: Optional[ast.AST], ctx, depth: int = 0) -> bool:
     return False
 
 
+def _few(value) -> bool:
+    return type(value) is int and 0 < value <= MAX_SMALL
+
+
 def _small_int(node: Optional[ast.AST], ctx) -> bool:
     """A literal count of at most ``MAX_SMALL``, or a parameter whose literal default is one and
     that every project call leaves to it (``def top(cls, limit: int = 10)``, called ``top()``)."""
     if isinstance(node, ast.Constant):
-        return type(node.value) is int and 0 < node.value <= MAX_SMALL
+        return _few(node.value)
     if not isinstance(node, ast.Name):
         return False
     ref = ctx.scope.lookup(node.id)
     if ref is not None and ref[0] == RT.GLOBAL:
-        value = _module_literal(ref[1], ctx)
-        return type(value) is int and 0 < value <= MAX_SMALL
+        return _few(_module_literal(ref[1], ctx))
     if ref is None or ref[0] != RT.PARAM:
         return False
     fname = ref[1].rpartition(".")[2]
     for fn in reversed(ctx.functions):
         if getattr(fn, "name", None) != fname:
             continue
-        args = fn.args
-        positional = args.posonlyargs + args.args
-        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-        default = next((d for a, d in pairs if a.arg == ref[2]), None)
+        default = param_defaults(fn).get(ref[2])
         return _small_int(default, ctx) if isinstance(default, ast.Constant) \
             and ctx.typer.callsite_defaulted(ref[1], ref[2]) else False
     return False

@@ -183,3 +183,13 @@ def parse(source: str, path: str):
                                  f"({msg})", path, Span(line, col, line, col), node_text=msg)
         return None, Finding(SYNTAX_CODE, f"syntax error: {msg}", path, Span(line, col, line, col),
                              node_text=msg)
+
+
+def param_defaults(fn: ast.AST) -> dict:
+    """Parameter name -> the expression of its default, for a ``def``'s parameters that have one
+    (positional and keyword-only)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    return {a.arg: d for a, d in pairs}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ..core.source import param_defaults
 from ..core.tags import RT
 
 Flags = Dict[str, bool]
@@ -39,11 +40,7 @@ Guard = Tuple[str, bool, int, int, int, int]
 # -- extraction -------------------------------------------------------------------------------
 def flag_defaults(node) -> Dict[str, bool]:
     """Parameters whose default is ``True``/``False``/``None`` (``None`` counts as false)."""
-    args = node.args
-    positional = args.posonlyargs + args.args
-    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-    return {a.arg: bool(d.value) for a, d in pairs
+    return {name: bool(d.value) for name, d in param_defaults(node).items()
             if isinstance(d, ast.Constant) and (d.value is None or isinstance(d.value, bool))}
 
 

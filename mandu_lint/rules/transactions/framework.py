@@ -13,6 +13,7 @@ A mixin of :class:`mandu_lint.rules.transactions.analysis.TxIndex`, which suppli
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -29,6 +30,8 @@ DELETE_CALLS = ("delete", "adelete")
 # Django runs the save of these inside its own ``transaction.atomic()``: the ``save()`` override and
 # the save receivers they trigger are inside a transaction whatever the caller's state
 OWN_ATOMIC = frozenset({"get_or_create", "aget_or_create", "update_or_create", "aupdate_or_create"})
+# an event's description (```X.get_or_create()```) names one of them
+OWN_ATOMIC_CALL = re.compile(r"\b(" + "|".join(sorted(OWN_ATOMIC)) + r")\(\)")
 VIEW_BASES = ("django.views", "django.contrib.auth.views", "rest_framework.views", "rest_framework.viewsets",
               "rest_framework.generics", "rest_framework.mixins", "django.contrib.admin")
 HANDLERS = frozenset("""get post put patch delete head options dispatch form_valid form_invalid

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import ast
-import re
 from typing import List, Optional
 
 from .analysis import OUTSIDE
 from .fix import atomic_fix
 from .flow import Event, FlowView, batch_guarded, before
+from .framework import OWN_ATOMIC_CALL
 from ...model import Edit, Fix, FixSafety, Location, Span
 from .base import TxRule
 from .harm import harm_of, reconciles
 from ...project.contexts import ONE_OFF, REQUEST
-
-UPSERT = re.compile(r"\b(a?get_or_create|a?update_or_create)\(\)")
 
 
 class WritesOutsideTransaction(TxRule):
@@ -313,7 +311,7 @@ def _same_row_saves(a: Event, b: Event) -> bool:
 def _upserts(e: Event) -> bool:
     """Every write of the event is a ``get_or_create``/``update_or_create``."""
     whats = [a.what for a in e.atoms if a.letter == "W"] if e.helper else [e.what]
-    return bool(whats) and all(UPSERT.search(w) for w in whats)
+    return bool(whats) and all(OWN_ATOMIC_CALL.search(w) for w in whats)
 
 
 def _one_per_node(events: List[Event]) -> List[Event]:

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import ast
-import re
 from typing import List, Optional
 
 from ...core.refs import iter_local_nodes
 from .analysis import INSIDE
 from .calls import catches, origin
 from .flow import FlowView
+from .framework import OWN_ATOMIC_CALL
 from .base import TxRule
 from ...core.tags import EV
 
-# get_or_create()/update_or_create() insert inside their own savepoint: their IntegrityError
-# leaves the outer transaction usable.
-SAVEPOINTED = re.compile(r"\b(a?get_or_create|a?update_or_create)\(\)")
+# get_or_create()/update_or_create() insert inside their own savepoint (``framework.OWN_ATOMIC``):
+# their IntegrityError leaves the outer transaction usable.
 SET_ROLLBACK = frozenset({"django.db.transaction.set_rollback", "django.db.transaction.savepoint_rollback"})
 
 
@@ -194,7 +193,7 @@ def lookup(sku):
     def _ops(self, view: FlowView, node: ast.Try, kind: str, stack: str) -> List[ast.AST]:
         """Database calls in the ``try`` body not protected by a savepoint inside it."""
         found = [e.node for e in view.events if e.stack == stack and e.letter in ("W", "L")
-                 and _within(view, e.node, node.body) and not SAVEPOINTED.search(e.what)]
+                 and _within(view, e.node, node.body) and not OWN_ATOMIC_CALL.search(e.what)]
         if kind == "db":
             for n in iter_local_nodes(node.body):
                 if isinstance(n, ast.Call):
