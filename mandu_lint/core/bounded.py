@@ -293,15 +293,27 @@ def is_batched_call(node: ast.Call, frame) -> bool:
         names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
         if _frontier_arg(node, frame.node) or _page_call(node):
             return True
+    # the counters of chunk loops inside the frame (``for i in range(0, len(ids), 1000)``)
+    names |= {n.id for loop in ast.walk(frame.node) if isinstance(loop, (ast.For, ast.AsyncFor))
+              and is_chunk_iter(loop.iter) for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
     if not names:
         return False
     for sub in ast.walk(node):
-        if isinstance(sub, ast.keyword) and sub.arg and sub.arg.endswith("__in") \
-                and isinstance(sub.value, ast.Name) and sub.value.id in names:
+        if isinstance(sub, ast.keyword) and sub.arg and sub.arg.endswith("__in") and _chunk(sub.value, names):
             return True
         if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "in_" \
-                and sub.args and isinstance(sub.args[0], ast.Name) and sub.args[0].id in names:
+                and sub.args and _chunk(sub.args[0], names):
             return True
+    return False
+
+
+def _chunk(node: ast.AST, names) -> bool:
+    """What the loop hands out (``chunk``), or a slice of a collection that starts at the loop's
+    counter (``ids[i : i + 1000]`` in ``for i in range(0, len(ids), 1000)``): one batch."""
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.lower is not None:
+        return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node.slice.lower))
     return False
 
 

@@ -89,7 +89,9 @@ class QueryInLoop(Rule):
     `cursor.fetch*()` reads rows of a query already executed and is not counted, nor are schema
     statements (`CREATE`/`DROP`/`ALTER`), `executemany()` batches and one statement per table
     when the loop names the table (`f"SELECT count(*) FROM {table}"`, or a local taken from the
-    loop variable such as `table_name = table[0]`).
+    loop variable such as `table_name = table[0]`, or a SQLAlchemy statement built on the loop's
+    model or table: `select(model)`, `table.delete()`); nor is a query over a chunk of ids
+    (`.in_(ids[i : i + 1000])` in `for i in range(0, len(ids), 1000)`).
     Functions decorated with a cache (`lru_cache`, `cache`, `cached_property`), and functions
     that fill a class- or module-level store on a miss (`if k not in cls._by_lang:
     cls._by_lang[k] = load(k)`), are assumed not to query per call (a cache on the instance,

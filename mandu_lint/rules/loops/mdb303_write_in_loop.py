@@ -70,7 +70,10 @@ class WriteInLoop(Rule):
     rows together at the next flush. `bulk_create()`/`bulk_update()` per chunk are batches on
     purpose and are not reported; so is `executemany()` (a list of parameter sets) in a loop
     over groups, directly or in a helper, and one statement per table when the loop names the
-    table (`f"DELETE FROM {table}"`, or a local taken from the loop variable). Schema statements
+    table (`f"DELETE FROM {table}"`, or a local taken from the loop variable; a SQLAlchemy
+    statement built on the loop's model or table: `update(model)`, `table.delete()`). A statement
+    over a chunk of ids (`Model.id.in_(ids[i : i + 1000])` in `for i in range(0, len(ids),
+    1000)`, or `filter(pk__in=chunk)`) is one batch per pass. Schema statements
     (`CREATE`, `DROP`, `ALTER`) are not row writes. Bulk operations skip `save()` overrides and
     signals; when those matter, a loop of `save()` calls may be intended — silence the line with
     `# noqa: MDB303`. A loop in the `except` of a failed bulk write (the row-by-row fallback
@@ -204,7 +207,8 @@ def import_titles(titles):
             self._write(node, frame)
         elif ev[0] == EV.QUERY:
             what = dml_statement(self.ctx, node)
-            if what is not None and not table_per_pass(self.ctx, node, frame.targets):
+            if what is not None and not table_per_pass(self.ctx, node, frame.targets) \
+                    and not is_batched_call(node, frame):
                 article = "an" if what[0] in "AEIOU" else "a"
                 self._report(node, frame, f"runs {article} {what} statement", "dml")
         elif ev[0] == EV.CALL:

@@ -87,7 +87,7 @@ def table_per_pass(ctx, call: ast.Call, targets) -> bool:
     if isinstance(stmt, ast.Name):
         stmt = ctx.scope.value_of(stmt.id) or stmt
     if not isinstance(stmt, ast.JoinedStr):
-        return False
+        return _construct_of_target(ctx, stmt, targets)
     before = ""
     for part in stmt.values:
         if isinstance(part, ast.Constant):
@@ -99,9 +99,29 @@ def table_per_pass(ctx, call: ast.Call, targets) -> bool:
     return False
 
 
+def _construct_of_target(ctx, stmt: ast.AST, targets) -> bool:
+    """``for model in (Order, Invoice): session.execute(update(model).where(...))``: a
+    SQLAlchemy statement built on the loop's model or table (``update(model)``,
+    ``select(table)``, ``table.delete()``) targets another table on each pass."""
+    node = stmt
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("insert", "update", "delete", "select") and not node.args:
+            return _of_target(ctx, node.func.value, targets)  # ``table.delete()``
+        node = node.func.value
+    if not (isinstance(node, ast.Call) and node.args):
+        return False
+    t = ctx.type_of(node.func)
+    if t is None or t[0] != TK.EXT or not t[1].startswith(("sqlalchemy.", "sqlmodel.")) \
+            or t[1].rsplit(".", 1)[-1] not in ("insert", "update", "delete", "select"):
+        return False
+    return _of_target(ctx, node.args[0], targets)
+
+
 def _of_target(ctx, node: ast.AST, targets) -> bool:
-    """The loop variable, or a local taken from it (``table_name = table[0]``, ``name =
-    table.name``): the table the pass is about."""
+    """The loop variable, something taken from it (``model.__table__``) or a local taken from it
+    (``table_name = table[0]``, ``name = table.name``): the table the pass is about."""
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
     if not isinstance(node, ast.Name):
         return False
     if node.id in targets:
