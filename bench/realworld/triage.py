@@ -357,15 +357,17 @@ def sample_findings(runs: dict[str, dict], seed: int = DEFAULT_SAMPLE_SEED,
                     cap: int = DEFAULT_CAP) -> dict[str, list[dict]]:
     """Stratified by (app, rule): every finding when a stratum has at most ``cap``, else ``cap``
     of them drawn without replacement. Each stratum has its own RNG seeded by (seed, app, rule),
-    so adding an app or a rule never changes another stratum's sample."""
+    so adding an app or a rule never changes another stratum's sample. A verdict is stored per
+    (app, path, line, rule), so two findings of one rule on one line (two relations read on it)
+    are one item: the first of them, in key order, stands for the line."""
     out = {}
     for app in sorted(runs):
-        by_rule = defaultdict(list)
-        for f in runs[app]["findings"]:
-            by_rule[f["rule"]].append(f)
+        by_rule = defaultdict(dict)
+        for f in sorted(runs[app]["findings"], key=_finding_key):
+            by_rule[f["rule"]].setdefault((f["path"], int(f["line"])), f)
         rows = []
         for rule in sorted(by_rule):
-            items = sorted(by_rule[rule], key=_finding_key)
+            items = sorted(by_rule[rule].values(), key=_finding_key)
             if len(items) > cap:
                 items = random.Random(f"{seed}:{app}:{rule}").sample(items, cap)
             rows += [{"app": app, "path": f["path"], "line": int(f["line"]), "rule": rule,
