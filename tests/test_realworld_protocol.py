@@ -114,6 +114,15 @@ def test_sampling_is_stratified_by_app_and_rule_and_capped():
         assert len(keys) == len(set(keys)) and set(keys) <= real
 
 
+def test_two_findings_of_a_rule_on_one_line_are_one_item_of_the_sheet():
+    # verdicts are keyed by (app, path, line, rule): a line that reads two relations is judged once
+    runs = {"a": run_record("a", "tune", {"MDB302": 3})}
+    twin = dict(runs["a"]["findings"][0], message="another relation on the same line")
+    runs["a"] = dict(runs["a"], findings=runs["a"]["findings"] + [twin])
+    rows = triage.sample_findings(runs, seed=1, cap=10)["a"]
+    assert len(rows) == 3 and len({(r["path"], r["line"]) for r in rows}) == 3
+
+
 def test_sampling_is_seeded_deterministic_and_strata_independent():
     runs = {"a": run_record("a", "tune", {"MDB301": 25, "MDB303": 4})}
     one = triage.sample_findings(runs, seed=1)
