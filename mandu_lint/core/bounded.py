@@ -293,9 +293,7 @@ def is_batched_call(node: ast.Call, frame) -> bool:
         names |= {n.target.id for n in ast.walk(frame.node.test) if isinstance(n, ast.NamedExpr)}
         if _frontier_arg(node, frame.node) or _page_call(node):
             return True
-    # the counters of chunk loops inside the frame (``for i in range(0, len(ids), 1000)``)
-    names |= {n.id for loop in ast.walk(frame.node) if isinstance(loop, (ast.For, ast.AsyncFor))
-              and is_chunk_iter(loop.iter) for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    names |= frame.chunk_counters
     if not names:
         return False
     for sub in ast.walk(node):
@@ -305,6 +303,13 @@ def is_batched_call(node: ast.Call, frame) -> bool:
                 and sub.args and _chunk(sub.args[0], names):
             return True
     return False
+
+
+def chunk_counters(node: ast.AST) -> frozenset:
+    """The counters of the chunk loops inside ``node`` (``i`` of ``for i in range(0, len(ids),
+    1000)``): a slice that starts at one is a chunk."""
+    return frozenset(n.id for loop in ast.walk(node) if isinstance(loop, (ast.For, ast.AsyncFor))
+                     and is_chunk_iter(loop.iter) for n in ast.walk(loop.target) if isinstance(n, ast.Name))
 
 
 def _chunk(node: ast.AST, names) -> bool:

@@ -10,6 +10,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
+from ..core.bounded import chunk_counters
 from ..core.refs import ModuleNames, Scope
 from ..model import Finding, Span
 from ..project.contexts import contexts as _contexts
@@ -37,6 +38,14 @@ class LoopFrame:
     # costs at most that many round trips, while a lazy load there is still worth its free fix
     few: bool = False
     _assigned: Optional[frozenset] = field(default=None, repr=False)
+    _chunk_counters: Optional[frozenset] = field(default=None, repr=False)
+
+    @property
+    def chunk_counters(self) -> frozenset:
+        """Counters of the chunk loops inside this one (``for i in range(0, n, 1000)``)."""
+        if self._chunk_counters is None:
+            self._chunk_counters = chunk_counters(self.node)
+        return self._chunk_counters
 
     @property
     def assigned(self) -> frozenset:
