@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .. import __version__
 from ..config import Settings
@@ -71,6 +72,17 @@ def _extract_batch(args) -> List[FileFacts]:
         for ff in out:
             cache.store(names[ff.path], ff)
     return out
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_MAX_TEMPLATE_BYTES = 2 << 20  # larger files under templates/ are data, not templates
+
+
+def _python_script(path: str) -> bool:
+    """Does the file start with a ``#!`` line that runs Python?"""
+    with open(path, "rb") as fh:
+        first = fh.readline(200)
+    return first.startswith(b"#!") and b"python" in first
 
 
 # Folders that never hold a project's own templates.
@@ -178,24 +190,71 @@ class Project:
     # -- file contents ------------------------------------------------------------------------
     @property
     def templates_digest(self) -> str:
-        """Digest of every file under the project's ``templates`` folders (path, size, mtime): the
-        loop rules read Django/Jinja templates, so a changed template must invalidate cached
-        findings although no Python file changed."""
+        """Digest of every file under the project's ``templates`` folders and of its Python
+        scripts without the ``.py`` suffix (path, size, mtime): the loop rules read Django/Jinja
+        templates and the index asks both which methods they name, so a changed template must
+        invalidate cached findings although no Python file changed."""
         hit = getattr(self, "_templates_digest", None)
         if hit is None:
             h = hashlib.sha256()
-            for dirpath, dirnames, files in os.walk(self.root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _NOT_SOURCE)
-                if os.path.basename(dirpath) != "templates" and "/templates/" not in dirpath.replace(os.sep, "/") + "/":
-                    continue
-                for name in sorted(files):
-                    try:
-                        st = os.stat(os.path.join(dirpath, name))
-                    except OSError:
-                        continue
-                    h.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            for path, st in self._template_files():
+                h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            for path, st in self._script_files():
+                h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
             hit = self._templates_digest = h.hexdigest()[:16]
         return hit
+
+    def _template_files(self) -> List[Tuple[str, os.stat_result]]:
+        """Every file under the project's ``templates`` folders, with its ``stat``, in a stable
+        order (walked once per run, with :meth:`_script_files`)."""
+        if getattr(self, "_templates", None) is None:
+            self._walk_text()
+        return self._templates
+
+    def _script_files(self) -> List[Tuple[str, os.stat_result]]:
+        """Python scripts without the ``.py`` suffix (``sbin/patchman``: a ``#!…python`` first
+        line): they call project code the analysis does not read."""
+        if getattr(self, "_scripts", None) is None:
+            self._walk_text()
+        return self._scripts
+
+    def _walk_text(self) -> None:
+        self._templates, self._scripts = [], []
+        for dirpath, dirnames, files in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _NOT_SOURCE)
+            in_templates = os.path.basename(dirpath) == "templates" or \
+                "/templates/" in dirpath.replace(os.sep, "/") + "/"
+            for name in sorted(files):
+                if not in_templates and "." in name:
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    st = os.stat(path)
+                    if in_templates:
+                        self._templates.append((path, st))
+                    elif st.st_size <= _MAX_TEMPLATE_BYTES and _python_script(path):
+                        self._scripts.append((path, st))
+                except OSError:
+                    continue
+
+    @property
+    def template_words(self) -> Optional[FrozenSet[str]]:
+        """Every identifier written in the project's templates (``{{ person.full_name }}`` gives
+        ``person`` and ``full_name``) and in its Python scripts without the ``.py`` suffix: a
+        method without arguments may be called from there only when its name is here. ``None``
+        when no ``templates`` folder has a file: templates kept elsewhere are unknown."""
+        if not self._template_files():
+            return None
+        words = set()
+        for path, st in self._template_files() + self._script_files():
+            if st.st_size > _MAX_TEMPLATE_BYTES:
+                continue
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    words.update(_WORD.findall(fh.read()))
+            except OSError:
+                continue
+        return frozenset(words)
 
     @property
     def digests(self) -> Dict[str, str]:
@@ -285,7 +344,7 @@ class Project:
         if self._index is not None:
             files = dict(self._index.files)
             files[rel] = extract_file(str(self.root), rel, *self.modules[rel], data)
-            self._index = ProjectIndex(files, migration_dirs=self.migration_dirs)
+            self._index = ProjectIndex(files, migration_dirs=self.migration_dirs, template_words=self.template_words)
 
     def add_file(self, rel: str) -> None:
         """Take in a file the project walk did not list (named on the command line: gitignored,
@@ -320,6 +379,7 @@ class Project:
         h = hashlib.sha256(__version__.encode())
         h.update(repr(self.roots).encode())
         h.update(repr(self.migration_dirs).encode())
+        h.update(self.templates_digest.encode())  # the index knows which methods templates may call
         for rel in sorted(self.digests):
             mod, pkg = self.modules[rel]
             h.update(f"{rel}\0{mod}\0{int(pkg)}\0{self.digests[rel]}\n".encode())
@@ -381,7 +441,7 @@ class Project:
                 todo.append((rel,) + tuple(self.modules[rel]))
         for ff in self._extract(todo, cache if store else None):
             facts[ff.path] = ff
-        return ProjectIndex(facts, migration_dirs=self.migration_dirs)
+        return ProjectIndex(facts, migration_dirs=self.migration_dirs, template_words=self.template_words)
 
     def _extract(self, todo: Sequence[Tuple[str, str, bool]], cache: Optional[Cache] = None) -> List[FileFacts]:
         """Every file's facts; with ``cache``, each file's facts are stored too (files with an

@@ -132,9 +132,12 @@ class ProjectIndex:
     """Built once from every file's facts (models need them all); afterwards it can be
     pickled as a small core (:meth:`core`) and reopened over lazily loaded facts."""
 
-    def __init__(self, files: Mapping, core: Optional[dict] = None, migration_dirs: Sequence[str] = ()):
+    def __init__(self, files: Mapping, core: Optional[dict] = None, migration_dirs: Sequence[str] = (),
+                 template_words: Optional[FrozenSet[str]] = None):
         """``migration_dirs``: folders the project's ``alembic.ini`` files name (see
-        ``files.alembic_dirs``); their files are migrations."""
+        ``files.alembic_dirs``); their files are migrations. ``template_words``: the identifiers
+        the project's templates write (``None``: templates unknown, so any method without
+        arguments may be called from one)."""
         self.files = files if isinstance(files, FactsMap) else FactsMap(files, loaded=files)
         self.classes = _QualView(self, "classes")
         self.functions = _QualView(self, "functions")
@@ -160,7 +163,7 @@ class ProjectIndex:
             self.import_graph = _import_graph(self.files, self.module_rel, self.import_roots)
             self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
             self.subclasses = _subclasses(self)
-            self.unreferenced = _unreferenced(self)
+            self.unreferenced = _unreferenced(self, template_words)
         else:
             self.module_rel = core["module_rel"]
             self.import_roots = core.get("import_roots", {})
@@ -744,7 +747,7 @@ def _subclasses(ix: "ProjectIndex") -> Dict[str, Tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
+def _unreferenced(ix: "ProjectIndex", template_words: Optional[FrozenSet[str]] = None) -> FrozenSet[str]:
     """Module-level classes nothing in the project uses: the module is imported
     by another project file (so it is part of the app's wiring, not a script or an entry module
     found by path), yet no name that resolves to it (through imports and re-exports) is loaded,
@@ -755,10 +758,13 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
     function is often an entry point named outside Python (a plugin, a CLI script, a scheduler's
     configuration), while a class is used by instantiating or subclassing it."""
     used: Set[str] = set()
+    used_outside_tests: Set[str] = set()
     refs: Set[str] = set()
     imported: Set[str] = set()
     for rel, f in ix.files.items():
         used |= f.idents
+        if ix.origin(rel) != "test":
+            used_outside_tests |= f.idents
         refs |= getattr(f, "name_refs", frozenset())
         own = set(f.functions) | set(f.classes) | set(f.assigns)
         for qual in f.names.values():
@@ -780,7 +786,7 @@ def _unreferenced(ix: "ProjectIndex") -> FrozenSet[str]:
                 continue
             out.add(qual)
         if ix.origin(rel) == "app":
-            out.update(_unreferenced_methods(ix, f, used))
+            out.update(_unreferenced_methods(ix, f, used_outside_tests, template_words))
     return frozenset(out)
 
 
@@ -792,12 +798,14 @@ get_by_natural_key save_base unique_error_message date_error_message get_absolut
 _STATIC_OR_CLASS = frozenset({"builtins.staticmethod", "builtins.classmethod"})
 
 
-def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str]) -> Set[str]:
-    """Methods nothing in the project names — no call, attribute, ``getattr`` string or other
-    string anywhere (tests included) — of a model or of a class whose bases are all the project's
-    own: no library calls them by a name it chose. Only methods a template cannot call either (a
-    class or static method, or one that takes a required argument), and neither decorated nor a
-    Django ``Model`` hook."""
+def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str],
+                          template_words: Optional[FrozenSet[str]]) -> Set[str]:
+    """Methods nothing in the application names — no call, attribute, ``getattr`` string or
+    other string in any file but tests (a method only a test calls never runs in production) —
+    of a model or of a class whose bases are all the project's own: no library calls them by a
+    name it chose. Only methods a template cannot call either (a class or static method, one
+    that takes a required argument, or one whose name no template of the project writes), and
+    neither decorated nor a Django ``Model`` hook."""
     out = set()
     for qual, fn in f.functions.items():
         cls = fn.cls
@@ -807,7 +815,7 @@ def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str]) -> S
         if len(decos) != len([d for d in fn.decorators if d is not None]) or not decos <= _STATIC_OR_CLASS:
             continue
         own = [p for p in fn.params if p[2] is None]
-        if not decos and len(own) < 2:
+        if not decos and len(own) < 2 and (template_words is None or fn.name in template_words):
             continue  # ``{{ obj.method }}`` in a template calls a method without arguments
         if cls in ix.models:
             if fn.name in _MODEL_HOOKS:
