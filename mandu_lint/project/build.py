@@ -78,11 +78,27 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 _MAX_TEMPLATE_BYTES = 2 << 20  # larger files under templates/ are data, not templates
 
 
-def _python_script(path: str) -> bool:
-    """Does the file start with a ``#!`` line that runs Python?"""
+_CONFIG_SUFFIXES = (".toml", ".cfg", ".ini", ".yml", ".yaml", ".sh")
+_CONFIG_NAMES = ("Procfile", "Dockerfile", "Makefile", "crontab")
+
+
+def _words(files: List[Tuple[str, os.stat_result]]) -> FrozenSet[str]:
+    words = set()
+    for path, st in files:
+        if st.st_size > _MAX_TEMPLATE_BYTES:
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                words.update(_WORD.findall(fh.read()))
+        except OSError:
+            continue
+    return frozenset(words)
+
+
+def _script(path: str) -> bool:
+    """Does the file start with a ``#!`` line?"""
     with open(path, "rb") as fh:
-        first = fh.readline(200)
-    return first.startswith(b"#!") and b"python" in first
+        return fh.read(2) == b"#!"
 
 
 # Folders that never hold a project's own templates.
@@ -212,8 +228,10 @@ class Project:
         return self._templates
 
     def _script_files(self) -> List[Tuple[str, os.stat_result]]:
-        """Python scripts without the ``.py`` suffix (``sbin/patchman``: a ``#!…python`` first
-        line): they call project code the analysis does not read."""
+        """Text outside Python modules that can name project code: scripts without a suffix
+        (``sbin/patchman``: a ``#!`` first line), shell scripts, packaging metadata and
+        configuration (``pyproject.toml``/``setup.cfg`` console-script entry points, a
+        scheduler's YAML, ``Procfile``, ``Dockerfile``, ``Makefile``)."""
         if getattr(self, "_scripts", None) is None:
             self._walk_text()
         return self._scripts
@@ -225,14 +243,15 @@ class Project:
             in_templates = os.path.basename(dirpath) == "templates" or \
                 "/templates/" in dirpath.replace(os.sep, "/") + "/"
             for name in sorted(files):
-                if not in_templates and "." in name:
+                config = name.endswith(_CONFIG_SUFFIXES) or name.startswith(_CONFIG_NAMES)
+                if not in_templates and "." in name and not config:
                     continue
                 path = os.path.join(dirpath, name)
                 try:
                     st = os.stat(path)
                     if in_templates:
                         self._templates.append((path, st))
-                    elif st.st_size <= _MAX_TEMPLATE_BYTES and _python_script(path):
+                    elif st.st_size <= _MAX_TEMPLATE_BYTES and (config or _script(path)):
                         self._scripts.append((path, st))
                 except OSError:
                     continue
@@ -240,21 +259,16 @@ class Project:
     @property
     def template_words(self) -> Optional[FrozenSet[str]]:
         """Every identifier written in the project's templates (``{{ person.full_name }}`` gives
-        ``person`` and ``full_name``) and in its Python scripts without the ``.py`` suffix: a
-        method without arguments may be called from there only when its name is here. ``None``
-        when no ``templates`` folder has a file: templates kept elsewhere are unknown."""
-        if not self._template_files():
-            return None
-        words = set()
-        for path, st in self._template_files() + self._script_files():
-            if st.st_size > _MAX_TEMPLATE_BYTES:
-                continue
-            try:
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    words.update(_WORD.findall(fh.read()))
-            except OSError:
-                continue
-        return frozenset(words)
+        ``person`` and ``full_name``): a method without arguments may be called from one only
+        when its name is here. ``None`` when no ``templates`` folder has a file: templates kept
+        elsewhere are unknown."""
+        return _words(self._template_files()) if self._template_files() else None
+
+    @property
+    def script_words(self) -> FrozenSet[str]:
+        """Every identifier written in the text outside Python modules that calls project code
+        (:meth:`_script_files`)."""
+        return _words(self._script_files())
 
     @property
     def digests(self) -> Dict[str, str]:
@@ -344,7 +358,8 @@ class Project:
         if self._index is not None:
             files = dict(self._index.files)
             files[rel] = extract_file(str(self.root), rel, *self.modules[rel], data)
-            self._index = ProjectIndex(files, migration_dirs=self.migration_dirs, template_words=self.template_words)
+            self._index = ProjectIndex(files, migration_dirs=self.migration_dirs,
+                                       template_words=self.template_words, script_words=self.script_words)
 
     def add_file(self, rel: str) -> None:
         """Take in a file the project walk did not list (named on the command line: gitignored,
@@ -441,7 +456,8 @@ class Project:
                 todo.append((rel,) + tuple(self.modules[rel]))
         for ff in self._extract(todo, cache if store else None):
             facts[ff.path] = ff
-        return ProjectIndex(facts, migration_dirs=self.migration_dirs, template_words=self.template_words)
+        return ProjectIndex(facts, migration_dirs=self.migration_dirs,
+                            template_words=self.template_words, script_words=self.script_words)
 
     def _extract(self, todo: Sequence[Tuple[str, str, bool]], cache: Optional[Cache] = None) -> List[FileFacts]:
         """Every file's facts; with ``cache``, each file's facts are stored too (files with an

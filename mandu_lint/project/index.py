@@ -133,11 +133,12 @@ class ProjectIndex:
     pickled as a small core (:meth:`core`) and reopened over lazily loaded facts."""
 
     def __init__(self, files: Mapping, core: Optional[dict] = None, migration_dirs: Sequence[str] = (),
-                 template_words: Optional[FrozenSet[str]] = None):
+                 template_words: Optional[FrozenSet[str]] = None, script_words: FrozenSet[str] = frozenset()):
         """``migration_dirs``: folders the project's ``alembic.ini`` files name (see
         ``files.alembic_dirs``); their files are migrations. ``template_words``: the identifiers
         the project's templates write (``None``: templates unknown, so any method without
-        arguments may be called from one)."""
+        arguments may be called from one). ``script_words``: the identifiers written in
+        extensionless Python scripts and packaging metadata, which call project code too."""
         self.files = files if isinstance(files, FactsMap) else FactsMap(files, loaded=files)
         self.classes = _QualView(self, "classes")
         self.functions = _QualView(self, "functions")
@@ -163,7 +164,7 @@ class ProjectIndex:
             self.import_graph = _import_graph(self.files, self.module_rel, self.import_roots)
             self.callers, self.sql_evidence, self.relation_evidence = _scan_calls(self)
             self.subclasses = _subclasses(self)
-            self.unreferenced = _unreferenced(self, template_words)
+            self.unreferenced = _unreferenced(self, template_words, script_words)
         else:
             self.module_rel = core["module_rel"]
             self.import_roots = core.get("import_roots", {})
@@ -747,7 +748,8 @@ def _subclasses(ix: "ProjectIndex") -> Dict[str, Tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _unreferenced(ix: "ProjectIndex", template_words: Optional[FrozenSet[str]] = None) -> FrozenSet[str]:
+def _unreferenced(ix: "ProjectIndex", template_words: Optional[FrozenSet[str]] = None,
+                  script_words: FrozenSet[str] = frozenset()) -> FrozenSet[str]:
     """Module-level classes nothing in the project uses: the module is imported
     by another project file (so it is part of the app's wiring, not a script or an entry module
     found by path), yet no name that resolves to it (through imports and re-exports) is loaded,
@@ -756,15 +758,15 @@ def _unreferenced(ix: "ProjectIndex", template_words: Optional[FrozenSet[str]] =
     (decorators register) nor a model. Code nothing can reach cannot fail in production;
     findings there are dropped (``Rule.report``). Functions are left alone: a module-level
     function is often an entry point named outside Python (a plugin, a CLI script, a scheduler's
-    configuration), while a class is used by instantiating or subclassing it."""
-    used: Set[str] = set()
-    used_outside_tests: Set[str] = set()
+    configuration), while a class is used by instantiating or subclassing it. A name written in
+    a script or configuration file (``script_words``) is a use. Tests count as uses too: code a
+    test calls and the application does not yet is usually code in development, whose caller
+    comes in the next change, and a pull-request gate must not go silent on it."""
+    used: Set[str] = set(script_words)
     refs: Set[str] = set()
     imported: Set[str] = set()
     for rel, f in ix.files.items():
         used |= f.idents
-        if ix.origin(rel) != "test":
-            used_outside_tests |= f.idents
         refs |= getattr(f, "name_refs", frozenset())
         own = set(f.functions) | set(f.classes) | set(f.assigns)
         for qual in f.names.values():
@@ -786,7 +788,7 @@ def _unreferenced(ix: "ProjectIndex", template_words: Optional[FrozenSet[str]] =
                 continue
             out.add(qual)
         if ix.origin(rel) == "app":
-            out.update(_unreferenced_methods(ix, f, used_outside_tests, template_words))
+            out.update(_unreferenced_methods(ix, f, used, template_words))
     return frozenset(out)
 
 
@@ -800,12 +802,12 @@ _STATIC_OR_CLASS = frozenset({"builtins.staticmethod", "builtins.classmethod"})
 
 def _unreferenced_methods(ix: "ProjectIndex", f: FileFacts, used: Set[str],
                           template_words: Optional[FrozenSet[str]]) -> Set[str]:
-    """Methods nothing in the application names — no call, attribute, ``getattr`` string or
-    other string in any file but tests (a method only a test calls never runs in production) —
-    of a model or of a class whose bases are all the project's own: no library calls them by a
-    name it chose. Only methods a template cannot call either (a class or static method, one
-    that takes a required argument, or one whose name no template of the project writes), and
-    neither decorated nor a Django ``Model`` hook."""
+    """Methods nothing in the project names — no call, attribute, ``getattr`` string or other
+    string anywhere (tests, scripts and configuration included) — of a model or of a class whose
+    bases are all the project's own: no library calls them by a name it chose. Only methods a
+    template cannot call either (a class or static method, one that takes a required argument,
+    or, once the project's templates are known, one whose name none of them writes), and neither
+    decorated nor a Django ``Model`` hook."""
     out = set()
     for qual, fn in f.functions.items():
         cls = fn.cls

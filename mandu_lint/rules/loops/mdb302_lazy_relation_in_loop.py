@@ -90,9 +90,9 @@ class LazyRelationInLoop(Rule):
     away) is not reported: the round trip, not the query, is its cost (on the tune apps this
     removes 10 judged findings, all negligible, and no true one).
     Nor is code in a module-level class nothing in the project uses, or in a method of a model or
-    plain project class that no code outside tests and no string names (dead code; a method
-    without arguments also needs a project with templates, none of which, nor any Python script
-    without the `.py` suffix, writes its name).
+    plain project class that no code, test, string, script or configuration file (a YAML
+    schedule, `pyproject.toml`, a `Procfile`) names (dead code; a method without arguments also
+    needs a project with templates, none of which writes its name).
     Confidence: reported at `medium` (`--confidence medium`). List endpoints (a DRF serializer
     with `many=True` over the rows a view returns, a template rendering a view's queryset, a
     FastAPI route answering `list[Schema]`) were `high` until a blind triage of 15 unseen apps

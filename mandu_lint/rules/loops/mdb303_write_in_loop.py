@@ -50,9 +50,9 @@ class WriteInLoop(Rule):
     away) is not reported: the round trip, not the query, is its cost (on the tune apps this
     removes 10 judged findings, all negligible, and no true one).
     Nor is code in a module-level class nothing in the project uses, or in a method of a model or
-    plain project class that no code outside tests and no string names (dead code; a method
-    without arguments also needs a project with templates, none of which, nor any Python script
-    without the `.py` suffix, writes its name).
+    plain project class that no code, test, string, script or configuration file (a YAML
+    schedule, `pyproject.toml`, a `Procfile`) names (dead code; a method without arguments also
+    needs a project with templates, none of which writes its name).
     Reported at `medium` confidence only (`--confidence medium`): in a blind triage of real apps
     almost every finding was a true per-row query over a handful of rows (a form's fields, one
     object's relations, a config list) or in one-off code, which maintainers would not change.
