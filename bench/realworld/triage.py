@@ -367,7 +367,7 @@ def sample_findings(runs: dict[str, dict], seed: int = DEFAULT_SAMPLE_SEED,
             by_rule[f["rule"]].setdefault((f["path"], int(f["line"])), f)
         rows = []
         for rule in sorted(by_rule):
-            items = sorted(by_rule[rule].values(), key=_finding_key)
+            items = list(by_rule[rule].values())  # in key order: filled from the sorted findings
             if len(items) > cap:
                 items = random.Random(f"{seed}:{app}:{rule}").sample(items, cap)
             rows += [{"app": app, "path": f["path"], "line": int(f["line"]), "rule": rule,

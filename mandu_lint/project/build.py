@@ -75,9 +75,8 @@ def _extract_batch(args) -> List[FileFacts]:
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
-_MAX_TEMPLATE_BYTES = 2 << 20  # larger files under templates/ are data, not templates
-
-
+_MAX_TEMPLATE_BYTES = 2 << 20  # larger templates, scripts or configuration files are data
+# files outside Python modules that can name project code (see ``Project._script_files``)
 _CONFIG_SUFFIXES = (".toml", ".cfg", ".ini", ".yml", ".yaml", ".sh")
 _CONFIG_NAMES = ("Procfile", "Dockerfile", "Makefile", "crontab")
 
@@ -206,10 +205,10 @@ class Project:
     # -- file contents ------------------------------------------------------------------------
     @property
     def templates_digest(self) -> str:
-        """Digest of every file under the project's ``templates`` folders and of its Python
-        scripts without the ``.py`` suffix (path, size, mtime): the loop rules read Django/Jinja
-        templates and the index asks both which methods they name, so a changed template must
-        invalidate cached findings although no Python file changed."""
+        """Digest of every file under the project's ``templates`` folders and of its scripts and
+        configuration files (:meth:`_script_files`; path, size, mtime): the loop rules read
+        Django/Jinja templates and the index asks both which methods they name, so a changed
+        template must invalidate cached findings although no Python file changed."""
         hit = getattr(self, "_templates_digest", None)
         if hit is None:
             h = hashlib.sha256()
@@ -261,14 +260,18 @@ class Project:
         """Every identifier written in the project's templates (``{{ person.full_name }}`` gives
         ``person`` and ``full_name``): a method without arguments may be called from one only
         when its name is here. ``None`` when no ``templates`` folder has a file: templates kept
-        elsewhere are unknown."""
-        return _words(self._template_files()) if self._template_files() else None
+        elsewhere are unknown. Read once per run."""
+        if not hasattr(self, "_template_words"):
+            self._template_words = _words(self._template_files()) if self._template_files() else None
+        return self._template_words
 
     @property
     def script_words(self) -> FrozenSet[str]:
-        """Every identifier written in the text outside Python modules that calls project code
-        (:meth:`_script_files`)."""
-        return _words(self._script_files())
+        """Every identifier written in the text outside Python modules that can call project
+        code (:meth:`_script_files`). Read once per run."""
+        if not hasattr(self, "_script_words"):
+            self._script_words = _words(self._script_files())
+        return self._script_words
 
     @property
     def digests(self) -> Dict[str, str]:

@@ -137,8 +137,9 @@ class ProjectIndex:
         """``migration_dirs``: folders the project's ``alembic.ini`` files name (see
         ``files.alembic_dirs``); their files are migrations. ``template_words``: the identifiers
         the project's templates write (``None``: templates unknown, so any method without
-        arguments may be called from one). ``script_words``: the identifiers written in
-        extensionless Python scripts and packaging metadata, which call project code too."""
+        arguments may be called from one). ``script_words``: the identifiers written in the
+        project's scripts and configuration files (``Project._script_files``), which can call
+        project code too."""
         self.files = files if isinstance(files, FactsMap) else FactsMap(files, loaded=files)
         self.classes = _QualView(self, "classes")
         self.functions = _QualView(self, "functions")

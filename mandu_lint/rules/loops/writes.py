@@ -63,16 +63,29 @@ def dml_statement(ctx, call: ast.Call) -> Optional[str]:
     if text is not None:
         m = WRITE_SQL.match(text)
         return m.group(1).upper() if m else None
-    node = stmt
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in ("insert", "update", "delete") and not node.args:
-            return node.func.attr.upper()  # ``table.insert()``
-        node = node.func.value
+    verb, node = _construct(stmt, _DML_VERBS)
+    if verb is not None:
+        return verb.upper()  # ``table.insert()``
     if isinstance(node, ast.Call):
         t = ctx.type_of(node.func)
         if t is not None and t[0] == TK.EXT and t[1] in SA_DML:
             return t[1].rsplit(".", 1)[-1].upper()
     return None
+
+
+_DML_VERBS = ("insert", "update", "delete")
+
+
+def _construct(stmt: ast.AST, verbs) -> Tuple[Optional[str], ast.AST]:
+    """Walk a SQLAlchemy construct's method chain (``update(t).where(…).values(…)``) down to
+    where it starts: ``(verb, table)`` for ``table.delete()`` (a method of ``verbs`` without
+    arguments), else ``(None, root)`` — the innermost expression, ``update(t)`` here."""
+    node = stmt
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in verbs and not node.args:
+            return node.func.attr, node.func.value
+        node = node.func.value
+    return None, node
 
 
 _TABLE_BEFORE = re.compile(r"\b(from|into|update|table|join)\s*[\"'`\[]?$", re.I)
@@ -103,11 +116,9 @@ def _construct_of_target(ctx, stmt: ast.AST, targets) -> bool:
     """``for model in (Order, Invoice): session.execute(update(model).where(...))``: a
     SQLAlchemy statement built on the loop's model or table (``update(model)``,
     ``select(table)``, ``table.delete()``) targets another table on each pass."""
-    node = stmt
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in ("insert", "update", "delete", "select") and not node.args:
-            return _of_target(ctx, node.func.value, targets)  # ``table.delete()``
-        node = node.func.value
+    verb, node = _construct(stmt, _DML_VERBS + ("select",))
+    if verb is not None:
+        return _of_target(ctx, node, targets)  # ``table.delete()``
     if not (isinstance(node, ast.Call) and node.args):
         return False
     t = ctx.type_of(node.func)
